@@ -1,0 +1,57 @@
+"""A Ray-native orchestrator for fleets of agents.
+
+Importing this package is cheap and never starts or imports Ray: the names that need Ray
+(`Orchestrator`, `WorkflowRun`) load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.agent import Agent, NonRetryableError, TaskContext
+from orchestrator.core import (
+    AgentSpec,
+    OutputOf,
+    Priority,
+    ResourceSpec,
+    RetryPolicy,
+    TaskSpec,
+    TaskState,
+    WorkflowRejectedError,
+    WorkflowSpec,
+    WorkflowState,
+)
+from orchestrator.workflow import Workflow
+
+if TYPE_CHECKING:
+    from orchestrator.api import Orchestrator, TaskFailedError, WorkflowRun
+
+__all__ = [
+    "Agent",
+    "AgentSpec",
+    "NonRetryableError",
+    "Orchestrator",
+    "OutputOf",
+    "Priority",
+    "ResourceSpec",
+    "RetryPolicy",
+    "TaskContext",
+    "TaskFailedError",
+    "TaskSpec",
+    "TaskState",
+    "Workflow",
+    "WorkflowRejectedError",
+    "WorkflowRun",
+    "WorkflowSpec",
+    "WorkflowState",
+]
+
+_LAZY = {"Orchestrator", "WorkflowRun", "TaskFailedError"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from orchestrator import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")

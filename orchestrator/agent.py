@@ -1,0 +1,166 @@
+"""What an agent is: a plain class with resources and a ``handle(ctx)`` method.
+
+Agents are never decorated with ``@ray.remote``; the runtime wraps each replica in an
+agent host actor sized from the class's declaration::
+
+    class Summariser(Agent):
+        num_cpus = 0.5
+        memory_bytes = 512 * 2**20
+        replicas = 2
+
+        def handle(self, ctx: TaskContext) -> str:
+            return summarise(ctx.input("fetch"))
+
+Subclassing `Agent` is optional: any class with a ``handle`` method works, and missing
+resource attributes take the defaults below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import structlog
+
+from orchestrator.core.specs import AgentSpec
+
+
+class NonRetryableError(Exception):
+    """Raise from a task to fail it at once, whatever its retry policy says."""
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """Everything one attempt of a task gets.
+
+    Attributes:
+        workflow_id: The workflow the task belongs to.
+        task_id: The task.
+        attempt: 1 for the first attempt, then 2, 3...
+        agent_id: The replica running it.
+        args: Positional arguments, placeholders replaced by upstream results.
+        kwargs: Keyword arguments, placeholders replaced by upstream results.
+        inputs: Results of the tasks this one depends on, by task id.
+        function: For function tasks, the callable to run.
+    """
+
+    workflow_id: str
+    task_id: str
+    attempt: int
+    agent_id: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    function: Callable[..., Any] | None = None
+    _log: Any = None
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound to the workflow, task, attempt and agent ids."""
+        if self._log is None:
+            self._log = structlog.get_logger("orchestrator.task").bind(
+                workflow_id=self.workflow_id,
+                task_id=self.task_id,
+                attempt=self.attempt,
+                agent_id=self.agent_id,
+            )
+        return self._log
+
+    def input(self, task_id: str | None = None) -> Any:
+        """Return one upstream result: the one of ``task_id``, or the only one there is.
+
+        Raises:
+            KeyError: ``task_id`` is not a dependency, or it was omitted and the task has
+                zero or several dependencies.
+        """
+        if task_id is not None:
+            if task_id not in self.inputs:
+                known = ", ".join(sorted(self.inputs)) or "none"
+                raise KeyError(f"task {self.task_id!r} has no input {task_id!r} (inputs: {known})")
+            return self.inputs[task_id]
+        if len(self.inputs) != 1:
+            raise KeyError(
+                f"task {self.task_id!r} has {len(self.inputs)} inputs; name the one you want"
+            )
+        return next(iter(self.inputs.values()))
+
+
+class Agent:
+    """Convenience base class for agents; the class attributes declare each replica's size.
+
+    Attributes:
+        name: How tasks refer to the agent (defaults to the class name).
+        num_cpus: CPUs each replica reserves.
+        num_gpus: GPUs each replica reserves.
+        memory_bytes: Memory each replica reserves.
+        replicas: Most replicas at once.
+        min_replicas: Replicas kept alive when idle.
+        max_concurrency: Tasks a replica runs at once (in threads).
+    """
+
+    name: ClassVar[str | None] = None
+    num_cpus: ClassVar[float] = 1.0
+    num_gpus: ClassVar[float] = 0.0
+    memory_bytes: ClassVar[int] = 0
+    replicas: ClassVar[int] = 1
+    min_replicas: ClassVar[int] = 0
+    max_concurrency: ClassVar[int] = 1
+
+    def setup(self) -> None:
+        """Prepare the replica (load a model, open a client) before its first task."""
+
+    def handle(self, ctx: TaskContext) -> Any:
+        """Run one task and return its result."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement handle(ctx)")
+
+
+def agent_name(agent_class: type[Any]) -> str:
+    """Return the name tasks use for ``agent_class``."""
+    declared = getattr(agent_class, "name", None)
+    return declared if isinstance(declared, str) and declared else agent_class.__name__
+
+
+def agent_spec(agent_class: type[Any] | str, **overrides: Any) -> AgentSpec:
+    """Build an `AgentSpec` from an agent class's declared attributes.
+
+    Args:
+        agent_class: The class, or its import path ``module:Class`` (then resolved here).
+        **overrides: Fields of `AgentSpec` to set instead of the class's values; the
+            resource fields ``num_cpus``, ``num_gpus`` and ``memory_bytes`` too.
+
+    Raises:
+        pydantic.ValidationError: a declared value is invalid (e.g. negative CPUs); the
+            error names the field.
+        TypeError: the class has no ``handle`` method.
+    """
+    cls = _resolve_class(agent_class) if isinstance(agent_class, str) else agent_class
+    if not callable(getattr(cls, "handle", None)):
+        raise TypeError(f"agent class {cls.__qualname__} has no handle(ctx) method")
+    defaults = Agent
+    resources = {
+        "num_cpus": overrides.pop("num_cpus", getattr(cls, "num_cpus", defaults.num_cpus)),
+        "num_gpus": overrides.pop("num_gpus", getattr(cls, "num_gpus", defaults.num_gpus)),
+        "memory_bytes": overrides.pop(
+            "memory_bytes", getattr(cls, "memory_bytes", defaults.memory_bytes)
+        ),
+    }
+    values: dict[str, Any] = {
+        "name": agent_name(cls),
+        "agent_class": agent_class,
+        "resources": resources,
+        "replicas": getattr(cls, "replicas", defaults.replicas),
+        "min_replicas": getattr(cls, "min_replicas", defaults.min_replicas),
+        "max_concurrency": getattr(cls, "max_concurrency", defaults.max_concurrency),
+    }
+    values.update(overrides)
+    return AgentSpec(**values)
+
+
+def _resolve_class(path: str) -> type[Any]:
+    from orchestrator.imports import import_object
+
+    obj = import_object(path)
+    if not isinstance(obj, type):
+        raise TypeError(f"{path!r} is not a class")
+    return obj

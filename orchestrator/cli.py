@@ -1,0 +1,127 @@
+"""The ``orchestrator`` command: run or check a workflow file from the shell."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from orchestrator.core.errors import WorkflowRejectedError
+from orchestrator.core.specs import WorkflowSpec
+from orchestrator.core.states import WorkflowState
+from orchestrator.loader import load_workflow_file
+
+#: Exit codes: success, a task failed, the input was refused.
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
+
+
+def _load(path: str, time_scale: float, mode: str, max_cores: int | None) -> WorkflowSpec:
+    try:
+        return load_workflow_file(
+            path,
+            time_scale=time_scale,
+            mode=mode,  # type: ignore[arg-type]
+            max_cores=max_cores,
+        )
+    except WorkflowRejectedError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(EXIT_REJECTED)
+
+
+@click.group()
+@click.version_option(package_name="ray-agent-orchestrator")
+def main() -> None:
+    """Run workflows of agents on Ray, with priorities, dependencies and resource-sized agents."""
+
+
+_time_scale = click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="WfFormat instances: run each task for its recorded runtime times this.",
+)
+_mode = click.option(
+    "--mode",
+    type=click.Choice(["sleep", "compute"]),
+    default="sleep",
+    show_default=True,
+    help="WfFormat instances: sleep or compute for the recorded runtime.",
+)
+_max_cores = click.option(
+    "--max-cores", type=click.IntRange(min=1), help="WfFormat instances: cap each task's cores."
+)
+
+
+@main.command()
+@click.argument("workflow_file", type=click.Path(exists=True, dir_okay=False))
+@_time_scale
+@_mode
+@_max_cores
+def validate(workflow_file: str, time_scale: float, mode: str, max_cores: int | None) -> None:
+    """Check WORKFLOW_FILE without running it."""
+    spec = _load(workflow_file, time_scale, mode, max_cores)
+    click.echo(f"ok: workflow {spec.name!r}, {len(spec.tasks)} tasks, {len(spec.agents)} agents")
+
+
+@main.command()
+@click.argument("workflow_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--address", help="Ray to use: 'local' (embedded, default), 'auto', 'ray://…'.")
+@click.option(
+    "--slots", type=click.IntRange(min=1), help="CPUs of the embedded Ray (default: all)."
+)
+@_time_scale
+@_mode
+@_max_cores
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    help="Write summary.json and the results of the final tasks here.",
+)
+def run(
+    workflow_file: str,
+    address: str | None,
+    slots: int | None,
+    time_scale: float,
+    mode: str,
+    max_cores: int | None,
+    progress: bool,
+    output_dir: str | None,
+) -> None:
+    """Run WORKFLOW_FILE (YAML, JSON or a WfCommons WfFormat instance) and summarise it."""
+    spec = _load(workflow_file, time_scale, mode, max_cores)
+    from orchestrator.api import Orchestrator
+    from orchestrator.report import print_report, write_outputs
+    from orchestrator.settings import Settings
+
+    settings = Settings()
+    if slots is not None:
+        settings = settings.model_copy(
+            update={"ray": settings.ray.model_copy(update={"num_cpus": slots})}
+        )
+    console = Console()
+    with Orchestrator(address, settings=settings) as orchestrator:
+        try:
+            workflow_run = orchestrator.submit(spec)
+        except WorkflowRejectedError as exc:
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            sys.exit(EXIT_REJECTED)
+        status = workflow_run.wait(progress=progress)
+        summary = workflow_run.summary()
+        tasks = workflow_run.tasks()
+        print_report(summary, tasks, console)
+        if output_dir is not None:
+            sinks = {task.id for task in spec.tasks} - {
+                dep for task in spec.tasks for dep in task.dependencies()
+            }
+            results = {
+                info.task_id: workflow_run.result(info.task_id)
+                for info in tasks
+                if info.task_id in sinks and info.state.value == "succeeded"
+            }
+            for path in write_outputs(Path(output_dir), summary, results):
+                console.print(f"wrote {path}")
+    sys.exit(EXIT_OK if status.state is WorkflowState.SUCCEEDED else EXIT_FAILED)

@@ -1,0 +1,89 @@
+"""The pure scheduling core: models, graph, queue and the `Scheduler` state machine.
+
+Nothing here imports Ray or does I/O; time comes from an injected clock.
+"""
+
+from orchestrator.core.clock import Clock, FakeClock, WallClock
+from orchestrator.core.commands import (
+    AttemptOrder,
+    Command,
+    DispatchBatch,
+    PublishTaskEvents,
+    PublishWorkflowEvent,
+    StartAgent,
+    StopAgent,
+    TaskEvent,
+)
+from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.errors import Problem, WorkflowRejectedError
+from orchestrator.core.events import (
+    AgentLost,
+    AttemptOutcome,
+    AttemptsFinished,
+    ClusterObserved,
+    Event,
+    Tick,
+    WorkflowCancelRequested,
+    WorkflowSubmitted,
+)
+from orchestrator.core.graph import CriticalPath, GraphProblem, GraphValidationError, TaskGraph
+from orchestrator.core.pools import AgentPoolSpec
+from orchestrator.core.queue import PriorityTaskQueue
+from orchestrator.core.resources import NodeCapacity, ResourceSpec
+from orchestrator.core.scheduler import Scheduler
+from orchestrator.core.specs import (
+    AgentSpec,
+    OutputOf,
+    Priority,
+    RetryPolicy,
+    TaskSpec,
+    WorkflowSpec,
+)
+from orchestrator.core.states import IllegalTransitionError, TaskState, WorkflowState
+from orchestrator.core.status import RunSummary, TaskInfo, WorkflowStatus
+
+__all__ = [
+    "AgentLost",
+    "AgentPoolSpec",
+    "AgentSpec",
+    "AttemptOrder",
+    "AttemptOutcome",
+    "AttemptsFinished",
+    "Clock",
+    "ClusterObserved",
+    "Command",
+    "CriticalPath",
+    "DispatchBatch",
+    "Event",
+    "FakeClock",
+    "GraphProblem",
+    "GraphValidationError",
+    "IllegalTransitionError",
+    "NodeCapacity",
+    "OutputOf",
+    "Priority",
+    "PriorityTaskQueue",
+    "Problem",
+    "PublishTaskEvents",
+    "PublishWorkflowEvent",
+    "ResourceSpec",
+    "RetryPolicy",
+    "RunSummary",
+    "Scheduler",
+    "SchedulerConfig",
+    "StartAgent",
+    "StopAgent",
+    "TaskEvent",
+    "TaskGraph",
+    "TaskInfo",
+    "TaskSpec",
+    "TaskState",
+    "Tick",
+    "WallClock",
+    "WorkflowCancelRequested",
+    "WorkflowRejectedError",
+    "WorkflowSpec",
+    "WorkflowState",
+    "WorkflowStatus",
+    "WorkflowSubmitted",
+]

@@ -1,0 +1,103 @@
+"""Commands: what `Scheduler.handle` asks the runtime to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+from orchestrator.core.pools import AgentPoolSpec
+from orchestrator.core.specs import TaskSpec
+from orchestrator.core.states import TaskState, WorkflowState
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOrder:
+    """One attempt inside a `DispatchBatch`.
+
+    Attributes:
+        attempt_id: Unique across the scheduler's life; echoed in the outcome.
+        workflow_id: The task's workflow.
+        task_id: The task.
+        attempt: 1 for the first attempt, 2 for the next...
+        spec: The task's spec (args, handler, policies).
+        inputs: Ids of the tasks whose results this attempt receives.
+    """
+
+    attempt_id: int
+    workflow_id: str
+    task_id: str
+    attempt: int
+    spec: TaskSpec
+    inputs: tuple[str, ...]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class StartAgent(_Command):
+    """Start one replica of ``pool`` and call it ``agent_id``."""
+
+    kind: Literal["start_agent"] = "start_agent"
+    agent_id: str
+    pool: AgentPoolSpec
+
+
+class StopAgent(_Command):
+    """Stop (kill) an agent; any call still running on it is abandoned."""
+
+    kind: Literal["stop_agent"] = "stop_agent"
+    agent_id: str
+    reason: str
+
+
+class DispatchBatch(_Command):
+    """Hand a batch of attempts to an agent in one call."""
+
+    kind: Literal["dispatch_batch"] = "dispatch_batch"
+    agent_id: str
+    call_id: int
+    attempts: Annotated[tuple[AttemptOrder, ...], SkipValidation]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """A task changed state (success, failure, retry, skip, cancel, or re-queue after a loss).
+
+    Attributes:
+        workflow_id: The task's workflow.
+        task_id: The task.
+        state: The state it entered.
+        attempt: Attempts started so far.
+        message: Why, for anything but a plain success.
+    """
+
+    workflow_id: str
+    task_id: str
+    state: TaskState
+    attempt: int
+    message: str = ""
+
+
+class PublishTaskEvents(_Command):
+    """Tell observers about task state changes, in the order they happened."""
+
+    kind: Literal["publish_task_events"] = "publish_task_events"
+    events: Annotated[tuple[TaskEvent, ...], SkipValidation]
+
+
+class PublishWorkflowEvent(_Command):
+    """Tell observers that a workflow finished."""
+
+    kind: Literal["publish_workflow_event"] = "publish_workflow_event"
+    workflow_id: str
+    state: WorkflowState
+    message: str = ""
+
+
+Command = Annotated[
+    StartAgent | StopAgent | DispatchBatch | PublishTaskEvents | PublishWorkflowEvent,
+    Field(discriminator="kind"),
+]

@@ -1,0 +1,39 @@
+"""Tuning knobs of the scheduler (the runtime fills them from the settings files)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.core.resources import ResourceSpec
+
+
+class SchedulerConfig(BaseModel):
+    """How the scheduler batches, pipelines, sizes and retires agents.
+
+    Attributes:
+        max_batch_size: Most attempts in one call to an agent.
+        target_batch_s: Aim for calls that run about this long when tasks are short.
+        pipeline_below_s: Tasks shorter than this (moving average per pool) are pipelined:
+            each agent gets one call more than it can run at once, so it never waits for
+            the supervisor. Longer tasks are neither batched nor pipelined, which keeps
+            priorities exact and load balanced.
+        pipeline_depth: Extra calls in flight per agent when pipelining.
+        duration_smoothing: Weight of the newest sample in the moving average of durations.
+        idle_agent_timeout_s: Agents idle this long are stopped (down to ``min_replicas``).
+        default_function_resources: Resources of a function task that declares none.
+        max_function_replicas: Most replicas of each function pool.
+        rank_by_critical_path: Within a priority and deadline, run first the tasks with the
+            longest chain of work after them (estimated durations, or one per task).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_batch_size: int = Field(default=64, ge=1)
+    target_batch_s: float = Field(default=0.005, gt=0)
+    pipeline_below_s: float = Field(default=0.05, ge=0)
+    pipeline_depth: int = Field(default=1, ge=0)
+    duration_smoothing: float = Field(default=0.2, gt=0, le=1)
+    idle_agent_timeout_s: float = Field(default=30.0, ge=0)
+    default_function_resources: ResourceSpec = ResourceSpec(num_cpus=1.0)
+    max_function_replicas: int = Field(default=64, ge=1)
+    rank_by_critical_path: bool = True

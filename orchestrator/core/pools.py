@@ -1,0 +1,94 @@
+"""Agent pools: which agent class runs which tasks, with what resources, how many replicas.
+
+Tasks that name the same agent with the same resources share one pool; a task that asks
+for different resources than its agent declares gets a pool of its own (same class, other
+size). Tasks that name a plain function share the function agent's pools, one per shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.core.resources import ResourceSpec
+from orchestrator.core.specs import AgentClassRef, AgentSpec, TaskSpec, handler_name
+
+#: The built-in agent that runs plain functions, by import path (the core never imports it).
+FUNCTION_AGENT_CLASS = "agents.function:FunctionAgent"
+
+
+class AgentPoolSpec(BaseModel):
+    """What the runtime needs to start one replica of a pool.
+
+    Attributes:
+        key: Unique pool name, e.g. ``WordCounter`` or ``functions[cpu=1,gpu=0,mem=0]``.
+        agent_class: Class (or import path) the agent host instantiates.
+        resources: Reserved by each replica.
+        max_replicas: Upper bound on live replicas.
+        min_replicas: Replicas kept even when idle.
+        max_concurrency: Tasks one replica runs at once.
+        init_kwargs: Constructor keyword arguments.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    key: str
+    agent_class: AgentClassRef
+    resources: ResourceSpec
+    max_replicas: int = Field(ge=1)
+    min_replicas: int = Field(default=0, ge=0)
+    max_concurrency: int = Field(default=1, ge=1)
+    init_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    def same_definition(self, other: AgentPoolSpec) -> bool:
+        """Return whether two specs describe the same agents (classes compared by name)."""
+        return (
+            handler_name(self.agent_class) == handler_name(other.agent_class)
+            and self.resources == other.resources
+            and self.max_replicas == other.max_replicas
+            and self.min_replicas == other.min_replicas
+            and self.max_concurrency == other.max_concurrency
+            and self.init_kwargs == other.init_kwargs
+        )
+
+
+def function_pool(resources: ResourceSpec, max_replicas: int) -> AgentPoolSpec:
+    """Return the pool that runs plain functions needing ``resources``."""
+    return AgentPoolSpec(
+        key=f"functions[{resources.label()}]",
+        agent_class=FUNCTION_AGENT_CLASS,
+        resources=resources,
+        max_replicas=max_replicas,
+    )
+
+
+def agent_pool(agent: AgentSpec, resources: ResourceSpec | None = None) -> AgentPoolSpec:
+    """Return the pool for ``agent``, resized when a task asks for other ``resources``."""
+    size = resources if resources is not None else agent.resources
+    key = agent.name if size == agent.resources else f"{agent.name}[{size.label()}]"
+    return AgentPoolSpec(
+        key=key,
+        agent_class=agent.agent_class,
+        resources=size,
+        max_replicas=agent.replicas,
+        min_replicas=agent.min_replicas if size == agent.resources else 0,
+        max_concurrency=agent.max_concurrency,
+        init_kwargs=agent.init_kwargs,
+    )
+
+
+def pool_for_task(
+    task: TaskSpec,
+    agents: dict[str, AgentSpec],
+    default_function_resources: ResourceSpec,
+    max_function_replicas: int,
+) -> AgentPoolSpec | None:
+    """Return the pool ``task`` runs in, or None when it names an undeclared agent."""
+    if task.agent is not None:
+        agent = agents.get(task.agent)
+        if agent is None:
+            return None
+        return agent_pool(agent, task.resources)
+    resources = task.resources if task.resources is not None else default_function_resources
+    return function_pool(resources, max_function_replicas)

@@ -1,0 +1,93 @@
+"""`PriorityTaskQueue`: the heapq "priority queue with removal" recipe.
+
+Order: priority (lower first), then earliest deadline, then highest rank (longest remaining
+chain of work), then submission order. Push and pop are O(log n); remove is O(1): the
+entry is marked and skipped when it reaches the top.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+ItemT = TypeVar("ItemT", bound=Hashable)
+
+_REMOVED: object = object()
+
+
+class PriorityTaskQueue(Generic[ItemT]):
+    """A min-heap of items keyed by (priority, deadline, -rank, submission order)."""
+
+    __slots__ = ("_counter", "_entries", "_heap")
+
+    def __init__(self) -> None:
+        self._heap: list[list[object]] = []
+        self._entries: dict[ItemT, list[object]] = {}
+        self._counter = itertools.count()
+
+    def push(
+        self,
+        item: ItemT,
+        priority: int,
+        deadline_s: float = math.inf,
+        rank: float = 0.0,
+    ) -> None:
+        """Add ``item``, or move it if it is already queued.
+
+        Args:
+            item: Any hashable value; each item is queued at most once.
+            priority: Lower runs first (see `Priority`).
+            deadline_s: Earlier runs first among equal priorities.
+            rank: Larger runs first among equal priority and deadline.
+        """
+        if item in self._entries:
+            self.remove(item)
+        entry: list[object] = [priority, deadline_s, -rank, next(self._counter), item]
+        self._entries[item] = entry
+        heapq.heappush(self._heap, entry)
+
+    def remove(self, item: ItemT) -> bool:
+        """Drop ``item``; return whether it was queued."""
+        entry = self._entries.pop(item, None)
+        if entry is None:
+            return False
+        entry[-1] = _REMOVED
+        return True
+
+    def pop(self) -> ItemT:
+        """Remove and return the first item. Raises `IndexError` when empty."""
+        heap = self._heap
+        while heap:
+            item = heapq.heappop(heap)[-1]
+            if item is not _REMOVED:
+                del self._entries[item]  # type: ignore[arg-type]
+                return item  # type: ignore[return-value]
+        raise IndexError("pop from an empty PriorityTaskQueue")
+
+    def peek(self) -> ItemT:
+        """Return the first item without removing it. Raises `IndexError` when empty."""
+        heap = self._heap
+        while heap:
+            item = heap[0][-1]
+            if item is not _REMOVED:
+                return item  # type: ignore[return-value]
+            heapq.heappop(heap)
+        raise IndexError("peek at an empty PriorityTaskQueue")
+
+    def peek_key(self) -> tuple[int, float, float]:
+        """Return (priority, deadline_s, -rank) of the first item. Raises `IndexError` if empty."""
+        self.peek()
+        entry = self._heap[0]
+        return (entry[0], entry[1], entry[2])  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._entries

@@ -1,0 +1,623 @@
+"""`Scheduler`: the pure state machine at the heart of the orchestrator.
+
+``handle(event) -> list[Command]``. It owns every workflow's graph, every task's state, the
+ready queues (one per agent pool) and the agents' bookkeeping. It never does I/O, never
+reads the time except through the injected clock, and never imports Ray; the runtime
+decodes what happened into events and carries out the commands.
+
+Admission control lives here: an attempt is handed to an agent only when this scheduler
+chose it, and the calls in flight per agent are bounded, so priorities hold on Ray.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+from orchestrator.core.clock import Clock
+from orchestrator.core.commands import (
+    AttemptOrder,
+    Command,
+    DispatchBatch,
+    PublishTaskEvents,
+    PublishWorkflowEvent,
+    StartAgent,
+    StopAgent,
+    TaskEvent,
+)
+from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.errors import WorkflowRejectedError
+from orchestrator.core.events import (
+    AgentLost,
+    AttemptOutcome,
+    AttemptsFinished,
+    ClusterObserved,
+    Tick,
+    WorkflowCancelRequested,
+    WorkflowSubmitted,
+)
+from orchestrator.core.pools import AgentPoolSpec
+from orchestrator.core.records import (
+    AgentRecord,
+    CallRecord,
+    PoolRecord,
+    TaskRecord,
+    WorkflowRecord,
+)
+from orchestrator.core.resources import ResourceLedger
+from orchestrator.core.specs import WorkflowSpec
+from orchestrator.core.states import TaskState, WorkflowState, check_transition
+from orchestrator.core.status import RunSummary, TaskInfo, WorkflowStatus
+from orchestrator.core.validation import ValidatedWorkflow, validate_workflow
+
+_PENDING = TaskState.PENDING
+_READY = TaskState.READY
+_RUNNING = TaskState.RUNNING
+_SUCCEEDED = TaskState.SUCCEEDED
+
+
+class Scheduler:
+    """Decides what runs where and when; see the module docstring."""
+
+    def __init__(self, clock: Clock, config: SchedulerConfig | None = None) -> None:
+        self._clock = clock
+        self._config = config or SchedulerConfig()
+        self._ledger = ResourceLedger()
+        self._workflows: dict[str, WorkflowRecord] = {}
+        self._pools: dict[str, PoolRecord] = {}
+        self._agents: dict[str, AgentRecord] = {}
+        self._running: dict[int, TaskRecord] = {}
+        self._attempt_calls: dict[int, CallRecord] = {}
+        self._retry_timers: list[tuple[float, int, TaskRecord, int]] = []
+        self._timeout_timers: list[tuple[float, int, TaskRecord]] = []
+        self._dirty_pools: set[PoolRecord] = set()
+        self._attempt_ids = itertools.count(1)
+        self._call_ids = itertools.count(1)
+        self._timer_seq = itertools.count()
+        self._task_events: list[TaskEvent] = []
+        self._handlers: dict[type[Any], Callable[[Any, list[Command]], None]] = {
+            ClusterObserved: self._on_cluster_observed,
+            WorkflowSubmitted: self._on_workflow_submitted,
+            WorkflowCancelRequested: self._on_cancel_requested,
+            AttemptsFinished: self._on_attempts_finished,
+            AgentLost: self._on_agent_lost,
+            Tick: self._on_tick,
+        }
+
+    # -- entry point ---------------------------------------------------------------------
+
+    def handle(self, event: Any) -> list[Command]:
+        """Apply ``event`` and return the commands it calls for.
+
+        Raises:
+            WorkflowRejectedError: for a `WorkflowSubmitted` that fails validation; nothing
+                of it is kept.
+            TypeError: for an object that is not an event.
+        """
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise TypeError(f"not a scheduler event: {event!r}")
+        out: list[Command] = []
+        try:
+            handler(event, out)
+            while self._dirty_pools:
+                self._dispatch(out)
+        finally:
+            self._flush_task_events(out)
+        return out
+
+    def _flush_task_events(self, out: list[Command]) -> None:
+        if self._task_events:
+            out.append(
+                PublishTaskEvents.model_construct(
+                    events=tuple(self._task_events), kind="publish_task_events"
+                )
+            )
+            self._task_events.clear()
+
+    # -- events --------------------------------------------------------------------------
+
+    def _on_cluster_observed(self, event: ClusterObserved, out: list[Command]) -> None:
+        self._ledger.observe(event.nodes)
+        self._dirty_pools.update(pool for pool in self._pools.values() if pool.ready)
+
+    def _on_workflow_submitted(self, event: WorkflowSubmitted, out: list[Command]) -> None:
+        spec = event.workflow
+        config = self._config
+        validated, problems = validate_workflow(
+            spec,
+            known_workflow_ids=self._workflows.keys(),
+            known_pools={key: pool.spec for key, pool in self._pools.items()},
+            nodes=self._ledger.nodes,
+            default_function_resources=config.default_function_resources,
+            max_function_replicas=config.max_function_replicas,
+        )
+        if validated is None:
+            raise WorkflowRejectedError(spec.id or spec.name, problems)
+        self._admit(spec, validated, out)
+
+    def _admit(self, spec: WorkflowSpec, validated: ValidatedWorkflow, out: list[Command]) -> None:
+        now = self._clock.now_s()
+        workflow_id = spec.id or ""
+        workflow = WorkflowRecord(
+            spec=spec,
+            workflow_id=workflow_id,
+            graph=validated.graph,
+            submitted_s=now,
+        )
+        for key, pool_spec in validated.pools.items():
+            if key not in self._pools:
+                self._pools[key] = PoolRecord(spec=pool_spec, shape=pool_spec.resources.as_vector())
+                for _ in range(pool_spec.min_replicas):
+                    self._start_agent(self._pools[key], out)
+        graph = validated.graph
+        graph.prepare()
+        ranks: dict[str, float] = {}
+        if self._config.rank_by_critical_path:
+            estimates = {
+                task.id: task.estimated_duration_s
+                for task in spec.tasks
+                if task.estimated_duration_s is not None
+            }
+            ranks = graph.upward_ranks(lambda node: estimates.get(node, 1.0))
+        tasks = workflow.tasks
+        pools = self._pools
+        task_pools = validated.task_pools
+        task_inputs = validated.task_inputs
+        for task_spec in spec.tasks:
+            task_id = task_spec.id
+            tasks[task_id] = TaskRecord(
+                workflow=workflow,
+                spec=task_spec,
+                task_id=task_id,
+                pool=pools[task_pools[task_id]],
+                inputs=task_inputs[task_id],
+                priority=int(task_spec.priority),
+                deadline_s=task_spec.deadline.timestamp() if task_spec.deadline else math.inf,
+                rank=ranks.get(task_id, 0.0),
+            )
+        workflow.counts[_PENDING] = len(tasks)
+        workflow.open_tasks = len(tasks)
+        self._workflows[workflow_id] = workflow
+        self._release_ready(workflow)
+
+    def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
+        workflow = self._workflows.get(event.workflow_id)
+        if workflow is None or workflow.state.is_terminal:
+            return
+        workflow.cancel_reason = event.reason
+        for task in workflow.tasks.values():
+            if task.state.is_terminal:
+                continue
+            if task.state is _READY:
+                task.pool.ready.remove(task)
+            elif task.state is _RUNNING:
+                # The agent finishes the call; its outcome will be ignored.
+                self._running.pop(task.attempt_id, None)
+            task.error_message = event.reason
+            self._set_state(task, TaskState.CANCELLED, out, event.reason)
+
+    def _on_attempts_finished(self, event: AttemptsFinished, out: list[Command]) -> None:
+        now = self._clock.now_s()
+        alpha = self._config.duration_smoothing
+        running = self._running
+        for outcome in event.outcomes:
+            self._close_attempt(outcome.attempt_id, now)
+            task = running.pop(outcome.attempt_id, None)
+            if task is None:
+                continue  # stale: cancelled, timed out or lost before the outcome came
+            duration = max(outcome.finished_s - outcome.started_s, 0.0)
+            task.started_s = outcome.started_s
+            task.finished_s = outcome.finished_s
+            task.run_time_s += duration
+            pool = task.pool
+            ewma = pool.ewma_task_s
+            pool.ewma_task_s = duration if ewma is None else ewma + alpha * (duration - ewma)
+            if outcome.ok:
+                self._succeed(task, out)
+            else:
+                self._fail_attempt(task, outcome, out)
+
+    def _on_agent_lost(self, event: AgentLost, out: list[Command]) -> None:
+        agent = self._agents.get(event.agent_id)
+        if agent is not None:
+            self._lose_agent(agent, f"agent {event.agent_id} {event.cause}: {event.reason}", out)
+
+    def _on_tick(self, event: Tick, out: list[Command]) -> None:
+        now = self._clock.now_s()
+        retries = self._retry_timers
+        while retries and retries[0][0] <= now:
+            _, _, task, attempts = heapq.heappop(retries)
+            if task.state is TaskState.RETRY_WAIT and task.attempts == attempts:
+                self._make_ready(task, out)
+        timeouts = self._timeout_timers
+        while timeouts and timeouts[0][0] <= now:
+            _, attempt_id, task = heapq.heappop(timeouts)
+            if self._running.get(attempt_id) is task:
+                self._time_out(task, attempt_id, now, out)
+        self._retire_idle_agents(now, out)
+
+    # -- task life -----------------------------------------------------------------------
+
+    def _set_state(
+        self, task: TaskRecord, state: TaskState, out: list[Command], message: str = ""
+    ) -> None:
+        check_transition(task.task_id, task.state, state)
+        workflow = task.workflow
+        counts = workflow.counts
+        counts[task.state] -= 1
+        counts[state] = counts.get(state, 0) + 1
+        task.state = state
+        if state is _READY and not message:
+            return
+        self._task_events.append(
+            TaskEvent(workflow.workflow_id, task.task_id, state, task.attempts, message)
+        )
+        if state.is_terminal:
+            workflow.open_tasks -= 1
+            if workflow.open_tasks == 0:
+                self._finish_workflow(workflow, out)
+
+    def _release_ready(self, workflow: WorkflowRecord) -> None:
+        tasks = workflow.tasks
+        for task_id in workflow.graph.ready():
+            task = tasks[task_id]
+            if task.state is _PENDING:
+                self._make_ready(task, None)
+
+    def _make_ready(self, task: TaskRecord, out: list[Command] | None, message: str = "") -> None:
+        if out is None:
+            # Fast path for PENDING -> READY, which publishes nothing.
+            check_transition(task.task_id, task.state, _READY)
+            counts = task.workflow.counts
+            counts[task.state] -= 1
+            counts[_READY] = counts.get(_READY, 0) + 1
+            task.state = _READY
+        else:
+            self._set_state(task, _READY, out, message)
+        pool = task.pool
+        pool.ready.push(task, task.priority, task.deadline_s, task.rank)
+        self._dirty_pools.add(pool)
+
+    def _succeed(self, task: TaskRecord, out: list[Command]) -> None:
+        self._set_state(task, _SUCCEEDED, out)
+        workflow = task.workflow
+        workflow.graph.mark_done(task.task_id)
+        self._release_ready(workflow)
+
+    def _fail_attempt(self, task: TaskRecord, outcome: AttemptOutcome, out: list[Command]) -> None:
+        task.error_type = outcome.error_type
+        task.error_message = outcome.error_message
+        task.traceback = outcome.traceback
+        task.failures += 1
+        retry = task.spec.retry
+        if outcome.retryable and task.failures < retry.max_attempts:
+            due_s = self._clock.now_s() + retry.backoff_s(task.failures)
+            heapq.heappush(self._retry_timers, (due_s, next(self._timer_seq), task, task.attempts))
+            self._set_state(
+                task,
+                TaskState.RETRY_WAIT,
+                out,
+                f"attempt {task.attempts} failed ({outcome.error_type}: {outcome.error_message});"
+                f" retry at +{retry.backoff_s(task.failures):.2f}s",
+            )
+            return
+        self._fail(task, f"{outcome.error_type}: {outcome.error_message}", out)
+
+    def _fail(self, task: TaskRecord, message: str, out: list[Command]) -> None:
+        self._set_state(task, TaskState.FAILED, out, message)
+        workflow = task.workflow
+        tasks = workflow.tasks
+        reason = f"upstream task {task.task_id!r} failed"
+        for task_id in workflow.graph.descendants(task.task_id):
+            dependent = tasks[task_id]
+            if dependent.state is _PENDING:
+                dependent.error_message = reason
+                self._set_state(dependent, TaskState.SKIPPED, out, reason)
+
+    def _finish_workflow(self, workflow: WorkflowRecord, out: list[Command]) -> None:
+        counts = workflow.counts
+        if workflow.cancel_reason is not None:
+            state = WorkflowState.CANCELLED
+        elif counts.get(_SUCCEEDED, 0) == len(workflow.tasks):
+            state = WorkflowState.SUCCEEDED
+        else:
+            state = WorkflowState.FAILED
+        workflow.state = state
+        workflow.finished_s = self._clock.now_s()
+        summary = ", ".join(f"{s.value}={n}" for s, n in counts.items() if n)
+        self._flush_task_events(out)
+        out.append(
+            PublishWorkflowEvent(workflow_id=workflow.workflow_id, state=state, message=summary)
+        )
+
+    def _time_out(self, task: TaskRecord, attempt_id: int, now: float, out: list[Command]) -> None:
+        agent = self._agents.get(task.agent_id or "")
+        self._running.pop(attempt_id, None)
+        limit = task.spec.timeout_s
+        outcome = AttemptOutcome(
+            attempt_id=attempt_id,
+            ok=False,
+            started_s=task.started_s or now,
+            finished_s=now,
+            error_type="TimeoutError",
+            error_message=f"attempt {task.attempts} ran longer than timeout_s={limit:g}",
+        )
+        self._fail_attempt(task, outcome, out)
+        if agent is not None:
+            # A running call cannot be interrupted: stop the agent, re-queue its other work.
+            self._lose_agent(agent, f"stopped after task {task.task_id!r} timed out", out)
+
+    # -- agents --------------------------------------------------------------------------
+
+    def _close_attempt(self, attempt_id: int, now: float) -> None:
+        call = self._attempt_calls.pop(attempt_id, None)
+        if call is None:
+            return
+        call.open_attempts -= 1
+        if call.open_attempts == 0:
+            agent = call.agent
+            agent.calls.discard(call)
+            if not agent.calls:
+                agent.idle_since_s = now
+            self._dirty_pools.add(agent.pool)
+
+    def _start_agent(self, pool: PoolRecord, out: list[Command]) -> AgentRecord:
+        pool.started_total += 1
+        agent_id = f"{pool.spec.key}#{pool.started_total}"
+        now = self._clock.now_s()
+        agent = AgentRecord(agent_id=agent_id, pool=pool, started_s=now, idle_since_s=now)
+        pool.agents[agent_id] = agent
+        self._agents[agent_id] = agent
+        self._ledger.reserve(pool.shape)
+        out.append(StartAgent(agent_id=agent_id, pool=pool.spec))
+        return agent
+
+    def _remove_agent(self, agent: AgentRecord, reason: str, out: list[Command]) -> None:
+        del self._agents[agent.agent_id]
+        del agent.pool.agents[agent.agent_id]
+        self._ledger.release(agent.pool.shape)
+        out.append(StopAgent(agent_id=agent.agent_id, reason=reason))
+        # Freed capacity may let a waiting pool grow.
+        self._dirty_pools.update(pool for pool in self._pools.values() if pool.ready)
+
+    def _lose_agent(self, agent: AgentRecord, reason: str, out: list[Command]) -> None:
+        self._remove_agent(agent, reason, out)
+        for call in list(agent.calls):
+            for attempt_id in call.attempt_ids:
+                self._attempt_calls.pop(attempt_id, None)
+                task = self._running.pop(attempt_id, None)
+                if task is None:
+                    continue
+                task.losses += 1
+                if task.losses > task.spec.retry.max_agent_losses:
+                    task.error_type = "AgentLost"
+                    task.error_message = reason
+                    self._fail(task, f"AgentLost: {reason} (lost {task.losses} times)", out)
+                else:
+                    self._make_ready(task, out, f"re-queued: {reason}")
+        agent.calls.clear()
+
+    def _retire_idle_agents(self, now: float, out: list[Command]) -> None:
+        timeout_s = self._config.idle_agent_timeout_s
+        for pool in self._pools.values():
+            if pool.ready:
+                continue
+            for agent in list(pool.agents.values()):
+                if len(pool.agents) <= pool.spec.min_replicas:
+                    break
+                idle_since = agent.idle_since_s
+                if not agent.calls and idle_since is not None and now - idle_since >= timeout_s:
+                    self._remove_agent(agent, f"idle for {now - idle_since:.1f}s", out)
+
+    def _reclaim_idle(self, pool: PoolRecord, out: list[Command]) -> bool:
+        """Stop idle agents of other pools until ``pool``'s shape fits; return whether it does."""
+        for other in self._pools.values():
+            if other is pool or other.ready:
+                continue
+            for agent in list(other.agents.values()):
+                if self._ledger.can_reserve(pool.shape):
+                    return True
+                if len(other.agents) <= other.spec.min_replicas:
+                    break
+                if not agent.calls:
+                    self._remove_agent(agent, f"reclaimed for pool {pool.spec.key!r}", out)
+        return self._ledger.can_reserve(pool.shape)
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def _policy(self, pool: PoolRecord) -> tuple[int, int]:
+        """Return (batch size, most calls in flight per agent) for ``pool``."""
+        config = self._config
+        ewma = pool.ewma_task_s
+        concurrency = pool.spec.max_concurrency
+        if ewma is None or ewma >= config.pipeline_below_s:
+            return 1, concurrency
+        batch = int(config.target_batch_s / max(ewma, 1e-7))
+        batch = max(1, min(batch, config.max_batch_size))
+        return batch, concurrency + config.pipeline_depth
+
+    def _dispatch(self, out: list[Command]) -> None:
+        pools = [pool for pool in self._dirty_pools if pool.ready]
+        self._dirty_pools.clear()
+        pools.sort(key=lambda pool: pool.ready.peek_key())
+        for pool in pools:
+            self._assign(pool, out)
+            if pool.ready and self._grow(pool, out):
+                self._assign(pool, out)
+
+    def _assign(self, pool: PoolRecord, out: list[Command]) -> None:
+        batch, max_calls = self._policy(pool)
+        agents = sorted(
+            (agent for agent in pool.agents.values() if len(agent.calls) < max_calls),
+            key=lambda agent: len(agent.calls),
+        )
+        ready = pool.ready
+        while ready and agents:
+            share = -(-len(ready) // len(agents))
+            next_round = []
+            for agent in agents:
+                if not ready:
+                    break
+                self._send(agent, min(batch, share), out)
+                if len(agent.calls) < max_calls:
+                    next_round.append(agent)
+            agents = next_round
+
+    def _send(self, agent: AgentRecord, size: int, out: list[Command]) -> None:
+        ready = agent.pool.ready
+        now = self._clock.now_s()
+        running = self._running
+        orders = []
+        attempt_ids = []
+        for _ in range(min(size, len(ready))):
+            task = ready.pop()
+            check_transition(task.task_id, task.state, _RUNNING)
+            counts = task.workflow.counts
+            counts[task.state] -= 1
+            counts[_RUNNING] = counts.get(_RUNNING, 0) + 1
+            task.state = _RUNNING
+            attempt_id = next(self._attempt_ids)
+            task.attempts += 1
+            task.attempt_id = attempt_id
+            task.agent_id = agent.agent_id
+            task.started_s = now
+            task.finished_s = None
+            running[attempt_id] = task
+            attempt_ids.append(attempt_id)
+            if task.spec.timeout_s is not None:
+                heapq.heappush(self._timeout_timers, (now + task.spec.timeout_s, attempt_id, task))
+            orders.append(
+                AttemptOrder(
+                    attempt_id,
+                    task.workflow.workflow_id,
+                    task.task_id,
+                    task.attempts,
+                    task.spec,
+                    task.inputs,
+                )
+            )
+        call = CallRecord(next(self._call_ids), agent, tuple(attempt_ids), len(attempt_ids))
+        for attempt_id in attempt_ids:
+            self._attempt_calls[attempt_id] = call
+        agent.calls.add(call)
+        agent.idle_since_s = None
+        out.append(
+            DispatchBatch.model_construct(
+                agent_id=agent.agent_id,
+                call_id=call.call_id,
+                attempts=tuple(orders),
+                kind="dispatch_batch",
+            )
+        )
+
+    def _grow(self, pool: PoolRecord, out: list[Command]) -> bool:
+        """Start agents for ``pool``'s backlog as capacity allows; return whether any started."""
+        spec = pool.spec
+        room = spec.max_replicas - len(pool.agents)
+        if room <= 0:
+            return False
+        batch, max_calls = self._policy(pool)
+        wanted = min(room, -(-len(pool.ready) // (batch * max_calls)))
+        started = False
+        for _ in range(wanted):
+            if not self._ledger.can_reserve(pool.shape) and not self._reclaim_idle(pool, out):
+                break
+            self._start_agent(pool, out)
+            started = True
+        return started
+
+    # -- queries -------------------------------------------------------------------------
+
+    def next_wakeup_s(self) -> float | None:
+        """Return when a `Tick` is next needed (retry, timeout or idle agent), or None."""
+        candidates = []
+        if self._retry_timers:
+            candidates.append(self._retry_timers[0][0])
+        timeouts = self._timeout_timers
+        while timeouts and self._running.get(timeouts[0][1]) is not timeouts[0][2]:
+            heapq.heappop(timeouts)
+        if timeouts:
+            candidates.append(timeouts[0][0])
+        timeout_s = self._config.idle_agent_timeout_s
+        for pool in self._pools.values():
+            if len(pool.agents) <= pool.spec.min_replicas:
+                continue
+            for agent in pool.agents.values():
+                if not agent.calls and agent.idle_since_s is not None:
+                    candidates.append(agent.idle_since_s + timeout_s)
+        return min(candidates) if candidates else None
+
+    def workflow_ids(self) -> list[str]:
+        """Return the ids of every workflow known, oldest first."""
+        return list(self._workflows)
+
+    def workflow_status(self, workflow_id: str) -> WorkflowStatus:
+        """Return a snapshot of a workflow. Raises `KeyError` for an unknown id."""
+        workflow = self._workflows[workflow_id]
+        return WorkflowStatus(
+            workflow_id=workflow_id,
+            name=workflow.spec.name,
+            state=workflow.state,
+            total=len(workflow.tasks),
+            counts={state: n for state, n in workflow.counts.items() if n},
+            submitted_s=workflow.submitted_s,
+            finished_s=workflow.finished_s,
+        )
+
+    def task_info(self, workflow_id: str, task_id: str) -> TaskInfo:
+        """Return a snapshot of one task. Raises `KeyError` for unknown ids."""
+        task = self._workflows[workflow_id].tasks[task_id]
+        return TaskInfo(
+            task_id=task_id,
+            state=task.state,
+            priority=task.spec.priority,
+            attempts=task.attempts,
+            agent_id=task.agent_id,
+            started_s=task.started_s,
+            finished_s=task.finished_s,
+            error_type=task.error_type,
+            error_message=task.error_message,
+            traceback=task.traceback,
+        )
+
+    def task_infos(self, workflow_id: str) -> list[TaskInfo]:
+        """Return a snapshot of every task of a workflow, in submission order."""
+        return [
+            self.task_info(workflow_id, task_id) for task_id in self._workflows[workflow_id].tasks
+        ]
+
+    def summary(self, workflow_id: str) -> RunSummary:
+        """Return wall time, summed task time, critical path and speed-up of a workflow."""
+        workflow = self._workflows[workflow_id]
+        end_s = workflow.finished_s if workflow.finished_s is not None else self._clock.now_s()
+        wall_s = max(end_s - workflow.submitted_s, 0.0)
+        run_times = {task_id: task.run_time_s for task_id, task in workflow.tasks.items()}
+        total_s = sum(run_times.values())
+        path = workflow.graph.critical_path(run_times)
+        counts = workflow.counts
+        return RunSummary(
+            workflow_id=workflow_id,
+            state=workflow.state,
+            total=len(workflow.tasks),
+            succeeded=counts.get(_SUCCEEDED, 0),
+            failed=counts.get(TaskState.FAILED, 0),
+            skipped=counts.get(TaskState.SKIPPED, 0),
+            cancelled=counts.get(TaskState.CANCELLED, 0),
+            wall_s=wall_s,
+            task_time_sum_s=total_s,
+            critical_path=path.nodes,
+            critical_path_s=path.length_s,
+            speedup=total_s / wall_s if wall_s > 0 else 0.0,
+        )
+
+    def pool_specs(self) -> dict[str, AgentPoolSpec]:
+        """Return every pool's spec by key."""
+        return {key: pool.spec for key, pool in self._pools.items()}
+
+    def agents(self) -> dict[str, str]:
+        """Return live agent ids and their pool keys."""
+        return {agent_id: agent.pool.spec.key for agent_id, agent in self._agents.items()}

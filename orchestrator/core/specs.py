@@ -1,0 +1,293 @@
+"""User input: tasks, agents and workflows, as frozen pydantic models.
+
+Field-level problems (wrong type, negative resources, unknown field) are reported by
+pydantic, all at once, with the field's location. Cross-references between fields (unknown
+agent, missing dependency, cycle, resource fits) are checked by
+`orchestrator.core.validation.validate_workflow`, also all at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from orchestrator.core.resources import ResourceSpec
+
+#: Task, agent and workflow ids: letters, digits and ``_ . : @ -``; no spaces or slashes.
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@\-]{0,199}$"
+#: ``package.module:attribute`` as in entry points.
+IMPORT_PATH_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
+
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+ImportPath = Annotated[str, Field(pattern=IMPORT_PATH_PATTERN)]
+
+
+class Priority(enum.IntEnum):
+    """How urgent a task is; lower values run first."""
+
+    CRITICAL = 0
+    HIGH = 1
+    MEDIUM = 2
+    LOW = 3
+    BACKGROUND = 4
+
+
+def _parse_priority(value: object) -> object:
+    """Accept priority names in any case ("high", "HIGH") besides the enum and ints."""
+    if isinstance(value, str) and not isinstance(value, Priority):
+        try:
+            return Priority[value.strip().upper()]
+        except KeyError:
+            names = ", ".join(p.name for p in Priority)
+            raise ValueError(f"unknown priority {value!r}; expected one of {names}") from None
+    return value
+
+
+PriorityField = Annotated[Priority, BeforeValidator(_parse_priority)]
+
+
+def _check_callable(value: object) -> object:
+    if isinstance(value, str) or callable(value):
+        return value
+    raise ValueError(f"expected an import path 'module:function' or a callable, got {value!r}")
+
+
+def _check_class(value: object) -> object:
+    if isinstance(value, str | type):
+        return value
+    raise ValueError(f"expected an import path 'module:Class' or a class, got {value!r}")
+
+
+#: A callable given by value (pickled to the workers) or by import path.
+FunctionRef = Annotated[Any, AfterValidator(_check_callable)]
+#: An agent class given by value or by import path.
+AgentClassRef = Annotated[Any, AfterValidator(_check_class)]
+
+
+class OutputOf(BaseModel):
+    """A placeholder in a task's arguments for the result of another task.
+
+    In YAML or JSON it is written ``{"output_of": "task-id"}``. The task then depends on
+    ``task-id`` and receives its result in place of the placeholder.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    output_of: Identifier
+
+
+def iter_output_refs(value: object, depth: int = 0) -> Iterator[OutputOf]:
+    """Yield every `OutputOf` placeholder inside lists, tuples and dicts of ``value``."""
+    if isinstance(value, OutputOf):
+        yield value
+    elif depth < 8 and isinstance(value, list | tuple):
+        for item in value:
+            yield from iter_output_refs(item, depth + 1)
+    elif depth < 8 and isinstance(value, dict):
+        for item in value.values():
+            yield from iter_output_refs(item, depth + 1)
+
+
+def substitute_outputs(value: Any, results: Mapping[str, Any], depth: int = 0) -> Any:
+    """Return ``value`` with every `OutputOf` placeholder replaced by ``results[task_id]``.
+
+    Lists, tuples and dicts are rebuilt only where they hold a placeholder.
+    """
+    if isinstance(value, OutputOf):
+        return results[value.output_of]
+    if depth < 8 and isinstance(value, list | tuple):
+        items = [substitute_outputs(item, results, depth + 1) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    if depth < 8 and isinstance(value, dict):
+        replaced = {
+            key: substitute_outputs(item, results, depth + 1) for key, item in value.items()
+        }
+        if all(replaced[key] is item for key, item in value.items()):
+            return value
+        return replaced
+    return value
+
+
+def _coerce_output_refs(value: Any, depth: int = 0) -> Any:
+    """Turn ``{"output_of": "x"}`` dicts read from files into `OutputOf` placeholders."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "output_of" in value:
+            return OutputOf(output_of=value["output_of"])
+        if depth < 8:
+            return {key: _coerce_output_refs(item, depth + 1) for key, item in value.items()}
+    elif depth < 8 and isinstance(value, list | tuple):
+        return type(value)(_coerce_output_refs(item, depth + 1) for item in value)
+    return value
+
+
+class RetryPolicy(BaseModel):
+    """When and how a failed task is tried again.
+
+    Attributes:
+        max_attempts: Attempts allowed for errors raised by the task itself (1 = no retry).
+        initial_backoff_s: Wait before the second attempt.
+        backoff_multiplier: Factor applied to the wait after each further failure.
+        max_backoff_s: Upper bound of the wait.
+        max_agent_losses: Attempts lost because the agent died, hung or was stopped that
+            are re-run without counting against ``max_attempts``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=1, ge=1, le=1000)
+    initial_backoff_s: float = Field(default=0.5, ge=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1)
+    max_backoff_s: float = Field(default=30.0, ge=0)
+    max_agent_losses: int = Field(default=3, ge=0, le=1000)
+
+    def backoff_s(self, failed_attempts: int) -> float:
+        """Return the wait after ``failed_attempts`` failures (1 = after the first)."""
+        wait = self.initial_backoff_s * self.backoff_multiplier ** max(failed_attempts - 1, 0)
+        return float(min(wait, self.max_backoff_s))
+
+
+DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
+class TaskSpec(BaseModel):
+    """One unit of work: what runs, on what, after what, and how urgently.
+
+    Exactly one of ``agent`` (the name of an agent declared in the workflow) and
+    ``function`` (a callable or its import path) must be given.
+
+    Attributes:
+        id: Unique within the workflow.
+        agent: Name of the agent that handles this task.
+        function: Callable run by the built-in function agent.
+        args: Positional arguments; `OutputOf` placeholders are replaced by upstream results.
+        kwargs: Keyword arguments; placeholders allowed as in ``args``.
+        depends_on: Tasks that must succeed first (in addition to those named by placeholders).
+        priority: CRITICAL, HIGH, MEDIUM, LOW or BACKGROUND.
+        deadline: When the task should be done; earlier deadlines run first within a priority.
+        resources: CPU/GPU/memory this task needs; defaults to its agent's declaration.
+        retry: Retry policy.
+        timeout_s: Longest one attempt may run before its agent is stopped.
+        estimated_duration_s: A hint used to favour tasks on the critical path.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    id: Identifier
+    agent: Identifier | None = None
+    function: FunctionRef | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    depends_on: tuple[Identifier, ...] = ()
+    priority: PriorityField = Priority.MEDIUM
+    deadline: datetime | None = None
+    resources: ResourceSpec | None = None
+    retry: RetryPolicy = DEFAULT_RETRY_POLICY
+    timeout_s: float | None = Field(default=None, gt=0)
+    estimated_duration_s: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _placeholders_from_files(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("args" in data or "kwargs" in data):
+            data = dict(data)
+            if "args" in data and isinstance(data["args"], list | tuple):
+                data["args"] = tuple(_coerce_output_refs(list(data["args"])))
+            if "kwargs" in data and isinstance(data["kwargs"], dict):
+                data["kwargs"] = _coerce_output_refs(data["kwargs"])
+        return data
+
+    @model_validator(mode="after")
+    def _one_handler(self) -> TaskSpec:
+        if (self.agent is None) == (self.function is None):
+            raise ValueError("give exactly one of 'agent' and 'function'")
+        if self.deadline is not None and self.deadline.tzinfo is None:
+            raise ValueError("deadline must carry a time zone, e.g. 2026-01-01T12:00:00+00:00")
+        return self
+
+    def dependencies(self) -> tuple[str, ...]:
+        """Return ``depends_on`` plus the tasks named by placeholders, without repeats."""
+        if not self.args and not self.kwargs:
+            return self.depends_on
+        referenced = [ref.output_of for ref in iter_output_refs(self.args)]
+        referenced.extend(ref.output_of for ref in iter_output_refs(self.kwargs))
+        if not referenced:
+            return self.depends_on
+        return tuple(dict.fromkeys((*self.depends_on, *referenced)))
+
+
+class AgentSpec(BaseModel):
+    """An agent type: the class that handles tasks and the resources of each replica.
+
+    Attributes:
+        name: How tasks refer to this agent.
+        agent_class: The agent class or its import path.
+        resources: What each replica reserves for as long as it lives.
+        replicas: Most replicas running at once.
+        min_replicas: Replicas kept running even when idle.
+        max_concurrency: Tasks one replica runs at the same time (threads).
+        init_kwargs: Keyword arguments for the agent's constructor.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: Identifier
+    agent_class: AgentClassRef
+    resources: ResourceSpec = ResourceSpec()
+    replicas: int = Field(default=1, ge=1, le=10_000)
+    min_replicas: int = Field(default=0, ge=0)
+    max_concurrency: int = Field(default=1, ge=1, le=1024)
+    init_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> AgentSpec:
+        if self.min_replicas > self.replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is larger than replicas ({self.replicas})"
+            )
+        return self
+
+
+class WorkflowSpec(BaseModel):
+    """A named set of tasks and the agents they use.
+
+    Attributes:
+        name: Human name; also the prefix of generated workflow ids.
+        id: Unique id; the orchestrator assigns one when it is missing.
+        tasks: The tasks, at least one.
+        agents: Agent types the tasks name.
+        metadata: Free-form labels carried into logs and traces.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Identifier
+    id: Identifier | None = None
+    tasks: tuple[TaskSpec, ...] = Field(min_length=1)
+    agents: tuple[AgentSpec, ...] = ()
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    def with_id(self, workflow_id: str) -> WorkflowSpec:
+        """Return a copy carrying ``workflow_id``."""
+        return self.model_copy(update={"id": workflow_id})
+
+
+def handler_name(handler: str | Callable[..., Any] | type[Any]) -> str:
+    """Return a readable name for a function or class given by value or import path."""
+    if isinstance(handler, str):
+        return handler
+    module = getattr(handler, "__module__", "?")
+    qualname = getattr(handler, "__qualname__", repr(handler))
+    return f"{module}:{qualname}"

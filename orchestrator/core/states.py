@@ -1,0 +1,82 @@
+"""Task and workflow states and the one table of legal task transitions."""
+
+from __future__ import annotations
+
+import enum
+
+
+class TaskState(enum.StrEnum):
+    """Where a task is in its life."""
+
+    PENDING = "pending"
+    """Waiting for dependencies."""
+    READY = "ready"
+    """Dependencies met; queued for an agent."""
+    RUNNING = "running"
+    """An attempt was handed to an agent."""
+    RETRY_WAIT = "retry_wait"
+    """An attempt failed; waiting for the backoff before the next one."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Never ran because a task it depends on failed or was cancelled."""
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the task will not change state again."""
+        return self in TERMINAL_TASK_STATES
+
+
+TERMINAL_TASK_STATES = frozenset(
+    {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED}
+)
+
+#: Every legal (from, to) pair. Anything else is a bug and raises `IllegalTransitionError`.
+TASK_TRANSITIONS: frozenset[tuple[TaskState, TaskState]] = frozenset(
+    {
+        (TaskState.PENDING, TaskState.READY),
+        (TaskState.PENDING, TaskState.SKIPPED),
+        (TaskState.PENDING, TaskState.CANCELLED),
+        (TaskState.READY, TaskState.RUNNING),
+        (TaskState.READY, TaskState.CANCELLED),
+        (TaskState.RUNNING, TaskState.SUCCEEDED),
+        (TaskState.RUNNING, TaskState.FAILED),
+        (TaskState.RUNNING, TaskState.RETRY_WAIT),
+        # The agent died, hung or was stopped: the attempt is lost and the task re-queued.
+        (TaskState.RUNNING, TaskState.READY),
+        (TaskState.RUNNING, TaskState.CANCELLED),
+        (TaskState.RETRY_WAIT, TaskState.READY),
+        (TaskState.RETRY_WAIT, TaskState.CANCELLED),
+    }
+)
+
+
+class IllegalTransitionError(RuntimeError):
+    """A task was asked to move between two states the table does not allow."""
+
+    def __init__(self, task: str, current: TaskState, requested: TaskState) -> None:
+        super().__init__(f"task {task!r}: illegal transition {current.value} -> {requested.value}")
+        self.task = task
+        self.current = current
+        self.requested = requested
+
+
+def check_transition(task: str, current: TaskState, requested: TaskState) -> None:
+    """Raise `IllegalTransitionError` unless ``current -> requested`` is in the table."""
+    if (current, requested) not in TASK_TRANSITIONS:
+        raise IllegalTransitionError(task, current, requested)
+
+
+class WorkflowState(enum.StrEnum):
+    """Where a workflow is in its life."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the workflow has finished."""
+        return self is not WorkflowState.RUNNING

@@ -1,0 +1,117 @@
+"""Read-only snapshots of workflows and tasks, safe to send to a driver."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.core.specs import Priority
+from orchestrator.core.states import TaskState, WorkflowState
+
+
+class TaskInfo(BaseModel):
+    """What is known about one task.
+
+    Attributes:
+        task_id: The task.
+        state: Its current state.
+        priority: Its priority.
+        attempts: Attempts started so far (lost ones included).
+        agent_id: The agent running (or that last ran) it.
+        started_s: Start of the last attempt (wall clock).
+        finished_s: End of the last attempt.
+        error_type: Exception class of the last failure.
+        error_message: Text of the last failure, or why the task was skipped or cancelled.
+        traceback: Traceback of the last failure.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    state: TaskState
+    priority: Priority
+    attempts: int = 0
+    agent_id: str | None = None
+    started_s: float | None = None
+    finished_s: float | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        """How long the last attempt ran, when it has ended."""
+        if self.started_s is None or self.finished_s is None:
+            return None
+        return self.finished_s - self.started_s
+
+
+class WorkflowStatus(BaseModel):
+    """Counts of tasks per state and the workflow's own state.
+
+    Attributes:
+        workflow_id: The workflow.
+        name: Its name.
+        state: Running, or how it ended.
+        total: Number of tasks.
+        counts: Tasks per state (states with no task are left out).
+        submitted_s: When it was accepted.
+        finished_s: When its last task ended.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str
+    name: str
+    state: WorkflowState
+    total: int
+    counts: dict[TaskState, int]
+    submitted_s: float
+    finished_s: float | None = None
+
+    def count(self, state: TaskState) -> int:
+        """Return how many tasks are in ``state``."""
+        return self.counts.get(state, 0)
+
+    @property
+    def done(self) -> int:
+        """Tasks that will not change again."""
+        return sum(n for state, n in self.counts.items() if state.is_terminal)
+
+    @property
+    def progress(self) -> float:
+        """Fraction of tasks finished, 0.0 to 1.0."""
+        return self.done / self.total if self.total else 1.0
+
+
+class RunSummary(BaseModel):
+    """How a finished (or running) workflow went, in numbers a user compares.
+
+    Attributes:
+        workflow_id: The workflow.
+        state: Its state.
+        total: Tasks in it.
+        succeeded: Tasks that succeeded.
+        failed: Tasks that failed.
+        skipped: Tasks skipped because something they needed failed.
+        cancelled: Tasks cancelled.
+        wall_s: From submission to the end of the last task.
+        task_time_sum_s: Sum of all attempts' run times: what a sequential run would take.
+        critical_path: The chain of tasks that bounded the run, by measured run time.
+        critical_path_s: Its length.
+        speedup: ``task_time_sum_s / wall_s``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str
+    state: WorkflowState
+    total: int
+    succeeded: int
+    failed: int
+    skipped: int
+    cancelled: int
+    wall_s: float
+    task_time_sum_s: float
+    critical_path: tuple[str, ...]
+    critical_path_s: float
+    speedup: float

@@ -1,0 +1,171 @@
+"""Read workflow files (YAML or JSON) into a validated `WorkflowSpec`.
+
+The format::
+
+    name: corpus-report
+    agents:
+      - class: agents.corpus:WordFrequencyAgent   # import path; other keys override the
+        replicas: 2                               # class's name/resources/replicas/...
+    tasks:
+      - id: plan
+        function: agents.corpus:plan_shards       # or `agent: <agent name>`
+        kwargs: {shards: 8}
+        priority: high
+        resources: {num_cpus: 0.25}
+      - id: words-0
+        agent: WordFrequencyAgent
+        args: [{output_of: plan}, 0]              # the result of `plan`, and a dependency
+
+WfCommons WfFormat instances (JSON with ``schemaVersion`` and ``workflow``) are recognised
+and imported as simulated tasks.
+
+Every problem (syntax, unknown field, wrong type, unknown agent, import path that does not
+resolve, cycle, missing dependency, negative resources) is reported at once, located by
+task id, before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from orchestrator.agent import agent_spec
+from orchestrator.core.errors import Problem, WorkflowRejectedError
+from orchestrator.core.specs import AgentSpec, WorkflowSpec
+from orchestrator.imports import import_object
+from orchestrator.spec_errors import format_location, problems_from_validation_error
+from orchestrator.workflow import check_structure
+
+_TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks"}
+
+
+def read_document(path: str | Path) -> Any:
+    """Parse a YAML or JSON file. Raises `WorkflowRejectedError` naming the file and line."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WorkflowRejectedError(
+            file.name, [Problem(str(file), f"cannot read: {exc}")]
+        ) from None
+    try:
+        if file.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        where = f"{file}:{exc.lineno}:{exc.colno}"
+        raise WorkflowRejectedError(
+            file.name, [Problem(where, f"not valid JSON: {exc.msg}")]
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise WorkflowRejectedError(
+            file.name, [Problem(where, f"not valid YAML: {problem}")]
+        ) from None
+
+
+def load_workflow_file(
+    path: str | Path,
+    *,
+    time_scale: float = 1.0,
+    mode: Literal["sleep", "compute"] = "sleep",
+    max_cores: int | None = None,
+) -> WorkflowSpec:
+    """Read and validate a workflow file.
+
+    Args:
+        path: A ``.yaml``/``.yml`` or ``.json`` file in the format above, or a WfFormat
+            instance.
+        time_scale: For WfFormat instances: each task runs for its recorded runtime times this.
+        mode: For WfFormat instances: ``sleep`` or ``compute`` for the recorded runtime.
+        max_cores: For WfFormat instances: cap on each task's core count.
+
+    Raises:
+        WorkflowRejectedError: listing every problem found.
+    """
+    data = read_document(path)
+    if isinstance(data, Mapping) and "schemaVersion" in data and "workflow" in data:
+        from orchestrator.wfformat import load_wfformat
+
+        return load_wfformat(data, time_scale=time_scale, mode=mode, max_cores=max_cores)
+    return workflow_from_mapping(data, default_name=Path(path).stem)
+
+
+def workflow_from_mapping(data: Any, *, default_name: str = "workflow") -> WorkflowSpec:
+    """Validate a parsed document into a `WorkflowSpec` (see the module docstring)."""
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        raise WorkflowRejectedError(
+            default_name, [Problem("", f"expected a mapping with 'name' and 'tasks', got {kind}")]
+        )
+    name = str(data.get("name", default_name))
+    problems = [
+        Problem(str(key), "unknown field (expected name, id, metadata, agents, tasks)")
+        for key in data
+        if key not in _TOP_LEVEL_KEYS
+    ]
+    agents = _agents(data.get("agents") or [], problems)
+    tasks = data.get("tasks")
+    if isinstance(tasks, list):
+        _check_functions(tasks, data, problems)
+    document = {key: value for key, value in data.items() if key in _TOP_LEVEL_KEYS}
+    document["agents"] = agents
+    document.setdefault("name", name)
+    try:
+        spec = WorkflowSpec(**document)
+    except ValidationError as exc:
+        problems.extend(
+            problem
+            for problem in problems_from_validation_error(exc, data)
+            if not problem.where.startswith("agents")
+        )
+        raise WorkflowRejectedError(name, problems) from None
+    if problems:
+        raise WorkflowRejectedError(name, problems)
+    check_structure(spec)
+    return spec
+
+
+def _agents(entries: Any, problems: list[Problem]) -> list[AgentSpec]:
+    if not isinstance(entries, list):
+        problems.append(Problem("agents", "expected a list of agents"))
+        return []
+    agents = []
+    for index, entry in enumerate(entries):
+        where = f"agents[{index}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("class"), str):
+            problems.append(Problem(where, "expected a mapping with 'class: module:Class'"))
+            continue
+        overrides = {key: value for key, value in entry.items() if key != "class"}
+        try:
+            import_object(entry["class"])
+            agents.append(agent_spec(entry["class"], **overrides))
+        except ImportError as exc:
+            problems.append(Problem(f"{where}.class", str(exc)))
+        except TypeError as exc:
+            problems.append(Problem(f"{where}.class", str(exc)))
+        except ValidationError as exc:
+            problems.extend(problems_from_validation_error(exc, prefix=where))
+    return agents
+
+
+def _check_functions(tasks: list[Any], data: Any, problems: list[Problem]) -> None:
+    for index, task in enumerate(tasks):
+        if not isinstance(task, Mapping) or not isinstance(task.get("function"), str):
+            continue
+        try:
+            function = import_object(task["function"])
+        except ImportError as exc:
+            where = format_location(("tasks", index, "function"), data)
+            problems.append(Problem(where, str(exc)))
+            continue
+        if not callable(function):
+            where = format_location(("tasks", index, "function"), data)
+            problems.append(Problem(where, f"{task['function']!r} is not callable"))

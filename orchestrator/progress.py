@@ -1,0 +1,65 @@
+"""A live progress bar for a running workflow (terminal or notebook), built on rich."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from orchestrator.core.states import TaskState
+from orchestrator.core.status import WorkflowStatus
+
+if TYPE_CHECKING:
+    from orchestrator.api import WorkflowRun
+
+
+def describe(status: WorkflowStatus) -> str:
+    """Return ``running 3 · ready 5 · failed 1``-style counts of the unfinished and failed."""
+    shown = (
+        TaskState.RUNNING,
+        TaskState.READY,
+        TaskState.RETRY_WAIT,
+        TaskState.FAILED,
+        TaskState.SKIPPED,
+        TaskState.CANCELLED,
+    )
+    parts = [f"{state.value} {status.count(state)}" for state in shown if status.count(state)]
+    return " · ".join(parts)
+
+
+def follow(
+    run: WorkflowRun,
+    *,
+    timeout_s: float | None = None,
+    poll_s: float = 0.2,
+    console: Console | None = None,
+) -> WorkflowStatus:
+    """Show a progress bar until ``run`` ends or ``timeout_s`` passes; return its status."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    status = run.status()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(status.name, total=status.total, detail=describe(status))
+        while True:
+            bar.update(task, completed=status.done, detail=describe(status))
+            if status.state.is_terminal:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            wait_s = poll_s if deadline is None else min(poll_s, deadline - time.monotonic())
+            status = run.wait(max(wait_s, 0.0))
+    return status

@@ -1,0 +1,160 @@
+"""`AgentHost`: the actor that hosts one replica of an agent class.
+
+It has two concurrency groups: ``work`` (as many threads as the agent's
+``max_concurrency``) runs batches of tasks, and ``health`` (one thread) answers pings,
+so a replica busy with a long task still answers its heartbeat. A replica that does not
+answer is therefore truly stuck (e.g. C code holding the GIL), not merely busy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import ray
+
+from orchestrator.agent import NonRetryableError, TaskContext
+from orchestrator.core.specs import substitute_outputs
+from orchestrator.imports import import_object
+from orchestrator.settings import LoggingSettings
+from orchestrator.telemetry.logging import configure_logging
+
+#: One attempt as sent by the supervisor: (attempt_id, workflow_id, task_id, attempt,
+#: function or None, args, kwargs, input task ids, indices of their refs in the batch).
+AttemptPayload = tuple[
+    int, str, str, int, Any, tuple[Any, ...], dict[str, Any], tuple[str, ...], tuple[int, ...]
+]
+#: How an attempt ended: (attempt_id, ok, started_s, finished_s, error_type,
+#: error_message, traceback, retryable) — the fields of `AttemptOutcome`.
+OutcomeRecord = tuple[int, bool, float, float, str | None, str | None, str | None, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPulse:
+    """A replica's answer to a ping.
+
+    Attributes:
+        agent_id: The replica.
+        tasks_done: Attempts finished since it started.
+        running: (task id, seconds running) of each attempt in progress.
+    """
+
+    agent_id: str
+    tasks_done: int
+    running: tuple[tuple[str, float], ...]
+
+
+class AgentHost:
+    """Hosts one agent instance; see the module docstring."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        agent_class: type[Any] | str,
+        init_kwargs: dict[str, Any],
+        logging_settings: LoggingSettings,
+    ) -> None:
+        configure_logging(logging_settings)
+        cls = import_object(agent_class) if isinstance(agent_class, str) else agent_class
+        self._agent_id = agent_id
+        self._agent = cls(**init_kwargs)
+        setup = getattr(self._agent, "setup", None)
+        if callable(setup):
+            setup()
+        self._handle: Callable[[TaskContext], Any] = self._agent.handle
+        self._lock = threading.Lock()
+        self._running: dict[int, tuple[str, float]] = {}
+        self._tasks_done = 0
+
+    @ray.method(concurrency_group="work")
+    def run_batch(self, batch: Sequence[AttemptPayload], refs: Sequence[Any]) -> tuple[Any, ...]:
+        """Run attempts one after the other; return their outcomes, then each result.
+
+        Called with ``num_returns=len(batch) + 1``, so each result lands in the object
+        store as its own object and the caller receives only the small outcome tuple.
+        """
+        try:
+            values = ray.get(list(refs)) if refs else []
+        except Exception as exc:  # an upstream result was lost
+            now = time.time()
+            failed = tuple(_failure(item[0], now, now, exc, retryable=True) for item in batch)
+            return (failed, *([None] * len(batch)))
+        outcomes: list[OutcomeRecord] = []
+        results: list[Any] = []
+        ident = threading.get_ident()
+        for item in batch:
+            attempt_id, workflow_id, task_id, attempt, function, args, kwargs, input_ids, slots = (
+                item
+            )
+            inputs = {task: values[slot] for task, slot in zip(input_ids, slots, strict=True)}
+            started = time.time()
+            with self._lock:
+                self._running[ident] = (task_id, started)
+            try:
+                if inputs:
+                    args = substitute_outputs(args, inputs)
+                    kwargs = substitute_outputs(kwargs, inputs)
+                context = TaskContext(
+                    workflow_id,
+                    task_id,
+                    attempt,
+                    self._agent_id,
+                    args,
+                    kwargs,
+                    inputs,
+                    _resolve(function) if isinstance(function, str) else function,
+                )
+                result = self._handle(context)
+            except Exception as exc:
+                retryable = not isinstance(exc, NonRetryableError)
+                outcomes.append(_failure(attempt_id, started, time.time(), exc, retryable))
+                results.append(None)
+            else:
+                outcomes.append((attempt_id, True, started, time.time(), None, None, None, True))
+                results.append(result)
+        with self._lock:
+            self._running.pop(ident, None)
+            self._tasks_done += len(batch)
+        return (tuple(outcomes), *results)
+
+    @ray.method(concurrency_group="health")
+    def ping(self) -> AgentPulse:
+        """Answer a heartbeat with what the replica is doing."""
+        now = time.time()
+        with self._lock:
+            running = tuple((task, now - since) for task, since in self._running.values())
+            done = self._tasks_done
+        return AgentPulse(self._agent_id, done, running)
+
+
+@cache
+def _resolve(path: str) -> Callable[..., Any]:
+    try:
+        function = import_object(path)
+    except ImportError as exc:
+        raise NonRetryableError(str(exc)) from exc
+    if not callable(function):
+        raise NonRetryableError(f"{path!r} is not callable")
+    return function  # type: ignore[no-any-return]
+
+
+def _failure(
+    attempt_id: int, started: float, finished: float, exc: BaseException, retryable: bool
+) -> OutcomeRecord:
+    text = "".join(traceback.format_exception(exc))
+    return (attempt_id, False, started, finished, type(exc).__name__, str(exc), text, retryable)
+
+
+@cache
+def agent_host_class(max_concurrency: int) -> Any:
+    """Return the Ray actor class for replicas running ``max_concurrency`` tasks at once.
+
+    Concurrency groups cannot be set in ``.options()``, hence one class per value.
+    """
+    groups = {"health": 1, "work": max_concurrency}
+    return ray.remote(concurrency_groups=groups)(AgentHost)  # type: ignore[call-overload]

@@ -1,0 +1,59 @@
+"""Starting or joining Ray, and reading what the cluster's nodes offer."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ray
+
+from orchestrator.core.resources import NodeCapacity
+from orchestrator.settings import RaySettings
+
+
+def connect(settings: RaySettings, address: str | None = None) -> bool:
+    """Make sure this process is connected to Ray; return whether this call started it.
+
+    ``address`` (or ``settings.address``) ``"local"`` starts an embedded Ray: always with
+    an explicit ``address="local"``, because a bare ``ray.init()`` may try to join a stale
+    cluster recorded in Ray's temp directory. Usage statistics are off (no network).
+    """
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    target = address or settings.address
+    options: dict[str, Any] = {
+        "namespace": settings.namespace,
+        "log_to_driver": settings.log_to_driver,
+    }
+    if target == "local":
+        # "token" is Ray's own default for a new local cluster (it writes
+        # ~/.ray/auth_token and switches its cached config). "disabled" must be in the
+        # environment before Ray starts its processes. An explicit RAY_AUTH_MODE wins.
+        if settings.auth_mode == "disabled":
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        options["include_dashboard"] = settings.include_dashboard
+        if settings.num_cpus is not None:
+            options["num_cpus"] = settings.num_cpus
+        if settings.num_gpus is not None:
+            options["num_gpus"] = settings.num_gpus
+    ray.init(address=target, **options)
+    return True
+
+
+def observe_nodes() -> tuple[NodeCapacity, ...]:
+    """Return the CPU, GPU and memory of every live node."""
+    nodes = []
+    for node in ray.nodes():  # type: ignore[no-untyped-call]
+        if not node.get("Alive", False):
+            continue
+        resources = node.get("Resources", {})
+        nodes.append(
+            NodeCapacity(
+                node_id=str(node.get("NodeID", "?")),
+                num_cpus=float(resources.get("CPU", 0.0)),
+                num_gpus=float(resources.get("GPU", 0.0)),
+                memory_bytes=int(resources.get("memory", 0.0)),
+            )
+        )
+    return tuple(nodes)

@@ -1,0 +1,139 @@
+"""Settings: ``config/default.toml``, then an optional file, then environment variables.
+
+Precedence, highest first: arguments passed in code, ``ORCHESTRATOR_*`` environment
+variables (nested with ``__``, e.g. ``ORCHESTRATOR_HEARTBEAT__INTERVAL_S=0.5``), the file
+named by ``ORCHESTRATOR_CONFIG_FILE``, ``config/default.toml``, then the defaults below
+(which equal the shipped file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from orchestrator.core.config import SchedulerConfig
+
+#: The settings file shipped with the project.
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RaySettings(_Section):
+    """How to reach (or start) Ray.
+
+    Attributes:
+        address: ``local`` starts an embedded Ray; ``auto`` or ``ray://host:port`` joins one.
+        num_cpus: CPUs of the embedded Ray (default: what the machine has).
+        num_gpus: GPUs of the embedded Ray (default: what Ray detects).
+        namespace: Ray namespace of the supervisor and its actors.
+        include_dashboard: Start Ray's dashboard with the embedded Ray (about 1 GiB more).
+        auth_mode: ``token`` (Ray's default: clients need ``~/.ray/auth_token``) or
+            ``disabled``; applied to the embedded Ray through ``RAY_AUTH_MODE``.
+        log_to_driver: Forward agents' and the supervisor's logs to the driver.
+        supervisor_name: Name of the supervisor actor in the namespace.
+        detached: Keep the supervisor alive after the driver exits.
+    """
+
+    address: str = "local"
+    num_cpus: int | None = Field(default=None, ge=1)
+    num_gpus: int | None = Field(default=None, ge=0)
+    namespace: str = "orchestrator"
+    include_dashboard: bool = False
+    auth_mode: Literal["token", "disabled"] = "token"
+    log_to_driver: bool = True
+    supervisor_name: str = "supervisor"
+    detached: bool = False
+
+
+class HeartbeatSettings(_Section):
+    """How agents are watched.
+
+    Attributes:
+        interval_s: Time between pings of one agent.
+        slow_after_s: A pong later than this marks the agent slow (logged, not replaced).
+        hung_after_s: An unanswered ping older than this marks it hung: it is replaced.
+        start_timeout_s: An agent that never answers within this is replaced.
+    """
+
+    interval_s: float = Field(default=1.0, gt=0)
+    slow_after_s: float = Field(default=2.0, gt=0)
+    hung_after_s: float = Field(default=30.0, gt=0)
+    start_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class LoggingSettings(_Section):
+    """structlog output.
+
+    Attributes:
+        level: Lowest level written.
+        format: ``console`` (coloured key=value) or ``json`` (one object per line).
+    """
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+
+class TracingSettings(_Section):
+    """OpenTelemetry traces made by the supervisor.
+
+    Attributes:
+        exporter: ``none``, ``console`` (stdout) or ``jsonl`` (one span per line in a file).
+        jsonl_path: File for the ``jsonl`` exporter.
+        service_name: ``service.name`` resource attribute.
+    """
+
+    exporter: Literal["none", "console", "jsonl"] = "none"
+    jsonl_path: str = "traces.jsonl"
+    service_name: str = "ray-agent-orchestrator"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in sections."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORCHESTRATOR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    ray: RaySettings = RaySettings()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    heartbeat: HeartbeatSettings = HeartbeatSettings()
+    logging: LoggingSettings = LoggingSettings()
+    tracing: TracingSettings = TracingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read code arguments, then environment, then the extra file, then the default file."""
+        files = [DEFAULT_CONFIG_FILE]
+        extra = os.environ.get("ORCHESTRATOR_CONFIG_FILE")
+        if extra:
+            files.append(Path(extra))
+        # Later files win in pydantic-settings' TOML source.
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=[f for f in files if f.exists()])
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Return the settings with ``overrides`` (section dicts or models) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

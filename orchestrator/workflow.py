@@ -1,0 +1,195 @@
+"""`Workflow`: build a workflow in Python, task by task.
+
+::
+
+    wf = Workflow("report")
+    plan = wf.task("plan", plan_shards, kwargs={"shards": 4}, priority=Priority.HIGH)
+    counts = [wf.task(f"count-{i}", WordCounter, args=(plan.output, i)) for i in range(4)]
+    wf.task("merge", merge_counts, args=([c.output for c in counts],))
+
+Each call validates its task at once, so a mistake is reported at the line that made it;
+`to_spec` then checks the workflow as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from orchestrator.agent import agent_spec
+from orchestrator.core.errors import Problem, WorkflowRejectedError
+from orchestrator.core.resources import ResourceSpec
+from orchestrator.core.specs import (
+    AgentSpec,
+    OutputOf,
+    Priority,
+    RetryPolicy,
+    TaskSpec,
+    WorkflowSpec,
+)
+from orchestrator.core.validation import validate_workflow
+from orchestrator.spec_errors import problems_from_validation_error
+
+
+@dataclass(frozen=True, slots=True)
+class TaskHandle:
+    """What `Workflow.task` returns: the task's id and a placeholder for its result."""
+
+    id: str
+
+    @property
+    def output(self) -> OutputOf:
+        """A placeholder that, passed in another task's arguments, becomes this task's result."""
+        return OutputOf(output_of=self.id)
+
+
+def _is_agent_class(handler: object) -> bool:
+    return isinstance(handler, type) and callable(getattr(handler, "handle", None))
+
+
+class Workflow:
+    """A workflow under construction."""
+
+    def __init__(self, name: str, *, metadata: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self._metadata = dict(metadata or {})
+        self._tasks: list[TaskSpec] = []
+        self._agents: dict[str, AgentSpec] = {}
+
+    def add_agent(self, agent_class: type[Any], **overrides: Any) -> str:
+        """Declare an agent class (done implicitly by `task`); return the name tasks use.
+
+        Args:
+            agent_class: A class with a ``handle(ctx)`` method.
+            **overrides: `AgentSpec` fields to use instead of the class attributes, e.g.
+                ``replicas=4``.
+
+        Raises:
+            WorkflowRejectedError: a declared attribute is invalid, or another class already
+                uses the same name.
+        """
+        try:
+            spec = agent_spec(agent_class, **overrides)
+        except ValidationError as exc:
+            where = f"agents[{getattr(agent_class, '__name__', agent_class)!r}]"
+            raise WorkflowRejectedError(
+                self.name, problems_from_validation_error(exc, prefix=where)
+            ) from None
+        known = self._agents.get(spec.name)
+        if known is not None and known != spec:
+            raise WorkflowRejectedError(
+                self.name,
+                [Problem(f"agents[{spec.name!r}]", "another agent with this name is declared")],
+            )
+        self._agents[spec.name] = spec
+        return spec.name
+
+    def task(
+        self,
+        task_id: str,
+        handler: Callable[..., Any] | type[Any] | str | None = None,
+        *,
+        agent: str | type[Any] | None = None,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        depends_on: Iterable[str | TaskHandle] = (),
+        priority: Priority | str = Priority.MEDIUM,
+        deadline: datetime | None = None,
+        resources: ResourceSpec | Mapping[str, Any] | None = None,
+        retry: RetryPolicy | Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+        estimated_duration_s: float | None = None,
+    ) -> TaskHandle:
+        """Add a task and return its handle.
+
+        Args:
+            task_id: Unique id within the workflow.
+            handler: An agent class (declared on first use), a function, or a function's
+                import path ``module:function``.
+            agent: Instead of ``handler``: the name of a declared agent, or its class.
+            args: Positional arguments; `TaskHandle.output` placeholders become results.
+            kwargs: Keyword arguments, placeholders allowed.
+            depends_on: Tasks (ids or handles) to wait for besides those used as inputs.
+            priority: CRITICAL, HIGH, MEDIUM (default), LOW or BACKGROUND.
+            deadline: Earlier deadlines run first within a priority (time-zone aware).
+            resources: CPU/GPU/memory for this task; defaults to the agent's declaration.
+            retry: Retry policy, or its fields as a mapping.
+            timeout_s: Longest one attempt may run.
+            estimated_duration_s: Hint that favours tasks on long chains.
+
+        Raises:
+            WorkflowRejectedError: the task is invalid; the error names each bad field.
+        """
+        fields: dict[str, Any] = {
+            "id": task_id,
+            "args": tuple(args),
+            "kwargs": dict(kwargs or {}),
+            "depends_on": tuple(d.id if isinstance(d, TaskHandle) else d for d in depends_on),
+            "priority": priority,
+            "deadline": deadline,
+            "timeout_s": timeout_s,
+            "estimated_duration_s": estimated_duration_s,
+        }
+        if resources is not None:
+            fields["resources"] = resources
+        if retry is not None:
+            fields["retry"] = retry
+        if agent is not None and handler is not None:
+            raise WorkflowRejectedError(
+                self.name, [Problem(f"tasks[{task_id!r}]", "give a handler or agent=, not both")]
+            )
+        target = agent if agent is not None else handler
+        if _is_agent_class(target):
+            fields["agent"] = self.add_agent(target)  # type: ignore[arg-type]
+        elif agent is not None:
+            fields["agent"] = agent
+        else:
+            fields["function"] = handler
+        try:
+            spec = TaskSpec(**fields)
+        except ValidationError as exc:
+            raise WorkflowRejectedError(
+                self.name, problems_from_validation_error(exc, prefix=f"tasks[{task_id!r}]")
+            ) from None
+        self._tasks.append(spec)
+        return TaskHandle(spec.id)
+
+    def to_spec(self, workflow_id: str | None = None) -> WorkflowSpec:
+        """Return the finished `WorkflowSpec`, checked as a whole (graph, agents, ids).
+
+        Raises:
+            WorkflowRejectedError: listing every problem found.
+        """
+        try:
+            spec = WorkflowSpec(
+                name=self.name,
+                id=workflow_id,
+                tasks=tuple(self._tasks),
+                agents=tuple(self._agents.values()),
+                metadata=self._metadata,
+            )
+        except ValidationError as exc:
+            raise WorkflowRejectedError(self.name, problems_from_validation_error(exc)) from None
+        check_structure(spec)
+        return spec
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+def check_structure(spec: WorkflowSpec) -> None:
+    """Check agents and the graph without a cluster; raise `WorkflowRejectedError` if wrong."""
+    _, problems = validate_workflow(
+        spec if spec.id is not None else spec.with_id("unsubmitted"),
+        known_workflow_ids=(),
+        known_pools={},
+        nodes=(),
+        default_function_resources=ResourceSpec(),
+        max_function_replicas=1,
+    )
+    if problems:
+        raise WorkflowRejectedError(spec.name, problems)
