@@ -36,10 +36,10 @@ from pydantic import ValidationError
 
 from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
-from orchestrator.core.specs import AgentSpec, WorkflowSpec
+from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
 from orchestrator.imports import import_object
 from orchestrator.spec_errors import format_location, problems_from_validation_error
-from orchestrator.workflow import check_structure
+from orchestrator.workflow import structure_problems
 
 _TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks"}
 
@@ -112,25 +112,60 @@ def workflow_from_mapping(data: Any, *, default_name: str = "workflow") -> Workf
         if key not in _TOP_LEVEL_KEYS
     ]
     agents = _agents(data.get("agents") or [], problems)
-    tasks = data.get("tasks")
-    if isinstance(tasks, list):
-        _check_functions(tasks, data, problems)
-    document = {key: value for key, value in data.items() if key in _TOP_LEVEL_KEYS}
-    document["agents"] = agents
+    tasks = _tasks(data, problems)
+    document = {key: value for key, value in data.items() if key in {"name", "id", "metadata"}}
     document.setdefault("name", name)
     try:
-        spec = WorkflowSpec(**document)
+        spec = WorkflowSpec(**document, tasks=tasks, agents=agents)
     except ValidationError as exc:
-        problems.extend(
-            problem
-            for problem in problems_from_validation_error(exc, data)
-            if not problem.where.startswith("agents")
-        )
+        problems.extend(problems_from_validation_error(exc, data))
         raise WorkflowRejectedError(name, problems) from None
+    # Graph and agent problems are found even when some tasks were invalid: those take
+    # part in the graph with the dependencies they declare.
+    problems.extend(structure_problems(spec))
     if problems:
         raise WorkflowRejectedError(name, problems)
-    check_structure(spec)
     return spec
+
+
+def _tasks(data: Mapping[str, Any], problems: list[Problem]) -> list[TaskSpec]:
+    entries = data.get("tasks")
+    if not isinstance(entries, list) or not entries:
+        problems.append(Problem("tasks", "expected a non-empty list of tasks"))
+        return []
+    _check_functions(entries, data, problems)
+    tasks = []
+    for index, entry in enumerate(entries):
+        where = format_location(("tasks", index), data)
+        if not isinstance(entry, Mapping):
+            problems.append(Problem(where, "expected a mapping with 'id' and a handler"))
+            continue
+        try:
+            tasks.append(TaskSpec(**entry))
+        except ValidationError as exc:
+            problems.extend(problems_from_validation_error(exc, prefix=where))
+            stand_in = _stand_in(entry)
+            if stand_in is not None:
+                tasks.append(stand_in)
+        except TypeError as exc:  # e.g. a key that is not a string
+            problems.append(Problem(where, str(exc)))
+    return tasks
+
+
+def _stand_in(entry: Mapping[str, Any]) -> TaskSpec | None:
+    """Return a placeholder keeping an invalid task's id and dependencies in the graph."""
+    task_id = entry.get("id")
+    depends_on = entry.get("depends_on", [])
+    if not isinstance(task_id, str) or not isinstance(depends_on, list):
+        return None
+    try:
+        return TaskSpec(
+            id=task_id,
+            function="orchestrator.loader:load_workflow_file",
+            depends_on=tuple(d for d in depends_on if isinstance(d, str)),
+        )
+    except ValidationError:
+        return None
 
 
 def _agents(entries: Any, problems: list[Problem]) -> list[AgentSpec]:

@@ -183,6 +183,13 @@ class Workflow:
 
 def check_structure(spec: WorkflowSpec) -> None:
     """Check agents and the graph without a cluster; raise `WorkflowRejectedError` if wrong."""
+    problems = structure_problems(spec)
+    if problems:
+        raise WorkflowRejectedError(spec.name, problems)
+
+
+def structure_problems(spec: WorkflowSpec) -> list[Problem]:
+    """Return the problems of agents and the graph that need no cluster to find."""
     _, problems = validate_workflow(
         spec if spec.id is not None else spec.with_id("unsubmitted"),
         known_workflow_ids=(),
@@ -191,5 +198,4 @@ def check_structure(spec: WorkflowSpec) -> None:
         default_function_resources=ResourceSpec(),
         max_function_replicas=1,
     )
-    if problems:
-        raise WorkflowRejectedError(spec.name, problems)
+    return problems

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import resource
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -176,6 +177,16 @@ class Supervisor:
             return {}
         health: dict[str, AgentHealth] = await self._heartbeat.health.remote()
         return {agent_id: value.value for agent_id, value in health.items()}
+
+    async def process_stats(self) -> dict[str, int]:
+        """Return peak resident memory and current counts (for tests and benchmarks)."""
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return {
+            "max_rss_bytes": peak_kib * 1024,
+            "agents": len(self._agents),
+            "calls_in_flight": len(self._calls),
+            "results_held": len(self._results),
+        }
 
     async def shutdown(self) -> None:
         """Stop every agent and the heartbeat; flush traces."""

@@ -1,0 +1,111 @@
+"""Bad input is refused before anything runs, with errors naming the field, and leaves nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator import Orchestrator, Workflow, WorkflowRejectedError, WorkflowState
+from orchestrator.loader import load_workflow_file
+from orchestrator.telemetry import read_spans_jsonl
+from tests.integration import workloads
+
+pytestmark = pytest.mark.integration
+
+
+def test_task_needing_a_gpu_is_rejected_naming_the_resource(orchestrator: Orchestrator) -> None:
+    wf = Workflow("wants-gpu")
+    wf.task("train", workloads.add, args=(1, 2), resources={"num_cpus": 0.5, "num_gpus": 1})
+    wf.task("fine", workloads.add, args=(1, 2))
+    known_before = {status.workflow_id for status in orchestrator.workflows()}
+
+    with pytest.raises(WorkflowRejectedError) as caught:
+        orchestrator.submit(wf, workflow_id="wants-gpu-1")
+
+    message = str(caught.value)
+    assert "'train'" in message and "GPU" in message and "largest node has 0" in message
+    assert {status.workflow_id for status in orchestrator.workflows()} == known_before
+    # Nothing was kept: the same id is free for a corrected workflow.
+    fixed = Workflow("wants-gpu")
+    fixed.task("train", workloads.add, args=(1, 2))
+    assert orchestrator.submit(fixed, workflow_id="wants-gpu-1").wait(timeout_s=60).state is (
+        WorkflowState.SUCCEEDED
+    )
+
+
+def test_agent_declaring_a_gpu_is_rejected(orchestrator: Orchestrator) -> None:
+    wf = Workflow("agent-gpu")
+    wf.task("infer", workloads.NeedsGpu)
+    with pytest.raises(WorkflowRejectedError, match=r"NeedsGpu.*needs 1 GPU"):
+        orchestrator.submit(wf)
+
+
+def test_duplicate_workflow_id_is_rejected(orchestrator: Orchestrator) -> None:
+    wf = Workflow("twice")
+    wf.task("only", workloads.add, args=(1, 1))
+    orchestrator.submit(wf, workflow_id="twice-1").wait(timeout_s=60)
+    with pytest.raises(WorkflowRejectedError, match="already submitted"):
+        orchestrator.submit(wf, workflow_id="twice-1")
+
+
+def test_bad_file_is_rejected_with_every_problem_before_running(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "bad",
+                "tasks": [
+                    {"id": "a", "function": "tests.integration.workloads:add", "args": [1, 2]},
+                    {"id": "b", "function": "tests.integration.workloads:add", "depends_on": ["c"]},
+                    {"id": "c", "function": "tests.integration.workloads:add", "depends_on": ["b"]},
+                    {"id": "d", "agent": "Nobody"},
+                    {"id": "e", "function": "tests.integration.workloads:add", "colour": "red"},
+                    {
+                        "id": "f",
+                        "function": "tests.integration.workloads:add",
+                        "resources": {"num_cpus": -1},
+                    },
+                ],
+            }
+        )
+    )
+    with pytest.raises(WorkflowRejectedError) as caught:
+        load_workflow_file(path)
+    text = str(caught.value)
+    assert "tasks[4] (id 'e').colour: unknown field" in text
+    assert (
+        "tasks[5] (id 'f').resources.num_cpus: Input should be greater than or equal to 0" in text
+    )
+    assert "dependency cycle: b -> c -> b" in text
+    assert "agent 'Nobody' is not declared" in text
+    assert len(caught.value.problems) == 4
+
+
+def test_every_attempt_is_a_span_under_its_workflow_span(
+    orchestrator: Orchestrator, traces_path: Path
+) -> None:
+    wf = Workflow("traced")
+    first = wf.task("first", workloads.add, args=(1, 2))
+    wf.task("second", workloads.fail, args=("traced failure",), depends_on=[first])
+    run = orchestrator.submit(wf)
+    run.wait(timeout_s=60)
+
+    spans = [
+        s for s in read_spans_jsonl(traces_path) if s["attributes"].get("workflow.id") == run.id
+    ]
+    workflow_spans = [s for s in spans if s["name"] == "workflow traced"]
+    assert len(workflow_spans) == 1
+    root = workflow_spans[0]
+    assert root["parent_span_id"] is None
+    assert root["status"] == "ERROR"
+    attempts = {s["attributes"]["task.id"]: s for s in spans if s["name"].startswith("task ")}
+    assert set(attempts) == {"first", "second"}
+    for span in attempts.values():
+        assert span["parent_span_id"] == root["span_id"]
+        assert span["trace_id"] == root["trace_id"]
+        assert span["start_time_ns"] <= span["end_time_ns"]
+    assert attempts["first"]["status"] == "OK"
+    assert attempts["second"]["status"] == "ERROR"
+    assert "traced failure" in attempts["second"]["status_description"]

@@ -1,0 +1,116 @@
+"""Agents and functions the integration tests run (importable by Ray workers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from orchestrator import Agent, NonRetryableError, TaskContext
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def total(*values: int) -> int:
+    return sum(values)
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def fail_permanently(message: str) -> None:
+    raise NonRetryableError(message)
+
+
+def payload(size_bytes: int) -> bytes:
+    return b"x" * size_bytes
+
+
+def length(data: bytes) -> int:
+    return len(data)
+
+
+def sleep_then(seconds: float, value: Any = None) -> Any:
+    time.sleep(seconds)
+    return value
+
+
+def record(ledger: str, entry: dict[str, Any]) -> None:
+    """Append one JSON line to a ledger file (the oracle of fault tests)."""
+    with Path(ledger).open("a", encoding="utf-8") as file:
+        file.write(json.dumps({**entry, "pid": os.getpid(), "time_s": time.time()}) + "\n")
+
+
+def read_ledger(ledger: str | Path) -> list[dict[str, Any]]:
+    path = Path(ledger)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def ledgered_sleep(ledger: str, task: str, seconds: float) -> str:
+    record(ledger, {"task": task, "event": "start"})
+    time.sleep(seconds)
+    record(ledger, {"task": task, "event": "finish"})
+    return f"{task} done"
+
+
+class Doubler(Agent):
+    num_cpus = 0.25
+    replicas = 2
+
+    def handle(self, ctx: TaskContext) -> int:
+        value: int = ctx.input()
+        return value * 2
+
+
+class OrderRecorder(Agent):
+    """One replica that runs tasks one at a time and writes their order to a ledger."""
+
+    num_cpus = 0.25
+    replicas = 1
+
+    def handle(self, ctx: TaskContext) -> str:
+        record(ctx.kwargs["ledger"], {"task": ctx.task_id, "event": "start"})
+        time.sleep(ctx.kwargs.get("seconds", 0.2))
+        return ctx.task_id
+
+
+class HangsOnFirstAttempt(Agent):
+    """Holds the GIL in C code on the first attempt (so pings go unanswered), then works."""
+
+    num_cpus = 0.25
+    replicas = 1
+
+    def handle(self, ctx: TaskContext) -> str:
+        record(ctx.kwargs["ledger"], {"task": ctx.task_id, "attempt": ctx.attempt})
+        if ctx.attempt == 1:
+            # Catastrophic backtracking: the regex engine never releases the GIL.
+            re.match(r"(a+)+$", "a" * 64 + "b")
+        return f"finished on attempt {ctx.attempt}"
+
+
+class NeedsGpu(Agent):
+    num_cpus = 0.25
+    num_gpus = 1
+    replicas = 1
+
+    def handle(self, ctx: TaskContext) -> str:
+        return "unreachable on a machine without a GPU"
+
+
+class BrokenSetup(Agent):
+    num_cpus = 0.25
+    replicas = 1
+
+    def setup(self) -> None:
+        raise RuntimeError("cannot load the model")
+
+    def handle(self, ctx: TaskContext) -> None:
+        return None
