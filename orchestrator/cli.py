@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -26,8 +27,12 @@ def _load(path: str, time_scale: float, mode: str, max_cores: int | None) -> Wor
             max_cores=max_cores,
         )
     except WorkflowRejectedError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        sys.exit(EXIT_REJECTED)
+        _refuse(exc)
+
+
+def _refuse(exc: WorkflowRejectedError) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_REJECTED)
 
 
 @click.group()
@@ -107,8 +112,7 @@ def run(
         try:
             workflow_run = orchestrator.submit(spec)
         except WorkflowRejectedError as exc:
-            Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            sys.exit(EXIT_REJECTED)
+            _refuse(exc)
         status = workflow_run.wait(progress=progress)
         summary = workflow_run.summary()
         tasks = workflow_run.tasks()
@@ -125,3 +129,7 @@ def run(
             for path in write_outputs(Path(output_dir), summary, results):
                 console.print(f"wrote {path}")
     sys.exit(EXIT_OK if status.state is WorkflowState.SUCCEEDED else EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -65,16 +65,17 @@ def print_report(
 def output_file_name(task_id: str, result: Any) -> str | None:
     """Return the file a task's result is saved to, or None when it cannot be saved.
 
-    Text goes to the task id when it has an extension (``report.md``), else ``<id>.txt``;
-    JSON-serialisable values to ``<id>.json``.
+    A task id with an extension (``report.md``, ``totals.json``) is the file name; otherwise
+    text goes to ``<id>.txt`` and JSON-serialisable values to ``<id>.json``.
     """
-    if isinstance(result, str):
-        return task_id if "." in task_id else f"{task_id}.txt"
-    try:
-        json.dumps(result)
-    except (TypeError, ValueError):
-        return None
-    return f"{task_id}.json"
+    if not isinstance(result, str):
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError):
+            return None
+    if "." in task_id:
+        return task_id
+    return f"{task_id}.txt" if isinstance(result, str) else f"{task_id}.json"
 
 
 def write_outputs(

@@ -362,13 +362,17 @@ def _cores(
     return float(math.ceil(value)) if value > 1 else value
 
 
-def _task_list(container: Mapping[str, Any], where: str, problems: list[Problem]) -> list[Any]:
+def _task_list(
+    container: Mapping[str, Any], where: str, problems: list[Problem]
+) -> list[Any] | None:
+    """Return the ``tasks`` array, or None (with a problem) when it is missing or empty."""
     raw = container.get("tasks")
     if not isinstance(raw, list):
         problems.append(_missing_or_wrong(f"{where}.tasks", raw, "an array of task objects"))
-        return []
+        return None
     if not raw:
         problems.append(Problem(f"{where}.tasks", "is empty: a workflow needs at least one task"))
+        return None
     return raw
 
 
@@ -388,8 +392,12 @@ def _read_split_layout(workflow: Mapping[str, Any], problems: list[Problem]) -> 
         problems.append(_missing_or_wrong("workflow.specification", specification, "an object"))
         return []
     base = "workflow.specification.tasks"
+    items = _task_list(specification, "workflow.specification", problems)
+    if items is None:
+        # Without the task list, execution entries have nothing to be checked against.
+        return []
     tasks: list[_RawTask] = []
-    for index, item in enumerate(_task_list(specification, "workflow.specification", problems)):
+    for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             problems.append(
                 Problem(f"{base}[{index}]", f"must be an object, not {_type_name(item)}")
@@ -432,7 +440,10 @@ def _read_execution(
     base = "workflow.execution.tasks"
     by_key = {task.key: task for task in tasks}
     seen: dict[str, int] = {}
-    for index, item in enumerate(_task_list(execution, "workflow.execution", problems)):
+    items = _task_list(execution, "workflow.execution", problems)
+    if items is None:
+        return
+    for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             problems.append(
                 Problem(f"{base}[{index}]", f"must be an object, not {_type_name(item)}")
@@ -475,7 +486,7 @@ def _read_single_list_layout(
     """Read 1.4: one ``workflow.tasks`` list, tasks keyed and referenced by ``name``."""
     base = "workflow.tasks"
     tasks: list[_RawTask] = []
-    for index, item in enumerate(_task_list(workflow, "workflow", problems)):
+    for index, item in enumerate(_task_list(workflow, "workflow", problems) or ()):
         if not isinstance(item, Mapping):
             problems.append(
                 Problem(f"{base}[{index}]", f"must be an object, not {_type_name(item)}")

@@ -119,7 +119,10 @@ def lower_bound_s(spec: WorkflowSpec, slots: int, *, default_num_cpus: float = 1
         shown = ", ".join(too_big[:5]) + (
             f" and {len(too_big) - 5} more" if len(too_big) > 5 else ""
         )
-        raise ValueError(f"no schedule on {slots} slot(s) exists: tasks {shown} need more")
+        label = "task" if len(too_big) == 1 else "tasks"
+        raise ValueError(
+            f"no schedule on {slots} slot(s) exists: {label} {shown} need more CPUs than that"
+        )
     graph.validate()
     path = graph.critical_path(durations_s)
     return LowerBound(

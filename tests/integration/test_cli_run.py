@@ -1,0 +1,57 @@
+"""`orchestrator run` end to end, as a user runs it: a subprocess with its own embedded Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+
+
+def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "ORCHESTRATOR_RAY__AUTH_MODE": "disabled",
+        "ORCHESTRATOR_RAY__LOG_TO_DRIVER": "false",
+        "ORCHESTRATOR_LOGGING__LEVEL": "WARNING",
+        "COLUMNS": "120",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+
+
+def test_run_prints_a_summary_and_writes_the_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        "run", str(DATA / "tiny.yaml"), "--slots", "2", "--output-dir", str(out), tmp_path=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "workflow tiny-" in result.stdout and ": succeeded" in result.stdout
+    assert "critical path" in result.stdout and "speed-up" in result.stdout
+    assert json.loads((out / "sum.json").read_text()) == 10
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["succeeded"] == 3 and summary["failed"] == 0
+    assert summary["critical_path"][-1] == "sum.json"
+
+
+def test_failing_workflow_exits_1_and_lists_the_failure(tmp_path: Path) -> None:
+    result = run_cli("run", str(DATA / "failing.yaml"), "--no-progress", tmp_path=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "failed tasks" in result.stdout
+    assert "ValueError: expected failure" in result.stdout

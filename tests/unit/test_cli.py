@@ -1,0 +1,46 @@
+"""The CLI refuses bad input before starting Ray, with exit status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from orchestrator.cli import EXIT_REJECTED, main
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def test_validate_accepts_a_good_file() -> None:
+    result = CliRunner().invoke(main, ["validate", str(DATA / "tiny.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "ok: workflow 'tiny', 3 tasks, 0 agents" in result.output
+
+
+def test_validate_refuses_a_bad_file_with_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\ntasks:\n"
+        "  - {id: a, function: 'tests.integration.workloads:add', depends_on: [b]}\n"
+        "  - {id: b, function: 'tests.integration.workloads:add', depends_on: [a]}\n"
+        "  - {id: c, agent: Nobody}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(bad)])
+    assert result.exit_code == EXIT_REJECTED
+    assert "dependency cycle: a -> b -> a" in result.output
+    assert "agent 'Nobody' is not declared" in result.output
+
+
+def test_run_refuses_a_bad_file_before_starting_anything(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ntasks:\n  - {id: a, function: 'x:y', resources: {num_cpus: -2}}\n")
+    result = CliRunner().invoke(main, ["run", str(bad), "--no-progress"])
+    assert result.exit_code == EXIT_REJECTED
+    assert "resources.num_cpus: Input should be greater than or equal to 0" in result.output
+    assert "cannot import module 'x'" in result.output
+
+
+def test_run_rejects_options_out_of_range() -> None:
+    result = CliRunner().invoke(main, ["run", str(DATA / "tiny.yaml"), "--time-scale", "0"])
+    assert result.exit_code == 2
+    assert "--time-scale" in result.output
