@@ -97,6 +97,8 @@ def run(
     output_dir: str | None,
 ) -> None:
     """Run WORKFLOW_FILE (YAML, JSON or a WfCommons WfFormat instance) and summarise it."""
+    if max_cores is None:
+        max_cores = slots  # a task wider than the cluster could never run
     spec = _load(workflow_file, time_scale, mode, max_cores)
     from orchestrator.api import Orchestrator
     from orchestrator.report import print_report, write_outputs

@@ -3,6 +3,7 @@
 Nothing here imports Ray or does I/O; time comes from an injected clock.
 """
 
+from orchestrator.core.bounds import LowerBound, lower_bound_s
 from orchestrator.core.clock import Clock, FakeClock, WallClock
 from orchestrator.core.commands import (
     AttemptOrder,
@@ -59,6 +60,7 @@ __all__ = [
     "GraphProblem",
     "GraphValidationError",
     "IllegalTransitionError",
+    "LowerBound",
     "NodeCapacity",
     "OutputOf",
     "Priority",
@@ -86,4 +88,5 @@ __all__ = [
     "WorkflowState",
     "WorkflowStatus",
     "WorkflowSubmitted",
+    "lower_bound_s",
 ]

@@ -67,6 +67,7 @@ class TaskGraph:
         self._remaining: dict[str, int] = {}
         self._ready: list[str] = []
         self._prepared = False
+        self._validated = False
         self._order: list[str] | None = None
         self._successors: dict[str, dict[str, dict[str, Any]]] = {}
 
@@ -78,6 +79,7 @@ class TaskGraph:
             raise RuntimeError("cannot add nodes after prepare()")
         deps = tuple(depends_on)
         self._order = None
+        self._validated = False
         if node in self._declared:
             self._problems.append(
                 GraphProblem("duplicate", node, f"task id {node!r} is used more than once")
@@ -155,16 +157,22 @@ class TaskGraph:
 
     def validate(self) -> None:
         """Raise `GraphValidationError` listing every problem, if there is any."""
+        if self._validated:
+            return
         problems = self.problems()
         if problems:
             raise GraphValidationError(problems)
+        self._validated = True
 
     def prepare(self) -> None:
-        """Freeze the graph and queue the nodes without dependencies as ready."""
+        """Freeze the graph and queue the nodes without dependencies as ready.
+
+        Raises:
+            GraphValidationError: the graph has problems.
+        """
         if self._prepared:
             raise RuntimeError("prepare() called twice")
-        if self._order is None:
-            self.validate()
+        self.validate()
         self._prepared = True
         self._remaining = remaining = dict(self._graph.in_degree())
         self._ready = [node for node, count in remaining.items() if count == 0]
@@ -173,12 +181,22 @@ class TaskGraph:
 
     def ready(self) -> list[str]:
         """Return the nodes that became ready since the last call (each once)."""
+        if not self._prepared:
+            raise RuntimeError("call prepare() before ready()")
         nodes, self._ready = self._ready, []
         return nodes
 
     def mark_done(self, node: str) -> None:
-        """Record that ``node`` succeeded; dependents whose last dependency it was get ready."""
+        """Record that ``node`` succeeded; dependents whose last dependency it was get ready.
+
+        Raises:
+            ValueError: ``node`` is unknown, not ready yet, or already done (as graphlib).
+        """
         remaining = self._remaining
+        if remaining.get(node) != 0:
+            state = "unknown" if node not in remaining else "not ready or already done"
+            raise ValueError(f"cannot mark {node!r} done: {state}")
+        remaining[node] = -1  # done
         ready = self._ready
         for dependent in self._successors[node]:
             left = remaining[dependent] - 1
@@ -189,6 +207,19 @@ class TaskGraph:
     def descendants(self, node: str) -> set[str]:
         """Return every node that depends on ``node``, directly or not."""
         return nx.descendants(self._graph, node)
+
+    def mark_failed(self, node: str) -> set[str]:
+        """Record that ``node`` failed; return the nodes that can now never run.
+
+        Those are its descendants not yet done; none of them will become ready.
+        """
+        if self._remaining.get(node) != 0:
+            raise ValueError(f"cannot mark {node!r} failed: unknown, not ready or already done")
+        self._remaining[node] = -1
+        doomed = {n for n in self.descendants(node) if self._remaining[n] > 0}
+        for dependent in doomed:
+            self._remaining[dependent] = -1
+        return doomed
 
     # -- queries -------------------------------------------------------------------------
 
@@ -214,11 +245,11 @@ class TaskGraph:
         """Return the nodes so that every node comes after its dependencies.
 
         Raises:
-            GraphValidationError: the graph has a cycle.
+            GraphValidationError: the graph has problems (cycles, missing nodes...).
         """
+        self.validate()
         order = self._kahn_order()
-        if order is None:
-            raise GraphValidationError(self._cycles())
+        assert order is not None  # validated: no cycle
         return list(order)
 
     def upward_ranks(self, weight_s: Callable[[str], float]) -> dict[str, float]:

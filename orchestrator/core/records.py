@@ -89,3 +89,4 @@ class PoolRecord:
     agents: dict[str, AgentRecord] = field(default_factory=dict)
     ewma_task_s: float | None = None
     started_total: int = 0
+    open_tasks: int = 0

@@ -103,6 +103,8 @@ class Scheduler:
         out: list[Command] = []
         try:
             handler(event, out)
+            # What happened is published before what it causes (the dispatches).
+            self._flush_task_events(out)
             while self._dirty_pools:
                 self._dispatch(out)
         finally:
@@ -130,7 +132,8 @@ class Scheduler:
         validated, problems = validate_workflow(
             spec,
             known_workflow_ids=self._workflows.keys(),
-            known_pools={key: pool.spec for key, pool in self._pools.items()},
+            # Pools with unfinished tasks keep their definition; idle ones may be redefined.
+            known_pools={key: pool.spec for key, pool in self._pools.items() if pool.open_tasks},
             nodes=self._ledger.nodes,
             default_function_resources=config.default_function_resources,
             max_function_replicas=config.max_function_replicas,
@@ -149,10 +152,15 @@ class Scheduler:
             submitted_s=now,
         )
         for key, pool_spec in validated.pools.items():
-            if key not in self._pools:
-                self._pools[key] = PoolRecord(spec=pool_spec, shape=pool_spec.resources.as_vector())
-                for _ in range(pool_spec.min_replicas):
-                    self._start_agent(self._pools[key], out)
+            known = self._pools.get(key)
+            if known is None or known.spec != pool_spec:
+                # New, or an idle pool redefined (validation refused a busy one).
+                if known is not None:
+                    for agent in list(known.agents.values()):
+                        self._remove_agent(agent, "its agent class was redefined", out)
+                pool = PoolRecord(spec=pool_spec, shape=pool_spec.resources.as_vector())
+                self._pools[key] = pool
+                self._top_up(pool, out)
         graph = validated.graph
         graph.prepare()
         ranks: dict[str, float] = {}
@@ -181,6 +189,8 @@ class Scheduler:
             )
         workflow.counts[_PENDING] = len(tasks)
         workflow.open_tasks = len(tasks)
+        for task in tasks.values():
+            task.pool.open_tasks += 1
         self._workflows[workflow_id] = workflow
         self._release_ready(workflow)
 
@@ -228,16 +238,23 @@ class Scheduler:
 
     def _on_tick(self, event: Tick, out: list[Command]) -> None:
         now = self._clock.now_s()
-        retries = self._retry_timers
-        while retries and retries[0][0] <= now:
-            _, _, task, attempts = heapq.heappop(retries)
-            if task.state is TaskState.RETRY_WAIT and task.attempts == attempts:
-                self._make_ready(task, out)
+        # Timeouts first: a retry they schedule with no backoff is then due in this tick.
         timeouts = self._timeout_timers
         while timeouts and timeouts[0][0] <= now:
             _, attempt_id, task = heapq.heappop(timeouts)
             if self._running.get(attempt_id) is task:
                 self._time_out(task, attempt_id, now, out)
+            elif attempt_id in self._attempt_calls and task.state is TaskState.CANCELLED:
+                # A cancelled attempt still occupying its agent past its timeout.
+                agent = self._attempt_calls[attempt_id].agent
+                self._lose_agent(
+                    agent, f"stopped: cancelled task {task.task_id!r} ran past its timeout", out
+                )
+        retries = self._retry_timers
+        while retries and retries[0][0] <= now:
+            _, _, task, attempts = heapq.heappop(retries)
+            if task.state is TaskState.RETRY_WAIT and task.attempts == attempts:
+                self._make_ready(task, out)
         self._retire_idle_agents(now, out)
 
     # -- task life -----------------------------------------------------------------------
@@ -257,6 +274,7 @@ class Scheduler:
             TaskEvent(workflow.workflow_id, task.task_id, state, task.attempts, message)
         )
         if state.is_terminal:
+            task.pool.open_tasks -= 1
             workflow.open_tasks -= 1
             if workflow.open_tasks == 0:
                 self._finish_workflow(workflow, out)
@@ -338,10 +356,13 @@ class Scheduler:
         agent = self._agents.get(task.agent_id or "")
         self._running.pop(attempt_id, None)
         limit = task.spec.timeout_s
+        started_s = task.started_s if task.started_s is not None else now
+        task.finished_s = now
+        task.run_time_s += now - started_s
         outcome = AttemptOutcome(
             attempt_id=attempt_id,
             ok=False,
-            started_s=task.started_s or now,
+            started_s=started_s,
             finished_s=now,
             error_type="TimeoutError",
             error_message=f"attempt {task.attempts} ran longer than timeout_s={limit:g}",
@@ -361,9 +382,11 @@ class Scheduler:
         if call.open_attempts == 0:
             agent = call.agent
             agent.calls.discard(call)
+            self._dirty_pools.add(agent.pool)
             if not agent.calls:
                 agent.idle_since_s = now
-            self._dirty_pools.add(agent.pool)
+                # An idle agent may be reclaimed by a pool waiting with more urgent work.
+                self._dirty_pools.update(pool for pool in self._pools.values() if pool.ready)
 
     def _start_agent(self, pool: PoolRecord, out: list[Command]) -> AgentRecord:
         pool.started_total += 1
@@ -400,6 +423,12 @@ class Scheduler:
                 else:
                     self._make_ready(task, out, f"re-queued: {reason}")
         agent.calls.clear()
+        self._top_up(agent.pool, out)
+
+    def _top_up(self, pool: PoolRecord, out: list[Command]) -> None:
+        """Start agents until ``pool`` has its ``min_replicas``, as capacity allows."""
+        while len(pool.agents) < pool.spec.min_replicas and self._ledger.can_reserve(pool.shape):
+            self._start_agent(pool, out)
 
     def _retire_idle_agents(self, now: float, out: list[Command]) -> None:
         timeout_s = self._config.idle_agent_timeout_s
@@ -410,13 +439,20 @@ class Scheduler:
                 if len(pool.agents) <= pool.spec.min_replicas:
                     break
                 idle_since = agent.idle_since_s
-                if not agent.calls and idle_since is not None and now - idle_since >= timeout_s:
+                if not agent.calls and idle_since is not None and now >= idle_since + timeout_s:
                     self._remove_agent(agent, f"idle for {now - idle_since:.1f}s", out)
 
     def _reclaim_idle(self, pool: PoolRecord, out: list[Command]) -> bool:
-        """Stop idle agents of other pools until ``pool``'s shape fits; return whether it does."""
+        """Stop idle agents of other pools until ``pool``'s shape fits; return whether it does.
+
+        Only pools with nothing ready, or whose most urgent ready task is less urgent than
+        ``pool``'s, give up agents: the more urgent work wins the capacity.
+        """
+        urgency = pool.ready.peek_key()[0] if pool.ready else None
         for other in self._pools.values():
-            if other is pool or other.ready:
+            if other is pool:
+                continue
+            if other.ready and (urgency is None or other.ready.peek_key()[0] <= urgency):
                 continue
             for agent in list(other.agents.values()):
                 if self._ledger.can_reserve(pool.shape):
@@ -538,18 +574,23 @@ class Scheduler:
         if self._retry_timers:
             candidates.append(self._retry_timers[0][0])
         timeouts = self._timeout_timers
-        while timeouts and self._running.get(timeouts[0][1]) is not timeouts[0][2]:
+        while timeouts and not self._timeout_armed(timeouts[0][1], timeouts[0][2]):
             heapq.heappop(timeouts)
         if timeouts:
             candidates.append(timeouts[0][0])
         timeout_s = self._config.idle_agent_timeout_s
         for pool in self._pools.values():
-            if len(pool.agents) <= pool.spec.min_replicas:
-                continue
+            if pool.ready or len(pool.agents) <= pool.spec.min_replicas:
+                continue  # the same conditions as _retire_idle_agents
             for agent in pool.agents.values():
                 if not agent.calls and agent.idle_since_s is not None:
                     candidates.append(agent.idle_since_s + timeout_s)
         return min(candidates) if candidates else None
+
+    def _timeout_armed(self, attempt_id: int, task: TaskRecord) -> bool:
+        if self._running.get(attempt_id) is task:
+            return True
+        return attempt_id in self._attempt_calls and task.state is TaskState.CANCELLED
 
     def workflow_ids(self) -> list[str]:
         """Return the ids of every workflow known, oldest first."""

@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     model_validator,
 )
 
@@ -45,6 +46,8 @@ class Priority(enum.IntEnum):
 
 def _parse_priority(value: object) -> object:
     """Accept priority names in any case ("high", "HIGH") besides the enum and ints."""
+    if isinstance(value, bool):
+        raise ValueError("a priority is a name (e.g. 'high') or 0-4, not a boolean")
     if isinstance(value, str) and not isinstance(value, Priority):
         try:
             return Priority[value.strip().upper()]
@@ -121,15 +124,32 @@ def substitute_outputs(value: Any, results: Mapping[str, Any], depth: int = 0) -
     return value
 
 
-def _coerce_output_refs(value: Any, depth: int = 0) -> Any:
-    """Turn ``{"output_of": "x"}`` dicts read from files into `OutputOf` placeholders."""
+def _coerce_output_refs(value: Any, path: str, depth: int = 0) -> Any:
+    """Turn ``{"output_of": "x"}`` dicts read from files into `OutputOf` placeholders.
+
+    Raises:
+        ValueError: a placeholder names an invalid task id; the message gives its path,
+            e.g. ``args[0].output_of``.
+    """
     if isinstance(value, dict):
         if len(value) == 1 and "output_of" in value:
-            return OutputOf(output_of=value["output_of"])
+            try:
+                return OutputOf(output_of=value["output_of"])
+            except ValidationError as exc:
+                reason = exc.errors(include_url=False)[0]["msg"]
+                raise ValueError(
+                    f"{path}.output_of: {value['output_of']!r} is not a task id ({reason})"
+                ) from None
         if depth < 8:
-            return {key: _coerce_output_refs(item, depth + 1) for key, item in value.items()}
+            return {
+                key: _coerce_output_refs(item, f"{path}[{key!r}]", depth + 1)
+                for key, item in value.items()
+            }
     elif depth < 8 and isinstance(value, list | tuple):
-        return type(value)(_coerce_output_refs(item, depth + 1) for item in value)
+        return type(value)(
+            _coerce_output_refs(item, f"{path}[{index}]", depth + 1)
+            for index, item in enumerate(value)
+        )
     return value
 
 
@@ -204,9 +224,12 @@ class TaskSpec(BaseModel):
         if isinstance(data, dict) and ("args" in data or "kwargs" in data):
             data = dict(data)
             if "args" in data and isinstance(data["args"], list | tuple):
-                data["args"] = tuple(_coerce_output_refs(list(data["args"])))
+                data["args"] = tuple(_coerce_output_refs(list(data["args"]), "args"))
             if "kwargs" in data and isinstance(data["kwargs"], dict):
-                data["kwargs"] = _coerce_output_refs(data["kwargs"])
+                data["kwargs"] = {
+                    key: _coerce_output_refs(item, f"kwargs[{key!r}]")
+                    for key, item in data["kwargs"].items()
+                }
         return data
 
     @model_validator(mode="after")

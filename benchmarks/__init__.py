@@ -1,0 +1,1 @@
+"""Side-by-side measurements: the orchestrator against plain Ray and peers."""

@@ -1,0 +1,214 @@
+"""Jepsen-style ledger: thousands of tasks, random faults, and a ledger as the oracle.
+
+A seeded RNG draws a random DAG and injects failures (retryable or not), agent deaths
+(some of whose results still arrive late), hung attempts that only a timeout ends, and a
+cancelled workflow. The simulated runtime records every attempt, effect and result; the
+assertions are the guarantees: nothing lost, no result recorded twice, no task started
+before its dependencies succeeded, re-executions within the stated bound.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from orchestrator.core import (
+    Priority,
+    RetryPolicy,
+    SchedulerConfig,
+    TaskState,
+    WorkflowCancelRequested,
+    WorkflowSpec,
+    WorkflowState,
+)
+
+S = TaskState
+RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.05, max_backoff_s=0.2, max_agent_losses=2)
+POOLS = ("cpu", "io", None)  # None: a plain function task
+
+
+def random_workflow(rng: random.Random, spec: Any, workflow_id: str, size: int) -> WorkflowSpec:
+    """Return a random DAG: each task depends on up to 3 of the 40 tasks before it.
+
+    Dependencies stay within blocks of 100 tasks, so that one failure skips part of the
+    graph, not all that follows it.
+    """
+    tasks = []
+    for index in range(size):
+        window = range(max(index - index % 100, index - 40), index)
+        deps = [f"t{j}" for j in rng.sample(window, min(len(window), rng.choice([0, 1, 1, 2, 3])))]
+        pool = rng.choice(POOLS)
+        fields: dict[str, Any] = {
+            "depends_on": deps,
+            "priority": rng.choice(list(Priority)),
+            "retry": RETRY,
+        }
+        if rng.random() < 0.3:
+            fields["deadline"] = spec.deadline(rng.randrange(100))
+        if rng.random() < 0.2:
+            fields["timeout_s"] = 1.0
+        if pool is None:
+            fields["function"] = "pkg.mod:work"
+        tasks.append(spec.task(f"t{index}", agent=pool, **fields))
+    agents = [
+        spec.agent("cpu", replicas=6),
+        spec.agent("io", replicas=3, max_concurrency=4, resources={"num_cpus": 0.5}),
+    ]
+    return spec.workflow(*tasks, agents=agents, workflow_id=workflow_id)
+
+
+def fault_injector(rng: random.Random, behaviour: Any) -> Any:
+    """Return the fault injector: mostly 1 ms successes, some slow, failing or hanging."""
+    quick_ok = behaviour(0.001)
+    slow_ok = behaviour(0.2)
+
+    def run(order: Any) -> Any:
+        roll = rng.random()
+        if roll < 0.08:
+            return behaviour(0.002, ok=False)
+        if roll < 0.09:
+            return behaviour(0.001, ok=False, retryable=False)
+        if roll < 0.10 and order.spec.timeout_s is not None:
+            return behaviour(hang=True)
+        if roll < 0.15:
+            return slow_ok
+        return quick_ok
+
+    return run
+
+
+def assert_ledger(sim: Any, workflows: list[WorkflowSpec]) -> Counter[TaskState]:
+    """Check every guarantee against the ledger; return the final states' counts."""
+    scheduler, ledger = sim.scheduler, sim.ledger
+    assert ledger.violations == []
+    finals: Counter[TaskState] = Counter()
+    attempts = Counter((o.workflow_id, o.task_id) for _, _, o in ledger.attempts)
+    terminal_events = Counter(
+        (e.workflow_id, e.task_id) for e in ledger.task_events if e.state.is_terminal
+    )
+    bound = RETRY.max_attempts + RETRY.max_agent_losses
+    for workflow in workflows:
+        wid = workflow.id
+        assert wid is not None
+        infos = {info.task_id: info for info in scheduler.task_infos(wid)}
+        states = {task_id: info.state for task_id, info in infos.items()}
+        finals.update(states.values())
+        # Nothing lost: every task ended, and said so exactly once
+        assert all(state.is_terminal for state in states.values())
+        assert all(terminal_events[(wid, t)] == 1 for t in states)
+        for task in workflow.tasks:
+            key = (wid, task.id)
+            state = states[task.id]
+            # No result recorded twice, and a result only for a succeeded task
+            assert ledger.results[key] == (1 if state is S.SUCCEEDED else 0), key
+            # Re-executions within max_attempts + max_agent_losses
+            assert attempts[key] <= bound, (key, attempts[key])
+            assert infos[task.id].attempts == attempts[key]
+            deps = task.dependencies()
+            # (That no attempt was handed out before its dependencies succeeded is checked
+            # at every dispatch by the simulated runtime: see `ledger.violations`.)
+            if state is S.SUCCEEDED:
+                assert all(states[d] is S.SUCCEEDED for d in deps)
+                # ...and on the agents' own clocks, no effect of it began before they ended
+                first_start_s = min(start for start, _ in ledger.effect_times[key])
+                assert all(ledger.success_s[(wid, d)] <= first_start_s for d in deps), key
+            if state is S.SKIPPED:
+                assert attempts[key] == 0
+                assert any(states[d] is not S.SUCCEEDED for d in deps)
+        # Counts, status and the workflow event agree with the tasks
+        status = scheduler.workflow_status(wid)
+        assert status.counts == dict(Counter(states.values()))
+        workflow_events = [e for e in ledger.workflow_events if e.workflow_id == wid]
+        assert [e.state for e in workflow_events] == [status.state]
+    return finals
+
+
+def test_ledger_under_random_faults(spec: Any, make_sim: Any, make_behaviour: Any) -> None:
+    # Given a 5,000-task random DAG and a 500-task side workflow that gets cancelled
+    rng = random.Random(20240611)
+    big = random_workflow(rng, spec, "big", 5000)
+    side = random_workflow(rng, spec, "side", 500)
+    sim = make_sim(
+        SchedulerConfig(idle_agent_timeout_s=0.5),
+        behaviour=fault_injector(rng, make_behaviour),
+        rng=rng,
+        death_rate=0.01,
+        stale_rate=0.5,
+    )
+    started = time.perf_counter()
+    sim.send(spec.nodes(4, 4))
+    sim.submit(big)
+    sim.submit(side)
+    sim.at(sim.clock.now_s() + 0.5, lambda: sim.send(WorkflowCancelRequested(workflow_id="side")))
+    # When everything runs to the end
+    sim.run()
+    elapsed_s = time.perf_counter() - started
+    # Then every guarantee holds
+    finals = assert_ledger(sim, [big, side])
+    assert sim.scheduler.workflow_status("side").state is WorkflowState.CANCELLED
+    assert sim.scheduler.workflow_status("big").state is WorkflowState.FAILED
+    # And the faults really happened (the test is not vacuous)
+    events = Counter(e.state for e in sim.ledger.task_events)
+    messages = [e.message for e in sim.ledger.task_events]
+    assert len(sim.ledger.agents_killed) >= 5
+    assert sim.ledger.stale_deliveries >= 5  # late results of dead agents, all ignored
+    assert sum("TimeoutError" in m for m in messages) >= 5
+    assert sum("re-queued" in m for m in messages) >= 5
+    assert events[S.RETRY_WAIT] >= 100
+    assert finals[S.SUCCEEDED] > 4000
+    assert finals[S.FAILED] >= 1
+    assert finals[S.SKIPPED] >= 1
+    assert finals[S.CANCELLED] >= 1
+    assert max(sim.ledger.batch_sizes) > 1
+    # In a fraction of the time the tasks would take in earnest
+    assert elapsed_s < 5.0, f"simulation took {elapsed_s:.2f}s"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ledger_small_runs_with_many_deaths(
+    spec: Any, make_sim: Any, make_behaviour: Any, seed: int
+) -> None:
+    # A harsher, smaller variant: one agent death every ~10 calls.
+    rng = random.Random(seed)
+    workflow = random_workflow(rng, spec, f"w{seed}", 400)
+    sim = make_sim(
+        behaviour=fault_injector(rng, make_behaviour), rng=rng, death_rate=0.1, stale_rate=0.5
+    )
+    sim.send(spec.nodes(4))
+    sim.submit(workflow)
+    sim.run()
+    finals = assert_ledger(sim, [workflow])
+    assert sum(finals.values()) == 400
+    # Once idle agents are retired, none is left behind: each was stopped or died
+    sim.drain()
+    assert sim.scheduler.agents() == {}
+    ledger = sim.ledger
+    assert len(set(ledger.agents_started)) == len(ledger.agents_started)
+    assert set(ledger.agents_started) == set(ledger.agents_stopped) | set(ledger.agents_killed)
+    assert len(sim.ledger.agents_killed) >= 10
+    # Every death took at least one running attempt with it, which went back to READY or,
+    # past max_agent_losses, failed for good
+    lost_events = [
+        e for e in sim.ledger.task_events if "re-queued" in e.message or "AgentLost" in e.message
+    ]
+    assert len(lost_events) >= len(sim.ledger.agents_killed)
+
+
+def test_max_agent_losses_bound_is_reached_but_not_passed(spec: Any, make_sim: Any) -> None:
+    # Every agent dies during every call: each task is lost max_agent_losses + 1 times and
+    # then fails, never running more often than the bound.
+    retry = RetryPolicy(max_attempts=2, max_agent_losses=2)
+    tasks = [spec.task(f"t{i}", retry=retry) for i in range(20)]
+    sim = make_sim(death_rate=1.0)
+    sim.submit(spec.workflow(*tasks, agents=[spec.agent("worker", replicas=2)]))
+    sim.run()
+    for index in range(20):
+        info = sim.scheduler.task_info("wf", f"t{index}")
+        assert info.state is S.FAILED
+        assert info.error_type == "AgentLost"
+        assert info.attempts == retry.max_agent_losses + 1
+    assert sim.ledger.violations == []

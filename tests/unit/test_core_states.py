@@ -1,0 +1,87 @@
+"""The one table of legal task transitions."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from orchestrator.core import IllegalTransitionError, TaskState, WorkflowState
+from orchestrator.core.states import TASK_TRANSITIONS, TERMINAL_TASK_STATES, check_transition
+
+S = TaskState
+
+#: The life of a task as the design describes it, written out independently of the table.
+LEGAL = {
+    (S.PENDING, S.READY),
+    (S.PENDING, S.SKIPPED),
+    (S.PENDING, S.CANCELLED),
+    (S.READY, S.RUNNING),
+    (S.READY, S.CANCELLED),
+    (S.RUNNING, S.SUCCEEDED),
+    (S.RUNNING, S.FAILED),
+    (S.RUNNING, S.RETRY_WAIT),
+    (S.RUNNING, S.READY),
+    (S.RUNNING, S.CANCELLED),
+    (S.RETRY_WAIT, S.READY),
+    (S.RETRY_WAIT, S.CANCELLED),
+}
+
+
+def test_the_table_is_exactly_the_legal_pairs() -> None:
+    assert TASK_TRANSITIONS == LEGAL
+
+
+@pytest.mark.parametrize(("current", "requested"), sorted(LEGAL))
+def test_legal_transitions_are_accepted(current: TaskState, requested: TaskState) -> None:
+    check_transition("t", current, requested)
+
+
+ILLEGAL = sorted(set(itertools.product(TaskState, TaskState)) - LEGAL)
+
+
+@pytest.mark.parametrize(("current", "requested"), ILLEGAL)
+def test_illegal_transitions_raise(current: TaskState, requested: TaskState) -> None:
+    with pytest.raises(IllegalTransitionError) as exc:
+        check_transition("task-7", current, requested)
+    assert exc.value.task == "task-7"
+    assert (exc.value.current, exc.value.requested) == (current, requested)
+    assert f"illegal transition {current.value} -> {requested.value}" in str(exc.value)
+
+
+def test_notable_illegal_pairs_are_in_the_sample() -> None:
+    # A finished task never comes back, a pending task never runs without being ready.
+    for pair in [
+        (S.SUCCEEDED, S.RUNNING),
+        (S.FAILED, S.READY),
+        (S.CANCELLED, S.RUNNING),
+        (S.SKIPPED, S.READY),
+        (S.PENDING, S.RUNNING),
+        (S.RETRY_WAIT, S.RUNNING),
+        (S.READY, S.SUCCEEDED),
+        (S.RUNNING, S.RUNNING),
+    ]:
+        assert pair in ILLEGAL
+
+
+def test_terminal_states_have_no_way_out() -> None:
+    assert frozenset(s for s in TaskState if s.is_terminal) == TERMINAL_TASK_STATES
+    assert {S.SUCCEEDED, S.FAILED, S.SKIPPED, S.CANCELLED} == TERMINAL_TASK_STATES
+    assert not any(current in TERMINAL_TASK_STATES for current, _ in TASK_TRANSITIONS)
+
+
+def test_every_non_terminal_state_can_end() -> None:
+    # From every state there is a path to a terminal state (nothing can get stuck by design).
+    reachable = {s for s in TaskState if s.is_terminal}
+    changed = True
+    while changed:
+        changed = False
+        for current, requested in TASK_TRANSITIONS:
+            if requested in reachable and current not in reachable:
+                reachable.add(current)
+                changed = True
+    assert reachable == set(TaskState)
+
+
+def test_workflow_terminal_states() -> None:
+    assert [s for s in WorkflowState if not s.is_terminal] == [WorkflowState.RUNNING]
