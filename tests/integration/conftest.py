@@ -18,12 +18,13 @@ from orchestrator.settings import (
     Settings,
     TracingSettings,
 )
+from orchestrator.telemetry import settings_tracer_provider_factory
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-def fast_settings(traces_path: Path) -> Settings:
-    """Settings for tests: quick heartbeats, short idle timeout, spans written to a file."""
+def fast_settings() -> Settings:
+    """Settings for tests: quick heartbeats, short idle timeout, warnings only."""
     return Settings(
         ray=RaySettings(address="local", num_cpus=4, auth_mode="disabled", log_to_driver=False),
         scheduler=SchedulerConfig(
@@ -34,7 +35,6 @@ def fast_settings(traces_path: Path) -> Settings:
             interval_s=0.2, slow_after_s=1.0, hung_after_s=2.0, start_timeout_s=60.0
         ),
         logging=LoggingSettings(level="WARNING"),
-        tracing=TracingSettings(exporter="jsonl", jsonl_path=str(traces_path)),
     )
 
 
@@ -45,5 +45,10 @@ def traces_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def orchestrator(traces_path: Path) -> Iterator[Orchestrator]:
-    with Orchestrator(settings=fast_settings(traces_path)) as orch:
+    # The tracer provider is injected (built inside the supervisor by this factory); the
+    # settings themselves say exporter "none".
+    factory = settings_tracer_provider_factory(
+        TracingSettings(exporter="jsonl", jsonl_path=str(traces_path))
+    )
+    with Orchestrator(settings=fast_settings(), tracer_provider_factory=factory) as orch:
         yield orch
