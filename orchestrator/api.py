@@ -22,11 +22,22 @@ from opentelemetry.trace import TracerProvider
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
-from orchestrator.core.status import RunSummary, TaskInfo, WorkflowStatus
+from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.runtime.cluster import connect
 from orchestrator.runtime.spawn import spawn_supervisor
 from orchestrator.settings import Settings
 from orchestrator.workflow import Workflow, check_structure
+
+
+def _unwrap(ref: Any) -> Any:
+    """``ray.get`` that re-raises a supervisor's KeyError/ValueError as itself."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause
+        if isinstance(cause, KeyError | ValueError):
+            raise cause from None
+        raise
 
 
 class TaskFailedError(RuntimeError):
@@ -56,7 +67,7 @@ class WorkflowRun:
 
     def status(self) -> WorkflowStatus:
         """Return the counts of tasks per state and the workflow's state."""
-        status: WorkflowStatus = ray.get(self._supervisor.status.remote(self.id))
+        status: WorkflowStatus = _unwrap(self._supervisor.status.remote(self.id))
         return status
 
     def wait(
@@ -78,18 +89,18 @@ class WorkflowRun:
             chunk = poll_s * 10
             if deadline is not None:
                 chunk = min(chunk, max(deadline - time.monotonic(), 0.0))
-            status: WorkflowStatus = ray.get(self._supervisor.wait.remote(self.id, chunk))
+            status: WorkflowStatus = _unwrap(self._supervisor.wait.remote(self.id, chunk))
             if status.state.is_terminal or (deadline is not None and time.monotonic() >= deadline):
                 return status
 
     def tasks(self) -> list[TaskInfo]:
         """Return every task's state, attempts, timings and last error."""
-        infos: list[TaskInfo] = ray.get(self._supervisor.tasks.remote(self.id))
+        infos: list[TaskInfo] = _unwrap(self._supervisor.tasks.remote(self.id))
         return infos
 
     def task(self, task_id: str) -> TaskInfo:
         """Return one task's state, attempts, timings and last error."""
-        info: TaskInfo = ray.get(self._supervisor.task.remote(self.id, task_id))
+        info: TaskInfo = _unwrap(self._supervisor.task.remote(self.id, task_id))
         return info
 
     def result(self, task_id: str, *, timeout_s: float | None = None) -> Any:
@@ -103,7 +114,7 @@ class WorkflowRun:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         delay_s = 0.01
         while True:
-            info, refs = ray.get(self._supervisor.result_ref.remote(self.id, task_id))
+            info, refs = _unwrap(self._supervisor.result_ref.remote(self.id, task_id))
             if info.state is TaskState.SUCCEEDED and refs:
                 return ray.get(refs[0])
             if info.state.is_terminal:
@@ -123,12 +134,24 @@ class WorkflowRun:
 
     def summary(self) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up."""
-        summary: RunSummary = ray.get(self._supervisor.summary.remote(self.id))
+        summary: RunSummary = _unwrap(self._supervisor.summary.remote(self.id))
         return summary
 
     def cancel(self, reason: str = "cancelled by user") -> None:
         """Cancel every task that has not finished."""
-        ray.get(self._supervisor.cancel.remote(self.id, reason))
+        _unwrap(self._supervisor.cancel.remote(self.id, reason))
+
+    def release(self) -> None:
+        """Forget this finished workflow and free its results in the object store.
+
+        Finished workflows are also released automatically, oldest first, beyond
+        ``scheduler.max_finished_workflows``.
+
+        Raises:
+            ValueError: the workflow is still running (cancel it first).
+            KeyError: it was released already.
+        """
+        _unwrap(self._supervisor.release.remote(self.id))
 
 
 class Orchestrator:
@@ -211,8 +234,13 @@ class Orchestrator:
 
     def attach(self, workflow_id: str) -> WorkflowRun:
         """Return the run handle of a workflow submitted earlier (by any driver)."""
-        ray.get(self.supervisor.status.remote(workflow_id))
+        _unwrap(self.supervisor.status.remote(workflow_id))
         return WorkflowRun(self._supervisor, workflow_id)
+
+    def statistics(self) -> SchedulerStatistics:
+        """Return the scheduler's counters: workflows, tasks per state, pools and agents."""
+        stats: SchedulerStatistics = ray.get(self.supervisor.statistics.remote())
+        return stats
 
     def workflows(self) -> list[WorkflowStatus]:
         """Return the status of every workflow the supervisor knows."""

@@ -11,6 +11,7 @@ from orchestrator.core.commands import (
     DispatchBatch,
     PublishTaskEvents,
     PublishWorkflowEvent,
+    ReleaseWorkflow,
     StartAgent,
     StopAgent,
     TaskEvent,
@@ -25,6 +26,7 @@ from orchestrator.core.events import (
     Event,
     Tick,
     WorkflowCancelRequested,
+    WorkflowReleaseRequested,
     WorkflowSubmitted,
 )
 from orchestrator.core.graph import CriticalPath, GraphProblem, GraphValidationError, TaskGraph
@@ -41,7 +43,13 @@ from orchestrator.core.specs import (
     WorkflowSpec,
 )
 from orchestrator.core.states import IllegalTransitionError, TaskState, WorkflowState
-from orchestrator.core.status import RunSummary, TaskInfo, WorkflowStatus
+from orchestrator.core.status import (
+    PoolStatistics,
+    RunSummary,
+    SchedulerStatistics,
+    TaskInfo,
+    WorkflowStatus,
+)
 
 __all__ = [
     "AgentLost",
@@ -63,16 +71,19 @@ __all__ = [
     "LowerBound",
     "NodeCapacity",
     "OutputOf",
+    "PoolStatistics",
     "Priority",
     "PriorityTaskQueue",
     "Problem",
     "PublishTaskEvents",
     "PublishWorkflowEvent",
+    "ReleaseWorkflow",
     "ResourceSpec",
     "RetryPolicy",
     "RunSummary",
     "Scheduler",
     "SchedulerConfig",
+    "SchedulerStatistics",
     "StartAgent",
     "StopAgent",
     "TaskEvent",
@@ -84,6 +95,7 @@ __all__ = [
     "WallClock",
     "WorkflowCancelRequested",
     "WorkflowRejectedError",
+    "WorkflowReleaseRequested",
     "WorkflowSpec",
     "WorkflowState",
     "WorkflowStatus",

@@ -97,7 +97,19 @@ class PublishWorkflowEvent(_Command):
     message: str = ""
 
 
+class ReleaseWorkflow(_Command):
+    """Drop everything held for a finished workflow (its results in the object store)."""
+
+    kind: Literal["release_workflow"] = "release_workflow"
+    workflow_id: str
+
+
 Command = Annotated[
-    StartAgent | StopAgent | DispatchBatch | PublishTaskEvents | PublishWorkflowEvent,
+    StartAgent
+    | StopAgent
+    | DispatchBatch
+    | PublishTaskEvents
+    | PublishWorkflowEvent
+    | ReleaseWorkflow,
     Field(discriminator="kind"),
 ]

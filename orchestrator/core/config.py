@@ -24,6 +24,8 @@ class SchedulerConfig(BaseModel):
         max_function_replicas: Most replicas of each function pool.
         rank_by_critical_path: Within a priority and deadline, run first the tasks with the
             longest chain of work after them (estimated durations, or one per task).
+        max_finished_workflows: Finished workflows kept (with their results) before the
+            oldest are released; release one earlier with ``WorkflowRun.release()``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -37,3 +39,4 @@ class SchedulerConfig(BaseModel):
     default_function_resources: ResourceSpec = ResourceSpec(num_cpus=1.0)
     max_function_replicas: int = Field(default=64, ge=1)
     rank_by_critical_path: bool = True
+    max_finished_workflows: int = Field(default=1000, ge=0)

@@ -67,6 +67,13 @@ class WorkflowCancelRequested(_Event):
     reason: str = "cancelled by user"
 
 
+class WorkflowReleaseRequested(_Event):
+    """A user is done with a finished workflow: forget it and free its results."""
+
+    kind: Literal["workflow_release_requested"] = "workflow_release_requested"
+    workflow_id: str
+
+
 class AttemptsFinished(_Event):
     """Agents reported the end of one or more attempts."""
 
@@ -93,6 +100,7 @@ Event = Annotated[
     ClusterObserved
     | WorkflowSubmitted
     | WorkflowCancelRequested
+    | WorkflowReleaseRequested
     | AttemptsFinished
     | AgentLost
     | Tick,

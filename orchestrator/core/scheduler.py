@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from orchestrator.core.commands import (
     DispatchBatch,
     PublishTaskEvents,
     PublishWorkflowEvent,
+    ReleaseWorkflow,
     StartAgent,
     StopAgent,
     TaskEvent,
@@ -37,6 +39,7 @@ from orchestrator.core.events import (
     ClusterObserved,
     Tick,
     WorkflowCancelRequested,
+    WorkflowReleaseRequested,
     WorkflowSubmitted,
 )
 from orchestrator.core.pools import AgentPoolSpec
@@ -50,7 +53,13 @@ from orchestrator.core.records import (
 from orchestrator.core.resources import ResourceLedger
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState, check_transition
-from orchestrator.core.status import RunSummary, TaskInfo, WorkflowStatus
+from orchestrator.core.status import (
+    PoolStatistics,
+    RunSummary,
+    SchedulerStatistics,
+    TaskInfo,
+    WorkflowStatus,
+)
 from orchestrator.core.validation import ValidatedWorkflow, validate_workflow
 
 _PENDING = TaskState.PENDING
@@ -78,10 +87,12 @@ class Scheduler:
         self._call_ids = itertools.count(1)
         self._timer_seq = itertools.count()
         self._task_events: list[TaskEvent] = []
+        self._finished_workflows: deque[str] = deque()
         self._handlers: dict[type[Any], Callable[[Any, list[Command]], None]] = {
             ClusterObserved: self._on_cluster_observed,
             WorkflowSubmitted: self._on_workflow_submitted,
             WorkflowCancelRequested: self._on_cancel_requested,
+            WorkflowReleaseRequested: self._on_release_requested,
             AttemptsFinished: self._on_attempts_finished,
             AgentLost: self._on_agent_lost,
             Tick: self._on_tick,
@@ -95,6 +106,8 @@ class Scheduler:
         Raises:
             WorkflowRejectedError: for a `WorkflowSubmitted` that fails validation; nothing
                 of it is kept.
+            KeyError: for a `WorkflowReleaseRequested` naming an unknown workflow.
+            ValueError: for a `WorkflowReleaseRequested` of a workflow still running.
             TypeError: for an object that is not an event.
         """
         handler = self._handlers.get(type(event))
@@ -209,6 +222,19 @@ class Scheduler:
                 self._running.pop(task.attempt_id, None)
             task.error_message = event.reason
             self._set_state(task, TaskState.CANCELLED, out, event.reason)
+
+    def _on_release_requested(self, event: WorkflowReleaseRequested, out: list[Command]) -> None:
+        workflow = self._workflows.get(event.workflow_id)
+        if workflow is None:
+            raise KeyError(f"no workflow {event.workflow_id!r}")
+        if not workflow.state.is_terminal:
+            raise ValueError(f"workflow {event.workflow_id!r} is still running; cancel it first")
+        self._release(event.workflow_id, out)
+
+    def _release(self, workflow_id: str, out: list[Command]) -> None:
+        del self._workflows[workflow_id]
+        self._finished_workflows.remove(workflow_id)
+        out.append(ReleaseWorkflow(workflow_id=workflow_id))
 
     def _on_attempts_finished(self, event: AttemptsFinished, out: list[Command]) -> None:
         now = self._clock.now_s()
@@ -351,6 +377,9 @@ class Scheduler:
         out.append(
             PublishWorkflowEvent(workflow_id=workflow.workflow_id, state=state, message=summary)
         )
+        self._finished_workflows.append(workflow.workflow_id)
+        while len(self._finished_workflows) > self._config.max_finished_workflows:
+            self._release(self._finished_workflows[0], out)
 
     def _time_out(self, task: TaskRecord, attempt_id: int, now: float, out: list[Command]) -> None:
         agent = self._agents.get(task.agent_id or "")
@@ -653,6 +682,34 @@ class Scheduler:
             critical_path=path.nodes,
             critical_path_s=path.length_s,
             speedup=total_s / wall_s if wall_s > 0 else 0.0,
+        )
+
+    def statistics(self) -> SchedulerStatistics:
+        """Return a snapshot of workflows, tasks, pools and agents (cheap: counters only)."""
+        tasks: dict[TaskState, int] = {}
+        running = 0
+        for workflow in self._workflows.values():
+            if not workflow.state.is_terminal:
+                running += 1
+            for state, count in workflow.counts.items():
+                if count:
+                    tasks[state] = tasks.get(state, 0) + count
+        pools = {
+            key: PoolStatistics(
+                ready=len(pool.ready),
+                open_tasks=pool.open_tasks,
+                agents=len(pool.agents),
+                calls_in_flight=sum(len(agent.calls) for agent in pool.agents.values()),
+                mean_task_s=pool.ewma_task_s,
+            )
+            for key, pool in self._pools.items()
+        }
+        return SchedulerStatistics(
+            workflows_running=running,
+            workflows_kept=len(self._workflows),
+            tasks=tasks,
+            attempts_running=len(self._running),
+            pools=pools,
         )
 
     def pool_specs(self) -> dict[str, AgentPoolSpec]:

@@ -115,3 +115,43 @@ class RunSummary(BaseModel):
     critical_path: tuple[str, ...]
     critical_path_s: float
     speedup: float
+
+
+class PoolStatistics(BaseModel):
+    """One agent pool at a glance.
+
+    Attributes:
+        ready: Tasks queued for the pool's agents.
+        open_tasks: Tasks of the pool not finished yet (pending ones included).
+        agents: Live replicas.
+        calls_in_flight: Calls handed to its replicas and not answered yet.
+        mean_task_s: Moving average of its tasks' run time (None before the first).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ready: int
+    open_tasks: int
+    agents: int
+    calls_in_flight: int
+    mean_task_s: float | None
+
+
+class SchedulerStatistics(BaseModel):
+    """The scheduler at a glance.
+
+    Attributes:
+        workflows_running: Workflows not finished.
+        workflows_kept: Workflows known (running or finished and not yet released).
+        tasks: Tasks per state, over the workflows kept.
+        attempts_running: Attempts handed to agents and not finished.
+        pools: Each pool's statistics, by pool key.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    workflows_running: int
+    workflows_kept: int
+    tasks: dict[TaskState, int]
+    attempts_running: int
+    pools: dict[str, PoolStatistics]

@@ -30,6 +30,7 @@ from orchestrator.core.commands import (
     DispatchBatch,
     PublishTaskEvents,
     PublishWorkflowEvent,
+    ReleaseWorkflow,
     StartAgent,
     StopAgent,
 )
@@ -41,13 +42,14 @@ from orchestrator.core.events import (
     ClusterObserved,
     Tick,
     WorkflowCancelRequested,
+    WorkflowReleaseRequested,
     WorkflowSubmitted,
 )
 from orchestrator.core.heartbeat import AgentHealth
 from orchestrator.core.scheduler import Scheduler
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
-from orchestrator.core.status import RunSummary, TaskInfo, WorkflowStatus
+from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.runtime.agent_host import AttemptPayload, agent_host_class
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.heartbeat import HeartbeatService
@@ -97,7 +99,8 @@ class Supervisor:
         self._tracer = WorkflowTracer(tracer_provider_factory, settings.tracing)
         self._agents: dict[str, Any] = {}
         self._calls: dict[int, _CallInFlight] = {}
-        self._results: dict[tuple[str, str], Any] = {}
+        # Result refs by workflow, then task: a released workflow drops its whole dict.
+        self._results: dict[str, dict[str, Any]] = {}
         self._finished: dict[str, asyncio.Event] = {}
         self._completed: list[tuple[int, Future[Any] | BaseException]] = []
         self._wake: asyncio.Event | None = None
@@ -119,6 +122,7 @@ class Supervisor:
             return exc.problems
         workflow_id = spec.id or ""
         self._finished[workflow_id] = asyncio.Event()
+        self._results[workflow_id] = {}
         self._tracer.workflow_started(spec)
         log.info("workflow.submitted", name=spec.name, tasks=len(spec.tasks))
         self._execute(commands)
@@ -147,7 +151,7 @@ class Supervisor:
     async def result_ref(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, list[Any]]:
         """Return a task's info and, when it succeeded, ``[ObjectRef]`` of its result."""
         info = self._scheduler.task_info(workflow_id, task_id)
-        ref = self._results.get((workflow_id, task_id))
+        ref = self._results.get(workflow_id, {}).get(task_id)
         return info, ([ref] if ref is not None and info.state is TaskState.SUCCEEDED else [])
 
     async def summary(self, workflow_id: str) -> RunSummary:
@@ -159,8 +163,22 @@ class Supervisor:
         return [self._scheduler.workflow_status(w) for w in self._scheduler.workflow_ids()]
 
     async def cancel(self, workflow_id: str, reason: str = "cancelled by user") -> None:
-        """Cancel every unfinished task of a workflow."""
+        """Cancel every unfinished task of a workflow. Raises `KeyError` for an unknown id."""
+        self._scheduler.workflow_status(workflow_id)
         self._handle(WorkflowCancelRequested(workflow_id=workflow_id, reason=reason))
+
+    async def release(self, workflow_id: str) -> None:
+        """Forget a finished workflow and free its results.
+
+        Raises:
+            KeyError: unknown workflow.
+            ValueError: the workflow is still running.
+        """
+        self._handle(WorkflowReleaseRequested(workflow_id=workflow_id))
+
+    async def statistics(self) -> SchedulerStatistics:
+        """Return the scheduler's counters: workflows, tasks per state, pools, agents."""
+        return self._scheduler.statistics()
 
     async def agents(self) -> dict[str, str]:
         """Return live agent ids and their pools."""
@@ -185,7 +203,7 @@ class Supervisor:
             "max_rss_bytes": peak_kib * 1024,
             "agents": len(self._agents),
             "calls_in_flight": len(self._calls),
-            "results_held": len(self._results),
+            "results_held": sum(len(results) for results in self._results.values()),
         }
 
     async def shutdown(self) -> None:
@@ -281,8 +299,8 @@ class Supervisor:
             for record, order, ref in zip(records, call.orders, call.result_refs, strict=True):
                 outcome = AttemptOutcome(*record)
                 outcomes.append(outcome)
-                if outcome.ok:
-                    self._results[(order.workflow_id, order.task_id)] = ref
+                if outcome.ok and order.workflow_id in self._results:
+                    self._results[order.workflow_id][order.task_id] = ref
                 self._tracer.attempt_finished(order, outcome, call.agent_id)
         if outcomes:
             self._handle(AttemptsFinished(outcomes=tuple(outcomes)))
@@ -313,21 +331,25 @@ class Supervisor:
                 self._publish_tasks(command)
             elif isinstance(command, PublishWorkflowEvent):
                 self._publish_workflow(command)
+            elif isinstance(command, ReleaseWorkflow):
+                self._results.pop(command.workflow_id, None)
+                self._finished.pop(command.workflow_id, None)
+                self._log.debug("workflow.released", workflow_id=command.workflow_id)
 
     def _dispatch(self, command: DispatchBatch) -> None:
         agent = self._agents[command.agent_id]
         payload: list[AttemptPayload] = []
         refs: list[Any] = []
         slots: dict[tuple[str, str], int] = {}
-        results = self._results
         for order in command.attempts:
             indices = []
+            results = self._results[order.workflow_id]
             for upstream in order.inputs:
                 key = (order.workflow_id, upstream)
                 slot = slots.get(key)
                 if slot is None:
                     slot = slots[key] = len(refs)
-                    refs.append(results[key])
+                    refs.append(results[upstream])
                 indices.append(slot)
             spec = order.spec
             payload.append(

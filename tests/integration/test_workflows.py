@@ -211,3 +211,37 @@ def _wait_for_ledger(ledger: str, entries: int, timeout_s: float = 30.0) -> None
         if time.monotonic() > deadline:
             raise AssertionError("ledger never filled")
         time.sleep(0.05)
+
+
+def test_release_frees_results_and_unknown_ids_raise_key_error(
+    orchestrator: Orchestrator,
+) -> None:
+    wf = Workflow("released")
+    wf.task("value", workloads.add, args=(20, 22))
+    run = orchestrator.submit(wf)
+    assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    assert run.result("value") == 42
+    with pytest.raises(KeyError):
+        run.task("no-such-task")
+    held_before = ray.get(orchestrator.supervisor.process_stats.remote())["results_held"]
+
+    run.release()
+
+    held_after = ray.get(orchestrator.supervisor.process_stats.remote())["results_held"]
+    assert held_after == held_before - 1
+    with pytest.raises(KeyError):
+        run.status()
+    with pytest.raises(KeyError):
+        run.release()
+
+
+def test_a_running_workflow_cannot_be_released(orchestrator: Orchestrator) -> None:
+    wf = Workflow("busy")
+    wf.task("nap", workloads.sleep_then, args=(1.0,))
+    run = orchestrator.submit(wf)
+    with pytest.raises(ValueError, match="still running"):
+        run.release()
+    run.wait(timeout_s=60)
+    stats = orchestrator.statistics()
+    assert stats.workflows_kept >= 1
+    assert any(key.startswith("functions[") for key in stats.pools)
