@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.specs import TaskSpec
 from orchestrator.core.states import TaskState, WorkflowState
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptOrder:
-    """One attempt inside a `DispatchBatch`.
+class AttemptOrder(NamedTuple):
+    """One attempt inside a `DispatchBatch` (a named tuple: cheap to make on the hot path).
 
     Attributes:
         attempt_id: Unique across the scheduler's life; echoed in the outcome.
@@ -53,17 +52,21 @@ class StopAgent(_Command):
     reason: str
 
 
-class DispatchBatch(_Command):
-    """Hand a batch of attempts to an agent in one call."""
+@dataclass(frozen=True, slots=True)
+class DispatchBatch:
+    """Hand a batch of attempts to an agent in one call.
 
-    kind: Literal["dispatch_batch"] = "dispatch_batch"
+    A slotted dataclass rather than a pydantic model: one is made per call on the hot
+    path, from trusted values.
+    """
+
     agent_id: str
     call_id: int
-    attempts: Annotated[tuple[AttemptOrder, ...], SkipValidation]
+    attempts: tuple[AttemptOrder, ...]
+    kind: Literal["dispatch_batch"] = "dispatch_batch"
 
 
-@dataclass(frozen=True, slots=True)
-class TaskEvent:
+class TaskEvent(NamedTuple):
     """A task changed state (success, failure, retry, skip, cancel, or re-queue after a loss).
 
     Attributes:
@@ -81,11 +84,12 @@ class TaskEvent:
     message: str = ""
 
 
-class PublishTaskEvents(_Command):
-    """Tell observers about task state changes, in the order they happened."""
+@dataclass(frozen=True, slots=True)
+class PublishTaskEvents:
+    """Tell observers about task state changes, in the order they happened (hot path)."""
 
+    events: tuple[TaskEvent, ...]
     kind: Literal["publish_task_events"] = "publish_task_events"
-    events: Annotated[tuple[TaskEvent, ...], SkipValidation]
 
 
 class PublishWorkflowEvent(_Command):

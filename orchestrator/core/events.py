@@ -7,8 +7,7 @@ skips validation: it is the hot path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
@@ -16,9 +15,8 @@ from orchestrator.core.resources import NodeCapacity
 from orchestrator.core.specs import WorkflowSpec
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptOutcome:
-    """How one attempt ended, as the agent saw it.
+class AttemptOutcome(NamedTuple):
+    """How one attempt ended, as the agent saw it (a named tuple: made once per attempt).
 
     Attributes:
         attempt_id: The id from the `DispatchBatch` command.

@@ -126,11 +126,7 @@ class Scheduler:
 
     def _flush_task_events(self, out: list[Command]) -> None:
         if self._task_events:
-            out.append(
-                PublishTaskEvents.model_construct(
-                    events=tuple(self._task_events), kind="publish_task_events"
-                )
-            )
+            out.append(PublishTaskEvents(tuple(self._task_events)))
             self._task_events.clear()
 
     # -- events --------------------------------------------------------------------------
@@ -570,14 +566,7 @@ class Scheduler:
             self._attempt_calls[attempt_id] = call
         agent.calls.add(call)
         agent.idle_since_s = None
-        out.append(
-            DispatchBatch.model_construct(
-                agent_id=agent.agent_id,
-                call_id=call.call_id,
-                attempts=tuple(orders),
-                kind="dispatch_batch",
-            )
-        )
+        out.append(DispatchBatch(agent.agent_id, call.call_id, tuple(orders)))
 
     def _grow(self, pool: PoolRecord, out: list[Command]) -> bool:
         """Start agents for ``pool``'s backlog as capacity allows; return whether any started."""
