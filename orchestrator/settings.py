@@ -65,12 +65,15 @@ class HeartbeatSettings(_Section):
         slow_after_s: A pong later than this marks the agent slow (logged, not replaced).
         hung_after_s: An unanswered ping older than this marks it hung: it is replaced.
         start_timeout_s: An agent that never answers within this is replaced.
+        resync_interval_s: How often the supervisor hands the heartbeat actor its list of
+            live agents (a restarted heartbeat actor has lost its own).
     """
 
     interval_s: float = Field(default=1.0, gt=0)
     slow_after_s: float = Field(default=2.0, gt=0)
     hung_after_s: float = Field(default=30.0, gt=0)
     start_timeout_s: float = Field(default=120.0, gt=0)
+    resync_interval_s: float = Field(default=10.0, gt=0)
 
 
 class LoggingSettings(_Section):

@@ -59,6 +59,18 @@ class HeartbeatService:
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.get_running_loop().create_task(self._run())
 
+    async def resync(self) -> int:
+        """Watch every agent the supervisor has (after a restart of this actor); return how many."""
+        agents: dict[str, list[Any]] = await self._supervisor.agents_to_watch.remote()
+        now = time.time()
+        for agent_id, handle in agents.items():
+            if agent_id not in self._agents:
+                self._agents[agent_id] = handle[0]
+                self._monitor.register(agent_id, now)
+        if agents:
+            self._ensure_loop()
+        return len(agents)
+
     async def _run(self) -> None:
         while True:
             now = time.time()

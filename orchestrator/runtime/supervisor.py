@@ -107,6 +107,7 @@ class Supervisor:
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat: Any = None
         self._cluster_seen_s = 0.0
+        self._heartbeat_synced_s = 0.0
 
     # -- driver-facing API ---------------------------------------------------------------
 
@@ -189,6 +190,14 @@ class Supervisor:
         handle = self._agents.get(agent_id)
         return [handle] if handle is not None else []
 
+    async def agents_to_watch(self) -> dict[str, list[Any]]:
+        """Return ``{agent id: [handle]}`` of live agents (the heartbeat's list after a restart)."""
+        return {agent_id: [handle] for agent_id, handle in self._agents.items()}
+
+    async def heartbeat_handle(self) -> list[Any]:
+        """Return ``[handle]`` of the heartbeat actor (empty before the first workflow)."""
+        return [self._heartbeat] if self._heartbeat is not None else []
+
     async def agent_health(self) -> dict[str, str]:
         """Return the heartbeat's view of every agent."""
         if self._heartbeat is None:
@@ -238,17 +247,20 @@ class Supervisor:
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
         if self._heartbeat is None:
             me = ray.get_runtime_context().current_actor
+            # Restarted by Ray if its process dies; its memory is then gone, so the
+            # supervisor asks it to resync with the live agents now and then.
             self._heartbeat = (
                 ray.remote(HeartbeatService)
-                .options(num_cpus=0, max_restarts=-1)
+                .options(num_cpus=0, max_restarts=-1, max_task_retries=-1)
                 .remote(me, self._settings.heartbeat, self._settings.logging)
             )
+            self._heartbeat.resync.remote()
 
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
             wakeup_s = self._scheduler.next_wakeup_s()
-            timeout_s = CLUSTER_REFRESH_S
+            timeout_s = min(CLUSTER_REFRESH_S, self._settings.heartbeat.resync_interval_s)
             if wakeup_s is not None:
                 timeout_s = min(timeout_s, max(wakeup_s - time.time(), 0.0))
             if not self._completed:
@@ -260,6 +272,7 @@ class Supervisor:
                 if wakeup_s is not None and time.time() >= wakeup_s:
                     self._handle(Tick())
                 self._observe_cluster(force=False)
+                self._resync_heartbeat()
             except Exception:
                 self._log.exception("supervisor.loop_error")
 
@@ -316,6 +329,14 @@ class Supervisor:
             return
         self._cluster_seen_s = now
         self._handle(ClusterObserved(nodes=observe_nodes()))
+
+    def _resync_heartbeat(self) -> None:
+        now = time.time()
+        if now - self._heartbeat_synced_s < self._settings.heartbeat.resync_interval_s:
+            return
+        self._heartbeat_synced_s = now
+        if self._heartbeat is not None and self._agents:
+            self._heartbeat.resync.remote()
 
     # -- commands ------------------------------------------------------------------------
 

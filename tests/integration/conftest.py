@@ -32,7 +32,11 @@ def fast_settings() -> Settings:
             default_function_resources=ResourceSpec(num_cpus=0.5),
         ),
         heartbeat=HeartbeatSettings(
-            interval_s=0.2, slow_after_s=1.0, hung_after_s=2.0, start_timeout_s=60.0
+            interval_s=0.2,
+            slow_after_s=1.0,
+            hung_after_s=2.0,
+            start_timeout_s=60.0,
+            resync_interval_s=0.5,
         ),
         logging=LoggingSettings(level="WARNING"),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import ray
 
@@ -192,8 +194,6 @@ def test_cancel_stops_what_has_not_run(orchestrator: Orchestrator) -> None:
 
 
 def _wait_for_state(run, task_id: str, state: TaskState, timeout_s: float = 30.0):
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         info = run.task(task_id)
@@ -204,8 +204,6 @@ def _wait_for_state(run, task_id: str, state: TaskState, timeout_s: float = 30.0
 
 
 def _wait_for_ledger(ledger: str, entries: int, timeout_s: float = 30.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout_s
     while len(workloads.read_ledger(ledger)) < entries:
         if time.monotonic() > deadline:
@@ -245,3 +243,32 @@ def test_a_running_workflow_cannot_be_released(orchestrator: Orchestrator) -> No
     stats = orchestrator.statistics()
     assert stats.workflows_kept >= 1
     assert any(key.startswith("functions[") for key in stats.pools)
+
+
+def test_restarted_heartbeat_watches_the_live_agents_again(orchestrator: Orchestrator) -> None:
+    # Given an agent kept alive (min_replicas=1) and watched by the heartbeat
+    wf = Workflow("before-restart")
+    wf.task("warm", workloads.KeptWarm, args=(1,))
+    run = orchestrator.submit(wf)
+    assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    agent_id = run.task("warm").agent_id
+    supervisor = orchestrator.supervisor
+    (heartbeat,) = ray.get(supervisor.heartbeat_handle.remote())
+    assert agent_id in ray.get(heartbeat.health.remote())
+
+    # When the heartbeat actor's process dies and Ray restarts it (memory lost)
+    ray.kill(heartbeat, no_restart=False)
+
+    # Then the supervisor's resync makes it watch (and ping) the agent again
+    deadline = time.monotonic() + 30
+    health: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        try:
+            health = ray.get(heartbeat.health.remote(), timeout=5)
+        except ray.exceptions.RayActorError:
+            health = {}
+        if health.get(agent_id) == "healthy":
+            break
+        time.sleep(0.2)
+    assert health.get(agent_id) == "healthy"
+    assert agent_id in ray.get(supervisor.agents.remote())

@@ -114,3 +114,15 @@ class BrokenSetup(Agent):
 
     def handle(self, ctx: TaskContext) -> None:
         return None
+
+
+class KeptWarm(Agent):
+    """One replica kept alive while idle (min_replicas)."""
+
+    num_cpus = 0.25
+    replicas = 1
+    min_replicas = 1
+
+    def handle(self, ctx: TaskContext) -> int:
+        value: int = ctx.args[0]
+        return value
