@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.core.pools import AgentPoolSpec
-from orchestrator.core.specs import TaskSpec
+from orchestrator.core.specs import Priority
 from orchestrator.core.states import TaskState, WorkflowState
 
 
@@ -20,16 +20,22 @@ class AttemptOrder(NamedTuple):
         workflow_id: The task's workflow.
         task_id: The task.
         attempt: 1 for the first attempt, 2 for the next...
-        spec: The task's spec (args, handler, policies).
+        function: For function tasks, the callable or its import path; None for agents.
+        args: Positional arguments, with `OutputOf` placeholders.
+        kwargs: Keyword arguments, with `OutputOf` placeholders.
         inputs: Ids of the tasks whose results this attempt receives.
+        priority: The task's priority.
     """
 
     attempt_id: int
     workflow_id: str
     task_id: str
     attempt: int
-    spec: TaskSpec
+    function: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
     inputs: tuple[str, ...]
+    priority: Priority
 
 
 class _Command(BaseModel):

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.resources import ResourceVector
-from orchestrator.core.specs import TaskSpec, WorkflowSpec
+from orchestrator.core.specs import RetryPolicy
 from orchestrator.core.states import TaskState, WorkflowState
 
 
 @dataclass(slots=True, eq=False)
 class WorkflowRecord:
-    """One submitted workflow."""
+    """One submitted workflow (its spec is not kept: each task keeps what it needs)."""
 
-    spec: WorkflowSpec
+    name: str
     workflow_id: str
     graph: TaskGraph
     submitted_s: float
@@ -34,11 +35,19 @@ class WorkflowRecord:
 
 @dataclass(slots=True, eq=False)
 class TaskRecord:
-    """One task of a workflow and its attempts."""
+    """One task of a workflow and its attempts.
+
+    It copies from the `TaskSpec` only what scheduling and dispatch need, so the specs
+    (about 1 KB each as pydantic models) can be dropped once a workflow is admitted.
+    """
 
     workflow: WorkflowRecord
-    spec: TaskSpec
     task_id: str
+    function: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    retry: RetryPolicy
+    timeout_s: float | None
     pool: PoolRecord
     inputs: tuple[str, ...]
     priority: int

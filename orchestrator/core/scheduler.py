@@ -51,7 +51,7 @@ from orchestrator.core.records import (
     WorkflowRecord,
 )
 from orchestrator.core.resources import ResourceLedger
-from orchestrator.core.specs import WorkflowSpec
+from orchestrator.core.specs import Priority, WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState, check_transition
 from orchestrator.core.status import (
     PoolStatistics,
@@ -66,6 +66,7 @@ _PENDING = TaskState.PENDING
 _READY = TaskState.READY
 _RUNNING = TaskState.RUNNING
 _SUCCEEDED = TaskState.SUCCEEDED
+_PRIORITIES = tuple(Priority)
 
 
 class Scheduler:
@@ -83,6 +84,9 @@ class Scheduler:
         self._retry_timers: list[tuple[float, int, TaskRecord, int]] = []
         self._timeout_timers: list[tuple[float, int, TaskRecord]] = []
         self._dirty_pools: set[PoolRecord] = set()
+        # Pools with ready tasks that could not start an agent for lack of capacity: they
+        # are looked at again whenever capacity may have come free.
+        self._starved_pools: set[PoolRecord] = set()
         self._attempt_ids = itertools.count(1)
         self._call_ids = itertools.count(1)
         self._timer_seq = itertools.count()
@@ -133,7 +137,7 @@ class Scheduler:
 
     def _on_cluster_observed(self, event: ClusterObserved, out: list[Command]) -> None:
         self._ledger.observe(event.nodes)
-        self._dirty_pools.update(pool for pool in self._pools.values() if pool.ready)
+        self._dirty_pools.update(self._starved_pools)
 
     def _on_workflow_submitted(self, event: WorkflowSubmitted, out: list[Command]) -> None:
         spec = event.workflow
@@ -155,7 +159,7 @@ class Scheduler:
         now = self._clock.now_s()
         workflow_id = spec.id or ""
         workflow = WorkflowRecord(
-            spec=spec,
+            name=spec.name,
             workflow_id=workflow_id,
             graph=validated.graph,
             submitted_s=now,
@@ -188,8 +192,12 @@ class Scheduler:
             task_id = task_spec.id
             tasks[task_id] = TaskRecord(
                 workflow=workflow,
-                spec=task_spec,
                 task_id=task_id,
+                function=task_spec.function,
+                args=task_spec.args,
+                kwargs=task_spec.kwargs,
+                retry=task_spec.retry,
+                timeout_s=task_spec.timeout_s,
                 pool=pools[task_pools[task_id]],
                 inputs=task_inputs[task_id],
                 priority=int(task_spec.priority),
@@ -333,7 +341,7 @@ class Scheduler:
         task.error_message = outcome.error_message
         task.traceback = outcome.traceback
         task.failures += 1
-        retry = task.spec.retry
+        retry = task.retry
         if outcome.retryable and task.failures < retry.max_attempts:
             due_s = self._clock.now_s() + retry.backoff_s(task.failures)
             heapq.heappush(self._retry_timers, (due_s, next(self._timer_seq), task, task.attempts))
@@ -380,7 +388,7 @@ class Scheduler:
     def _time_out(self, task: TaskRecord, attempt_id: int, now: float, out: list[Command]) -> None:
         agent = self._agents.get(task.agent_id or "")
         self._running.pop(attempt_id, None)
-        limit = task.spec.timeout_s
+        limit = task.timeout_s
         started_s = task.started_s if task.started_s is not None else now
         task.finished_s = now
         task.run_time_s += now - started_s
@@ -411,7 +419,8 @@ class Scheduler:
             if not agent.calls:
                 agent.idle_since_s = now
                 # An idle agent may be reclaimed by a pool waiting with more urgent work.
-                self._dirty_pools.update(pool for pool in self._pools.values() if pool.ready)
+                if self._starved_pools:
+                    self._dirty_pools.update(self._starved_pools)
 
     def _start_agent(self, pool: PoolRecord, out: list[Command]) -> AgentRecord:
         pool.started_total += 1
@@ -429,8 +438,9 @@ class Scheduler:
         del agent.pool.agents[agent.agent_id]
         self._ledger.release(agent.pool.shape)
         out.append(StopAgent(agent_id=agent.agent_id, reason=reason))
-        # Freed capacity may let a waiting pool grow.
-        self._dirty_pools.update(pool for pool in self._pools.values() if pool.ready)
+        # Its pool may need a replacement, and freed capacity may let a waiting pool grow.
+        self._dirty_pools.add(agent.pool)
+        self._dirty_pools.update(self._starved_pools)
 
     def _lose_agent(self, agent: AgentRecord, reason: str, out: list[Command]) -> None:
         self._remove_agent(agent, reason, out)
@@ -441,7 +451,7 @@ class Scheduler:
                 if task is None:
                     continue
                 task.losses += 1
-                if task.losses > task.spec.retry.max_agent_losses:
+                if task.losses > task.retry.max_agent_losses:
                     task.error_type = "AgentLost"
                     task.error_message = reason
                     self._fail(task, f"AgentLost: {reason} (lost {task.losses} times)", out)
@@ -509,6 +519,8 @@ class Scheduler:
             self._assign(pool, out)
             if pool.ready and self._grow(pool, out):
                 self._assign(pool, out)
+            if not pool.ready:
+                self._starved_pools.discard(pool)
 
     def _assign(self, pool: PoolRecord, out: list[Command]) -> None:
         batch, max_calls = self._policy(pool)
@@ -529,41 +541,52 @@ class Scheduler:
             agents = next_round
 
     def _send(self, agent: AgentRecord, size: int, out: list[Command]) -> None:
+        # The hottest loop of the scheduler: locals bound once, READY -> RUNNING inlined
+        # (the only transition allowed from READY besides CANCELLED, checked below).
         ready = agent.pool.ready
         now = self._clock.now_s()
         running = self._running
+        next_attempt_id = self._attempt_ids.__next__
+        agent_id = agent.agent_id
         orders = []
         attempt_ids = []
         for _ in range(min(size, len(ready))):
             task = ready.pop()
-            check_transition(task.task_id, task.state, _RUNNING)
+            if task.state is not _READY:
+                check_transition(task.task_id, task.state, _RUNNING)  # raises: a bug
             counts = task.workflow.counts
-            counts[task.state] -= 1
+            counts[_READY] -= 1
             counts[_RUNNING] = counts.get(_RUNNING, 0) + 1
             task.state = _RUNNING
-            attempt_id = next(self._attempt_ids)
-            task.attempts += 1
+            attempt_id = next_attempt_id()
+            attempt = task.attempts + 1
+            task.attempts = attempt
             task.attempt_id = attempt_id
-            task.agent_id = agent.agent_id
+            task.agent_id = agent_id
             task.started_s = now
             task.finished_s = None
             running[attempt_id] = task
             attempt_ids.append(attempt_id)
-            if task.spec.timeout_s is not None:
-                heapq.heappush(self._timeout_timers, (now + task.spec.timeout_s, attempt_id, task))
+            timeout_s = task.timeout_s
+            if timeout_s is not None:
+                heapq.heappush(self._timeout_timers, (now + timeout_s, attempt_id, task))
             orders.append(
                 AttemptOrder(
                     attempt_id,
                     task.workflow.workflow_id,
                     task.task_id,
-                    task.attempts,
-                    task.spec,
+                    attempt,
+                    task.function,
+                    task.args,
+                    task.kwargs,
                     task.inputs,
+                    _PRIORITIES[task.priority],
                 )
             )
         call = CallRecord(next(self._call_ids), agent, tuple(attempt_ids), len(attempt_ids))
+        attempt_calls = self._attempt_calls
         for attempt_id in attempt_ids:
-            self._attempt_calls[attempt_id] = call
+            attempt_calls[attempt_id] = call
         agent.calls.add(call)
         agent.idle_since_s = None
         out.append(DispatchBatch(agent.agent_id, call.call_id, tuple(orders)))
@@ -579,9 +602,11 @@ class Scheduler:
         started = False
         for _ in range(wanted):
             if not self._ledger.can_reserve(pool.shape) and not self._reclaim_idle(pool, out):
-                break
+                self._starved_pools.add(pool)
+                return started
             self._start_agent(pool, out)
             started = True
+        self._starved_pools.discard(pool)
         return started
 
     # -- queries -------------------------------------------------------------------------
@@ -619,7 +644,7 @@ class Scheduler:
         workflow = self._workflows[workflow_id]
         return WorkflowStatus(
             workflow_id=workflow_id,
-            name=workflow.spec.name,
+            name=workflow.name,
             state=workflow.state,
             total=len(workflow.tasks),
             counts={state: n for state, n in workflow.counts.items() if n},
@@ -633,7 +658,7 @@ class Scheduler:
         return TaskInfo(
             task_id=task_id,
             state=task.state,
-            priority=task.spec.priority,
+            priority=_PRIORITIES[task.priority],
             attempts=task.attempts,
             agent_id=task.agent_id,
             started_s=task.started_s,

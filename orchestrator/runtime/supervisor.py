@@ -372,16 +372,15 @@ class Supervisor:
                     slot = slots[key] = len(refs)
                     refs.append(results[upstream])
                 indices.append(slot)
-            spec = order.spec
             payload.append(
                 (
                     order.attempt_id,
                     order.workflow_id,
                     order.task_id,
                     order.attempt,
-                    spec.function,
-                    spec.args,
-                    spec.kwargs,
+                    order.function,
+                    order.args,
+                    order.kwargs,
                     order.inputs,
                     tuple(indices),
                 )

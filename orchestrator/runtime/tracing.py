@@ -79,7 +79,7 @@ class WorkflowTracer:
                 "workflow.id": order.workflow_id,
                 "task.id": order.task_id,
                 "task.attempt": order.attempt,
-                "task.priority": order.spec.priority.name,
+                "task.priority": order.priority.name,
                 "agent.id": agent_id,
             },
         )

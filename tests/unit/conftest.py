@@ -548,7 +548,7 @@ class SimRuntime:
         ledger.batch_sizes.append(len(batch.attempts))
         for order in batch.attempts:
             ledger.attempts.append((now, batch.agent_id, order))
-            for dep in {*order.inputs, *order.spec.dependencies()}:
+            for dep in order.inputs:
                 if ledger.results[(order.workflow_id, dep)] < 1:
                     ledger.violations.append(
                         f"{order.task_id} dispatched at {now} before its dependency {dep} succeeded"

@@ -61,8 +61,11 @@ def random_workflow(rng: random.Random, spec: Any, workflow_id: str, size: int) 
     return spec.workflow(*tasks, agents=agents, workflow_id=workflow_id)
 
 
-def fault_injector(rng: random.Random, behaviour: Any) -> Any:
+def fault_injector(rng: random.Random, behaviour: Any, workflows: list[WorkflowSpec]) -> Any:
     """Return the fault injector: mostly 1 ms successes, some slow, failing or hanging."""
+    timeouts = {
+        (workflow.id, task.id): task.timeout_s for workflow in workflows for task in workflow.tasks
+    }
     quick_ok = behaviour(0.001)
     slow_ok = behaviour(0.2)
 
@@ -72,7 +75,7 @@ def fault_injector(rng: random.Random, behaviour: Any) -> Any:
             return behaviour(0.002, ok=False)
         if roll < 0.09:
             return behaviour(0.001, ok=False, retryable=False)
-        if roll < 0.10 and order.spec.timeout_s is not None:
+        if roll < 0.10 and timeouts[(order.workflow_id, order.task_id)] is not None:
             return behaviour(hang=True)
         if roll < 0.15:
             return slow_ok
@@ -134,7 +137,7 @@ def test_ledger_under_random_faults(spec: Any, make_sim: Any, make_behaviour: An
     side = random_workflow(rng, spec, "side", 500)
     sim = make_sim(
         SchedulerConfig(idle_agent_timeout_s=0.5),
-        behaviour=fault_injector(rng, make_behaviour),
+        behaviour=fault_injector(rng, make_behaviour, [big, side]),
         rng=rng,
         death_rate=0.01,
         stale_rate=0.5,
@@ -176,7 +179,10 @@ def test_ledger_small_runs_with_many_deaths(
     rng = random.Random(seed)
     workflow = random_workflow(rng, spec, f"w{seed}", 400)
     sim = make_sim(
-        behaviour=fault_injector(rng, make_behaviour), rng=rng, death_rate=0.1, stale_rate=0.5
+        behaviour=fault_injector(rng, make_behaviour, [workflow]),
+        rng=rng,
+        death_rate=0.1,
+        stale_rate=0.5,
     )
     sim.send(spec.nodes(4))
     sim.submit(workflow)

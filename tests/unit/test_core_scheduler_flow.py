@@ -51,7 +51,9 @@ def test_cluster_then_submit_starts_agents_and_dispatches(driver: Any, spec: Any
     assert kinds.index(StartAgent) < kinds.index(DispatchBatch)
     order = batches[0].attempts[0]
     assert (order.workflow_id, order.attempt, order.inputs) == ("wf", 1, ())
-    assert order.spec is workflow.tasks[0]
+    task = workflow.tasks[0]
+    assert (order.function, order.args, order.kwargs) == (task.function, task.args, task.kwargs)
+    assert order.priority is task.priority
     assert [driver.state(t) for t in "abc"] == [S.RUNNING, S.RUNNING, S.READY]
     assert driver.scheduler.workflow_ids() == ["wf"]
     assert driver.scheduler.agents() == {"worker#1": "worker", "worker#2": "worker"}
