@@ -20,6 +20,7 @@ import ray
 from opentelemetry.trace import TracerProvider
 
 from orchestrator.core.errors import WorkflowRejectedError
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
@@ -215,7 +216,7 @@ class Orchestrator:
         new_id = workflow_id or spec.id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
         spec = spec.with_id(new_id)
         check_structure(spec)
-        problems = ray.get(self.supervisor.submit.remote(spec))
+        problems = ray.get(self.supervisor.submit.remote(PackedWorkflow.pack(spec)))
         if problems:
             raise WorkflowRejectedError(new_id, problems)
         return WorkflowRun(self._supervisor, new_id)

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.resources import ResourceSpec
 from orchestrator.core.specs import (
     AgentSpec,
@@ -191,7 +192,7 @@ def check_structure(spec: WorkflowSpec) -> None:
 def structure_problems(spec: WorkflowSpec) -> list[Problem]:
     """Return the problems of agents and the graph that need no cluster to find."""
     _, problems = validate_workflow(
-        spec if spec.id is not None else spec.with_id("unsubmitted"),
+        PackedWorkflow.pack(spec if spec.id is not None else spec.with_id("unsubmitted")),
         known_workflow_ids=(),
         known_pools={},
         nodes=(),

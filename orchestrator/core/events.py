@@ -11,6 +11,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.resources import NodeCapacity
 from orchestrator.core.specs import WorkflowSpec
 
@@ -51,10 +52,10 @@ class ClusterObserved(_Event):
 
 
 class WorkflowSubmitted(_Event):
-    """A user submitted a workflow; its ``id`` must be set."""
+    """A user submitted a workflow (as a spec, or packed by a driver); its ``id`` must be set."""
 
     kind: Literal["workflow_submitted"] = "workflow_submitted"
-    workflow: WorkflowSpec
+    workflow: Annotated[WorkflowSpec | PackedWorkflow, SkipValidation]
 
 
 class WorkflowCancelRequested(_Event):

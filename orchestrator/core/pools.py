@@ -7,12 +7,15 @@ size). Tasks that name a plain function share the function agent's pools, one pe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.core.resources import ResourceSpec
-from orchestrator.core.specs import AgentClassRef, AgentSpec, TaskSpec, handler_name
+from orchestrator.core.specs import AgentClassRef, AgentSpec, handler_name
+
+if TYPE_CHECKING:
+    from orchestrator.core.packed import TaskRow
 
 #: The built-in agent that runs plain functions, by import path (the core never imports it).
 FUNCTION_AGENT_CLASS = "agents.function:FunctionAgent"
@@ -79,7 +82,7 @@ def agent_pool(agent: AgentSpec, resources: ResourceSpec | None = None) -> Agent
 
 
 def pool_for_task(
-    task: TaskSpec,
+    task: TaskRow,
     agents: dict[str, AgentSpec],
     default_function_resources: ResourceSpec,
     max_function_replicas: int,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +41,7 @@ from orchestrator.core.events import (
     WorkflowReleaseRequested,
     WorkflowSubmitted,
 )
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.records import (
     AgentRecord,
@@ -51,7 +51,7 @@ from orchestrator.core.records import (
     WorkflowRecord,
 )
 from orchestrator.core.resources import ResourceLedger
-from orchestrator.core.specs import Priority, WorkflowSpec
+from orchestrator.core.specs import Priority
 from orchestrator.core.states import TaskState, WorkflowState, check_transition
 from orchestrator.core.status import (
     PoolStatistics,
@@ -140,7 +140,8 @@ class Scheduler:
         self._dirty_pools.update(self._starved_pools)
 
     def _on_workflow_submitted(self, event: WorkflowSubmitted, out: list[Command]) -> None:
-        spec = event.workflow
+        workflow = event.workflow
+        spec = workflow if isinstance(workflow, PackedWorkflow) else PackedWorkflow.pack(workflow)
         config = self._config
         validated, problems = validate_workflow(
             spec,
@@ -155,7 +156,9 @@ class Scheduler:
             raise WorkflowRejectedError(spec.id or spec.name, problems)
         self._admit(spec, validated, out)
 
-    def _admit(self, spec: WorkflowSpec, validated: ValidatedWorkflow, out: list[Command]) -> None:
+    def _admit(
+        self, spec: PackedWorkflow, validated: ValidatedWorkflow, out: list[Command]
+    ) -> None:
         now = self._clock.now_s()
         workflow_id = spec.id or ""
         workflow = WorkflowRecord(
@@ -179,30 +182,28 @@ class Scheduler:
         ranks: dict[str, float] = {}
         if self._config.rank_by_critical_path:
             estimates = {
-                task.id: task.estimated_duration_s
-                for task in spec.tasks
-                if task.estimated_duration_s is not None
+                row.id: row.estimated_duration_s
+                for row in spec.rows
+                if row.estimated_duration_s is not None
             }
             ranks = graph.upward_ranks(lambda node: estimates.get(node, 1.0))
         tasks = workflow.tasks
         pools = self._pools
-        task_pools = validated.task_pools
-        task_inputs = validated.task_inputs
-        for task_spec in spec.tasks:
-            task_id = task_spec.id
+        for row, pool_key in zip(spec.rows, validated.task_pools, strict=True):
+            task_id = row.id
             tasks[task_id] = TaskRecord(
-                workflow=workflow,
-                task_id=task_id,
-                function=task_spec.function,
-                args=task_spec.args,
-                kwargs=task_spec.kwargs,
-                retry=task_spec.retry,
-                timeout_s=task_spec.timeout_s,
-                pool=pools[task_pools[task_id]],
-                inputs=task_inputs[task_id],
-                priority=int(task_spec.priority),
-                deadline_s=task_spec.deadline.timestamp() if task_spec.deadline else math.inf,
-                rank=ranks.get(task_id, 0.0),
+                workflow,
+                task_id,
+                row.function,
+                row.args,
+                row.kwargs,
+                row.retry,
+                row.timeout_s,
+                pools[pool_key],
+                row.inputs,
+                row.priority,
+                row.deadline_s,
+                ranks.get(task_id, 0.0),
             )
         workflow.counts[_PENDING] = len(tasks)
         workflow.open_tasks = len(tasks)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from orchestrator.core.errors import Problem
 from orchestrator.core.graph import TaskGraph
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec, pool_for_task
 from orchestrator.core.resources import NodeCapacity, ResourceSpec, describe_infeasible
-from orchestrator.core.specs import AgentSpec, WorkflowSpec
+from orchestrator.core.specs import AgentSpec
 
 _MAX_TASKS_NAMED = 5
 
@@ -20,26 +21,24 @@ class ValidatedWorkflow:
 
     Attributes:
         graph: The dependency graph, not yet prepared.
-        task_pools: Pool key of each task, by task id.
-        task_inputs: Tasks each task depends on, by task id.
+        task_pools: Pool key of each row, in row order.
         pools: Every pool the workflow uses, by key.
     """
 
     graph: TaskGraph
-    task_pools: dict[str, str]
-    task_inputs: dict[str, tuple[str, ...]]
+    task_pools: list[str]
     pools: dict[str, AgentPoolSpec]
 
 
-def _name_tasks(task_ids: list[str]) -> str:
+def _name_tasks(task_ids: list[str], count: int) -> str:
     shown = ", ".join(repr(task_id) for task_id in task_ids[:_MAX_TASKS_NAMED])
-    more = len(task_ids) - _MAX_TASKS_NAMED
-    label = "task" if len(task_ids) == 1 else "tasks"
+    more = count - _MAX_TASKS_NAMED
+    label = "task" if count == 1 else "tasks"
     return f"{label} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def validate_workflow(
-    spec: WorkflowSpec,
+    spec: PackedWorkflow,
     *,
     known_workflow_ids: Collection[str],
     known_pools: Mapping[str, AgentPoolSpec],
@@ -60,16 +59,14 @@ def validate_workflow(
     agents = _agents_by_name(spec, problems)
 
     graph = TaskGraph()
-    task_pools: dict[str, str] = {}
-    task_inputs: dict[str, tuple[str, ...]] = {}
+    task_pools: list[str] = []
     pools: dict[str, AgentPoolSpec] = {}
     pool_tasks: dict[str, list[str]] = {}
+    pool_counts: dict[str, int] = {}
     # Most tasks share a handful of (agent, resources) pairs: build each pool once.
     pool_cache: dict[tuple[str | None, ResourceSpec | None], AgentPoolSpec | None] = {}
-    for task in spec.tasks:
-        inputs = task.dependencies()
-        task_inputs[task.id] = inputs
-        graph.add(task.id, inputs)
+    for task in spec.rows:
+        graph.add(task.id, task.inputs)
         cache_key = (task.agent, task.resources)
         if cache_key in pool_cache:
             pool = pool_cache[cache_key]
@@ -86,18 +83,21 @@ def validate_workflow(
             )
             continue
         pools.setdefault(pool.key, pool)
-        task_pools[task.id] = pool.key
-        pool_tasks.setdefault(pool.key, []).append(task.id)
+        task_pools.append(pool.key)
+        named = pool_tasks.setdefault(pool.key, [])
+        if len(named) <= _MAX_TASKS_NAMED:  # enough to name them in a message
+            named.append(task.id)
+        pool_counts[pool.key] = pool_counts.get(pool.key, 0) + 1
 
     for problem in graph.problems():
         problems.append(Problem(f"tasks[{problem.node!r}]", problem.message))
-    problems.extend(_pool_problems(pools, pool_tasks, known_pools, nodes))
+    problems.extend(_pool_problems(pools, pool_tasks, pool_counts, known_pools, nodes))
     if problems:
         return None, problems
-    return ValidatedWorkflow(graph, task_pools, task_inputs, pools), []
+    return ValidatedWorkflow(graph, task_pools, pools), []
 
 
-def _agents_by_name(spec: WorkflowSpec, problems: list[Problem]) -> dict[str, AgentSpec]:
+def _agents_by_name(spec: PackedWorkflow, problems: list[Problem]) -> dict[str, AgentSpec]:
     agents: dict[str, AgentSpec] = {}
     for index, agent in enumerate(spec.agents):
         if agent.name in agents:
@@ -111,6 +111,7 @@ def _agents_by_name(spec: WorkflowSpec, problems: list[Problem]) -> dict[str, Ag
 def _pool_problems(
     pools: Mapping[str, AgentPoolSpec],
     pool_tasks: Mapping[str, list[str]],
+    pool_counts: Mapping[str, int],
     known_pools: Mapping[str, AgentPoolSpec],
     nodes: tuple[NodeCapacity, ...],
 ) -> list[Problem]:
@@ -130,7 +131,8 @@ def _pool_problems(
                 problems.append(
                     Problem(
                         f"tasks[{pool_tasks[key][0]!r}].resources",
-                        f"{_name_tasks(pool_tasks[key])} on agent {key!r} cannot run on "
+                        f"{_name_tasks(pool_tasks[key], pool_counts[key])} on agent {key!r} "
+                        "cannot run on "
                         f"this cluster: {reason}",
                     )
                 )

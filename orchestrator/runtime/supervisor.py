@@ -46,6 +46,7 @@ from orchestrator.core.events import (
     WorkflowSubmitted,
 )
 from orchestrator.core.heartbeat import AgentHealth
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.scheduler import Scheduler
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
@@ -111,8 +112,14 @@ class Supervisor:
 
     # -- driver-facing API ---------------------------------------------------------------
 
-    async def submit(self, spec: WorkflowSpec) -> tuple[Problem, ...]:
-        """Validate and start a workflow; return the problems that refused it (or none)."""
+    async def submit(self, spec: PackedWorkflow | WorkflowSpec) -> tuple[Problem, ...]:
+        """Validate and start a workflow; return the problems that refused it (or none).
+
+        Drivers send it packed (`PackedWorkflow.pack`): a tuple per task rather than a
+        pydantic model, a fraction of the memory and of the (un)pickling time.
+        """
+        if isinstance(spec, WorkflowSpec):
+            spec = PackedWorkflow.pack(spec)
         self._ensure_running()
         self._observe_cluster(force=True)
         log = self._log.bind(workflow_id=spec.id)
@@ -125,7 +132,7 @@ class Supervisor:
         self._finished[workflow_id] = asyncio.Event()
         self._results[workflow_id] = {}
         self._tracer.workflow_started(spec)
-        log.info("workflow.submitted", name=spec.name, tasks=len(spec.tasks))
+        log.info("workflow.submitted", name=spec.name, tasks=len(spec.rows))
         self._execute(commands)
         return ()
 

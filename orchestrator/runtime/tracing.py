@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from orchestrator.core.commands import AttemptOrder
 from orchestrator.core.events import AttemptOutcome
-from orchestrator.core.specs import WorkflowSpec
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.states import WorkflowState
 from orchestrator.settings import TracingSettings
 from orchestrator.telemetry.tracing import build_tracer_provider
@@ -51,7 +51,7 @@ class WorkflowTracer:
         self._spans: dict[str, Span] = {}
         self._contexts: dict[str, Context] = {}
 
-    def workflow_started(self, spec: WorkflowSpec) -> None:
+    def workflow_started(self, spec: PackedWorkflow) -> None:
         """Open the workflow's span."""
         workflow_id = spec.id or spec.name
         span = self._tracer.start_span(
@@ -59,7 +59,7 @@ class WorkflowTracer:
             attributes={
                 "workflow.id": workflow_id,
                 "workflow.name": spec.name,
-                "workflow.tasks": len(spec.tasks),
+                "workflow.tasks": len(spec.rows),
                 **{f"workflow.metadata.{k}": v for k, v in spec.metadata.items()},
             },
         )

@@ -1,0 +1,126 @@
+"""`PackedWorkflow`: a validated `WorkflowSpec` packed as one plain tuple per task.
+
+A pydantic `TaskSpec` costs about 930 bytes in memory and about 14 us to pickle and
+unpickle; a `TaskRow` costs about 150 bytes and a fraction of that. Drivers pack a
+workflow before sending it to the supervisor, and the scheduler works on rows, so a
+100,000-task workflow needs neither 90 MB of pydantic objects in the supervisor nor a
+second of pickling. Rows are only ever made from specs pydantic has already validated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from orchestrator.core.resources import ResourceSpec
+from orchestrator.core.specs import AgentSpec, Priority, RetryPolicy, TaskSpec, WorkflowSpec
+
+
+class TaskRow(NamedTuple):
+    """What the scheduler needs of one task.
+
+    Attributes:
+        id: Task id.
+        agent: Agent name, or None for a function task.
+        function: Callable or import path, or None for an agent task.
+        args: Positional arguments (placeholders kept).
+        kwargs: Keyword arguments (placeholders kept).
+        inputs: Every task this one depends on (``depends_on`` plus placeholders).
+        priority: `Priority` value.
+        deadline_s: Deadline as a POSIX timestamp, ``inf`` when none.
+        resources: Declared resources, or None for the agent's (or the default).
+        retry: Retry policy.
+        timeout_s: Attempt timeout, or None.
+        estimated_duration_s: Duration hint, or None.
+    """
+
+    id: str
+    agent: str | None
+    function: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    inputs: tuple[str, ...]
+    priority: int
+    deadline_s: float
+    resources: ResourceSpec | None
+    retry: RetryPolicy
+    timeout_s: float | None
+    estimated_duration_s: float | None
+
+    @classmethod
+    def from_spec(cls, task: TaskSpec) -> TaskRow:
+        """Pack one validated task."""
+        return cls(
+            task.id,
+            task.agent,
+            task.function,
+            task.args,
+            task.kwargs,
+            task.dependencies(),
+            int(task.priority),
+            task.deadline.timestamp() if task.deadline is not None else math.inf,
+            task.resources,
+            task.retry,
+            task.timeout_s,
+            task.estimated_duration_s,
+        )
+
+    def to_spec(self) -> TaskSpec:
+        """Rebuild the task's spec (placeholder dependencies folded into ``depends_on``)."""
+        return TaskSpec(
+            id=self.id,
+            agent=self.agent,
+            function=self.function,
+            args=self.args,
+            kwargs=self.kwargs,
+            depends_on=self.inputs,
+            priority=Priority(self.priority),
+            deadline=(
+                datetime.fromtimestamp(self.deadline_s, tz=UTC)
+                if math.isfinite(self.deadline_s)
+                else None
+            ),
+            resources=self.resources,
+            retry=self.retry,
+            timeout_s=self.timeout_s,
+            estimated_duration_s=self.estimated_duration_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PackedWorkflow:
+    """A workflow as the supervisor receives it.
+
+    Attributes:
+        name: Workflow name.
+        id: Workflow id (set by the driver before sending).
+        metadata: Free-form labels.
+        agents: Agent declarations.
+        rows: One `TaskRow` per task, in submission order.
+    """
+
+    name: str
+    id: str | None
+    metadata: dict[str, str]
+    agents: tuple[AgentSpec, ...]
+    rows: tuple[TaskRow, ...]
+
+    @classmethod
+    def pack(cls, spec: WorkflowSpec) -> PackedWorkflow:
+        """Pack a validated spec."""
+        return cls(
+            spec.name,
+            spec.id,
+            dict(spec.metadata),
+            spec.agents,
+            tuple(TaskRow.from_spec(task) for task in spec.tasks),
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[TaskRow]:
+        return iter(self.rows)
