@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-# `benchmarks/` is not an installed package and tests/unit has no __init__.py, so pytest
-# does not put the repository root on sys.path for these modules: put it there.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from benchmarks.core_sim import (  # noqa: E402
+from benchmarks.core_sim import (
     MAX_DEPS,
     WINDOW,
     build_spec,
@@ -22,9 +15,9 @@ from benchmarks.core_sim import (  # noqa: E402
     simulate,
     simulate_makespan,
 )
-from benchmarks.workflows import compact_instance  # noqa: E402
-from orchestrator.core import Priority, TaskGraph, TaskSpec, WorkflowSpec  # noqa: E402
-from orchestrator.wfformat import load_wfformat  # noqa: E402
+from benchmarks.workflows import compact_instance
+from orchestrator.core import Priority, TaskGraph, TaskSpec, WorkflowSpec
+from orchestrator.wfformat import load_wfformat
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "wfformat"
 

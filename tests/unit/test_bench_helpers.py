@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
-# `benchmarks/` is not an installed package and tests/unit has no __init__.py, so pytest
-# does not put the repository root on sys.path for these modules: put it there.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from benchmarks.__main__ import parse_args  # noqa: E402
-from benchmarks.common import (  # noqa: E402
+from benchmarks.__main__ import parse_args
+from benchmarks.common import (
     BenchmarkResult,
     Table,
     TargetCheck,
+    fitted_exponent,
     fmt,
     fmt_mb,
     growth_exponent,
@@ -29,7 +23,7 @@ from benchmarks.common import (  # noqa: E402
     ratio,
     rotated,
 )
-from benchmarks.report import (  # noqa: E402
+from benchmarks.report import (
     load_result,
     markdown_table,
     render,
@@ -213,3 +207,20 @@ def test_parse_args_defaults_and_subsets() -> None:
 def test_parse_args_refuses_bad_input(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(argv)
+
+
+@pytest.mark.parametrize("power", [1.0, 1.5])
+def test_fitted_exponent_recovers_a_power_law_over_several_sizes(power: float) -> None:
+    sizes = [1_000, 10_000, 100_000]
+    assert fitted_exponent(sizes, [n**power for n in sizes]) == pytest.approx(power)
+
+
+def test_fitted_exponent_of_n_log_n_lies_between_the_steps() -> None:
+    sizes = [1_000, 10_000, 100_000]
+    fit = fitted_exponent(sizes, [n * math.log(n) for n in sizes])
+    assert nlogn_exponent(10_000, 100_000) < fit < nlogn_exponent(1_000, 10_000)
+
+
+def test_fitted_exponent_needs_two_distinct_sizes() -> None:
+    assert math.isnan(fitted_exponent([10], [1.0]))
+    assert math.isnan(fitted_exponent([10, 10], [1.0, 2.0]))

@@ -1,0 +1,29 @@
+"""Task bodies the benchmarks run on workers, importable by reference.
+
+They live in a module of their own (not in ``__main__``) so that Ray pickles them by
+reference and workers import them, as they would a user's functions.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def noop() -> None:
+    """Do nothing: the dispatch benchmark measures everything but the task."""
+
+
+def hold(duration_s: float) -> None:
+    """Sleep ``duration_s`` seconds (a task that keeps its agent busy)."""
+    time.sleep(duration_s)
+
+
+class NoopActor:
+    """A plain actor whose ``noop`` method does nothing (the one-actor contender)."""
+
+    def noop(self) -> None:
+        """Do nothing."""
+
+    def ready(self) -> bool:
+        """Return True once the actor is up."""
+        return True
