@@ -53,6 +53,7 @@ class TaskRecord:
     priority: int
     deadline_s: float = math.inf
     rank: float = 0.0
+    estimate_s: float | None = None
     state: TaskState = TaskState.PENDING
     attempts: int = 0
     failures: int = 0

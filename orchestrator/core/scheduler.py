@@ -204,6 +204,7 @@ class Scheduler:
                 row.priority,
                 row.deadline_s,
                 ranks.get(task_id, 0.0),
+                row.estimated_duration_s,
             )
         workflow.counts[_PENDING] = len(tasks)
         workflow.open_tasks = len(tasks)
@@ -502,13 +503,22 @@ class Scheduler:
     # -- dispatch ------------------------------------------------------------------------
 
     def _policy(self, pool: PoolRecord) -> tuple[int, int]:
-        """Return (batch size, most calls in flight per agent) for ``pool``."""
+        """Return (batch size, most calls in flight per agent) for ``pool``.
+
+        The expected duration is the next task's own estimate when it has one, else the
+        pool's moving average: a pool shared by workflows of very different tasks would
+        otherwise batch long tasks after a run of short ones.
+        """
         config = self._config
-        ewma = pool.ewma_task_s
+        expected_s = pool.ewma_task_s
+        if pool.ready:
+            estimate_s = pool.ready.peek().estimate_s
+            if estimate_s is not None:
+                expected_s = estimate_s
         concurrency = pool.spec.max_concurrency
-        if ewma is None or ewma >= config.pipeline_below_s:
+        if expected_s is None or expected_s >= config.pipeline_below_s:
             return 1, concurrency
-        batch = int(config.target_batch_s / max(ewma, 1e-7))
+        batch = int(config.target_batch_s / max(expected_s, 1e-7))
         batch = max(1, min(batch, config.max_batch_size))
         return batch, concurrency + config.pipeline_depth
 

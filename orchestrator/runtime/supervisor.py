@@ -69,6 +69,16 @@ _LOSS_CAUSES: dict[AgentHealth, Literal["died", "hung", "failed_to_start"]] = {
 }
 
 
+def _current_rss_bytes() -> int:
+    """Return this process's resident set size (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * resource.getpagesize()
+
+
 @dataclass(slots=True)
 class _CallInFlight:
     agent_id: str
@@ -213,9 +223,10 @@ class Supervisor:
         return {agent_id: value.value for agent_id, value in health.items()}
 
     async def process_stats(self) -> dict[str, int]:
-        """Return peak resident memory and current counts (for tests and benchmarks)."""
+        """Return resident memory (now and peak) and current counts (tests, benchmarks)."""
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return {
+            "rss_bytes": _current_rss_bytes(),
             "max_rss_bytes": peak_kib * 1024,
             "agents": len(self._agents),
             "calls_in_flight": len(self._calls),
@@ -225,7 +236,7 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Stop every agent and the heartbeat; flush traces."""
         for agent_id in list(self._agents):
-            self._kill(agent_id)
+            self._kill(agent_id, unregister=False)  # the heartbeat goes too
         if self._heartbeat is not None:
             ray.kill(self._heartbeat, no_restart=True)
             self._heartbeat = None
@@ -421,9 +432,9 @@ class Supervisor:
         self._kill(command.agent_id)
         self._log.info("agent.stopped", agent_id=command.agent_id, reason=command.reason)
 
-    def _kill(self, agent_id: str) -> None:
+    def _kill(self, agent_id: str, *, unregister: bool = True) -> None:
         handle = self._agents.pop(agent_id, None)
-        if self._heartbeat is not None:
+        if unregister and self._heartbeat is not None:
             self._heartbeat.unregister.remote(agent_id)
         if handle is not None:
             ray.kill(handle, no_restart=True)

@@ -255,6 +255,23 @@ def test_long_tasks_are_never_batched(make_sim: Any, spec: Any) -> None:
     assert sim.ledger.max_calls_seen == 1
 
 
+def test_estimates_override_the_pool_average_for_batching(make_sim: Any, spec: Any) -> None:
+    # Given a pool that learnt its tasks take 1 ms
+    sim = make_sim(duration_s=0.001)
+    agents = [spec.agent("worker", replicas=1)]
+    sim.submit(spec.workflow(*[spec.task(f"s{i}") for i in range(100)], agents=agents))
+    sim.run()
+    assert max(sim.ledger.batch_sizes) > 1
+    first_long_call = len(sim.ledger.batch_sizes)
+    # When a second workflow brings tasks estimated at 1 s each
+    long_tasks = [spec.task(f"l{i}", estimated_duration_s=1.0) for i in range(20)]
+    sim.submit(spec.workflow(*long_tasks, agents=agents, workflow_id="long"))
+    sim.run()
+    # Then they go one per call, without pipelining, whatever the pool's average says
+    assert set(sim.ledger.batch_sizes[first_long_call:]) == {1}
+    assert sim.ledger.violations == []
+
+
 # -- idle agents ----------------------------------------------------------------------------
 
 

@@ -112,6 +112,8 @@ def test_the_built_workflow_runs_on_the_scheduler(driver: Any) -> None:
         ({"resources": {"gpus": 1}}, "tasks['t'].resources.gpus", "unknown field"),
         ({"retry": {"max_attempts": 0}}, "tasks['t'].retry.max_attempts", "greater than"),
         ({"timeout_s": -3}, "tasks['t'].timeout_s", "greater than 0"),
+        ({"timeout_s": 0}, "tasks['t'].timeout_s", "greater than 0"),
+        ({"estimated_duration_s": -1.0}, "tasks['t'].estimated_duration_s", "greater than"),
         ({"depends_on": ["bad id"]}, "tasks['t'].depends_on[0]", "pattern"),
     ],
 )
