@@ -534,9 +534,14 @@ class Scheduler:
                 self._starved_pools.discard(pool)
 
     def _assign(self, pool: PoolRecord, out: list[Command]) -> None:
-        batch, max_calls = self._policy(pool)
+        """Hand ``pool``'s ready tasks to its agents, round-robin, least loaded first.
+
+        The policy is asked again before each call: it follows the task at the head of the
+        queue, so a pipelined call is only ever added for short work.
+        """
+        most_calls = pool.spec.max_concurrency + self._config.pipeline_depth
         agents = sorted(
-            (agent for agent in pool.agents.values() if len(agent.calls) < max_calls),
+            (agent for agent in pool.agents.values() if len(agent.calls) < most_calls),
             key=lambda agent: len(agent.calls),
         )
         ready = pool.ready
@@ -546,6 +551,9 @@ class Scheduler:
             for agent in agents:
                 if not ready:
                     break
+                batch, max_calls = self._policy(pool)
+                if len(agent.calls) >= max_calls:
+                    continue
                 self._send(agent, min(batch, share), out)
                 if len(agent.calls) < max_calls:
                     next_round.append(agent)
@@ -561,8 +569,18 @@ class Scheduler:
         agent_id = agent.agent_id
         orders = []
         attempt_ids = []
-        for _ in range(min(size, len(ready))):
+        # With estimates, a batch stops before its estimated length passes the target,
+        # so a long task never queues behind short ones in the same call.
+        budget_s = self._config.target_batch_s
+        spent_s = 0.0
+        for index in range(min(size, len(ready))):
+            if index:
+                estimate_s = ready.peek().estimate_s
+                if estimate_s is not None and spent_s + estimate_s > budget_s:
+                    break
             task = ready.pop()
+            if task.estimate_s is not None:
+                spent_s += task.estimate_s
             if task.state is not _READY:
                 check_transition(task.task_id, task.state, _RUNNING)  # raises: a bug
             counts = task.workflow.counts

@@ -199,7 +199,9 @@ class TaskSpec(BaseModel):
         deadline: When the task should be done; earlier deadlines run first within a priority.
         resources: CPU/GPU/memory this task needs; defaults to its agent's declaration.
         retry: Retry policy.
-        timeout_s: Longest one attempt may run before its agent is stopped.
+        timeout_s: Longest one attempt may run, counted from when it is handed to its
+            agent (short tasks may wait there behind one pipelined call); the agent
+            is then stopped and replaced, since a running call cannot be interrupted.
         estimated_duration_s: A hint used to favour tasks on the critical path.
     """
 

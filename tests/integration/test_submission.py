@@ -16,8 +16,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_task_needing_a_gpu_is_rejected_naming_the_resource(orchestrator: Orchestrator) -> None:
+    # 64 GPUs: more than any node has, here (none) or on a GPU machine.
     wf = Workflow("wants-gpu")
-    wf.task("train", workloads.add, args=(1, 2), resources={"num_cpus": 0.5, "num_gpus": 1})
+    wf.task("train", workloads.add, args=(1, 2), resources={"num_cpus": 0.5, "num_gpus": 64})
     wf.task("fine", workloads.add, args=(1, 2))
     known_before = {status.workflow_id for status in orchestrator.workflows()}
 
@@ -25,7 +26,7 @@ def test_task_needing_a_gpu_is_rejected_naming_the_resource(orchestrator: Orches
         orchestrator.submit(wf, workflow_id="wants-gpu-1")
 
     message = str(caught.value)
-    assert "'train'" in message and "GPU" in message and "largest node has 0" in message
+    assert "'train'" in message and "needs 64 GPU but the largest node has" in message
     assert {status.workflow_id for status in orchestrator.workflows()} == known_before
     # Nothing was kept: the same id is free for a corrected workflow.
     fixed = Workflow("wants-gpu")
@@ -35,10 +36,10 @@ def test_task_needing_a_gpu_is_rejected_naming_the_resource(orchestrator: Orches
     )
 
 
-def test_agent_declaring_a_gpu_is_rejected(orchestrator: Orchestrator) -> None:
+def test_agent_declaring_more_gpus_than_any_node_is_rejected(orchestrator: Orchestrator) -> None:
     wf = Workflow("agent-gpu")
-    wf.task("infer", workloads.NeedsGpu)
-    with pytest.raises(WorkflowRejectedError, match=r"NeedsGpu.*needs 1 GPU"):
+    wf.task("infer", workloads.NeedsManyGpus)
+    with pytest.raises(WorkflowRejectedError, match=r"NeedsManyGpus.*needs 64 GPU"):
         orchestrator.submit(wf)
 
 

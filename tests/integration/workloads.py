@@ -96,13 +96,13 @@ class HangsOnFirstAttempt(Agent):
         return f"finished on attempt {ctx.attempt}"
 
 
-class NeedsGpu(Agent):
+class NeedsManyGpus(Agent):
     num_cpus = 0.25
-    num_gpus = 1
+    num_gpus = 64
     replicas = 1
 
     def handle(self, ctx: TaskContext) -> str:
-        return "unreachable on a machine without a GPU"
+        return "unreachable: no node has 64 GPUs"
 
 
 class BrokenSetup(Agent):

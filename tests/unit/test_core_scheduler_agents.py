@@ -272,6 +272,25 @@ def test_estimates_override_the_pool_average_for_batching(make_sim: Any, spec: A
     assert sim.ledger.violations == []
 
 
+def test_a_long_task_never_shares_a_call_with_short_ones(driver: Any, spec: Any) -> None:
+    # Given one agent and, all ready at once, short tasks (0.1 ms estimated) queued ahead
+    # of long ones (1 s estimated) in the same pool
+    driver.send(spec.nodes(1))
+    short = [spec.task(f"s{i}", priority="high", estimated_duration_s=0.0001) for i in range(8)]
+    long = [spec.task(f"l{i}", priority="low", estimated_duration_s=1.0) for i in range(3)]
+    agents = [spec.agent("worker", replicas=1)]
+    commands = driver.submit(spec.workflow(*short, *long, agents=agents))
+    batches = [[order.task_id for order in batch.attempts] for batch in commands.dispatches]
+    while len([t for b in batches for t in b]) < 11:
+        last = commands.dispatches[-1] if commands.dispatches else None
+        assert last is not None
+        commands = driver.finish(*last.attempts, duration_s=0.001)
+        batches += [[order.task_id for order in batch.attempts] for batch in commands.dispatches]
+    # Then the short ones went together and each long one alone
+    assert batches[0] == [f"s{i}" for i in range(8)]
+    assert [b for b in batches if any(t.startswith("l") for t in b)] == [["l0"], ["l1"], ["l2"]]
+
+
 # -- idle agents ----------------------------------------------------------------------------
 
 
