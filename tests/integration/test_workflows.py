@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import ray
@@ -272,3 +277,46 @@ def test_restarted_heartbeat_watches_the_live_agents_again(orchestrator: Orchest
         time.sleep(0.2)
     assert health.get(agent_id) == "healthy"
     assert agent_id in ray.get(supervisor.agents.remote())
+
+
+def test_a_second_driver_joins_the_running_cluster_and_leaves_it_up(
+    orchestrator: Orchestrator, tmp_path
+) -> None:
+    # Given this module's Ray, a second driver (the CLI in another process) joins it by
+    # address, in a namespace of its own so that it gets its own supervisor
+    address = ray.get_runtime_context().gcs_address
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "ORCHESTRATOR_RAY__NAMESPACE": "second-driver",
+        "ORCHESTRATOR_LOGGING__LEVEL": "WARNING",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            str(root / "tests" / "data" / "tiny.yaml"),
+            "--address",
+            address,
+            "--no-progress",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # Then it ran there, and this driver's cluster and supervisor are still up
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((tmp_path / "sum.json").read_text()) == 10
+    assert "Started a local Ray instance" not in result.stderr
+    wf = Workflow("after-second-driver")
+    wf.task("still-here", workloads.add, args=(2, 3))
+    assert orchestrator.submit(wf).wait(timeout_s=60).state is WorkflowState.SUCCEEDED
