@@ -286,10 +286,10 @@ def test_a_second_driver_joins_the_running_cluster_and_leaves_it_up(
     # address, in a namespace of its own so that it gets its own supervisor
     address = ray.get_runtime_context().gcs_address
     root = Path(__file__).resolve().parents[2]
+    # The child inherits this process's RAY_AUTH_MODE: the same as the cluster's.
     env = {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_AUTH_MODE": "disabled",
         "ORCHESTRATOR_RAY__NAMESPACE": "second-driver",
         "ORCHESTRATOR_LOGGING__LEVEL": "WARNING",
     }
