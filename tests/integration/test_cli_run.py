@@ -55,3 +55,32 @@ def test_failing_workflow_exits_1_and_lists_the_failure(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "failed tasks" in result.stdout
     assert "ValueError: expected failure" in result.stdout
+
+
+def test_run_replays_a_wfformat_instance_with_its_time_scale(tmp_path: Path) -> None:
+    # A 6-task WfFormat 1.5 instance: runtimes 10-30 s scaled by 0.01, up to 4 cores.
+    out = tmp_path / "out"
+    result = run_cli(
+        "run",
+        str(DATA / "wfformat" / "valid-1.5.json"),
+        "--time-scale",
+        "0.01",
+        "--slots",
+        "4",
+        "--no-progress",
+        "--output-dir",
+        str(out),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["succeeded"] == 6
+    # Every task slept its scaled runtime: 0.68 s of work, 0.46 s on the critical path.
+    assert summary["task_time_sum_s"] >= 0.68
+    assert summary["critical_path"] == [
+        "split_00000001",
+        "align_00000003",
+        "merge_00000004",
+        "report_00000006",
+    ]
+    assert summary["wall_s"] >= 0.46
