@@ -215,8 +215,9 @@ class Orchestrator:
         spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
         new_id = workflow_id or spec.id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
         spec = spec.with_id(new_id)
-        check_structure(spec)
-        problems = ray.get(self.supervisor.submit.remote(PackedWorkflow.pack(spec)))
+        packed = PackedWorkflow.pack(spec)
+        check_structure(packed)
+        problems = ray.get(self.supervisor.submit.remote(packed))
         if problems:
             raise WorkflowRejectedError(new_id, problems)
         return WorkflowRun(self._supervisor, new_id)

@@ -13,6 +13,7 @@ Each call validates its task at once, so a mistake is reported at the line that 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -185,17 +186,20 @@ class Workflow:
         return len(self._tasks)
 
 
-def check_structure(spec: WorkflowSpec) -> None:
+def check_structure(spec: WorkflowSpec | PackedWorkflow) -> None:
     """Check agents and the graph without a cluster; raise `WorkflowRejectedError` if wrong."""
     problems = structure_problems(spec)
     if problems:
         raise WorkflowRejectedError(spec.name, problems)
 
 
-def structure_problems(spec: WorkflowSpec) -> list[Problem]:
+def structure_problems(spec: WorkflowSpec | PackedWorkflow) -> list[Problem]:
     """Return the problems of agents and the graph that need no cluster to find."""
+    packed = spec if isinstance(spec, PackedWorkflow) else PackedWorkflow.pack(spec)
+    if packed.id is None:
+        packed = dataclasses.replace(packed, id="unsubmitted")
     _, problems = validate_workflow(
-        PackedWorkflow.pack(spec if spec.id is not None else spec.with_id("unsubmitted")),
+        packed,
         known_workflow_ids=(),
         known_pools={},
         nodes=(),
