@@ -1,4 +1,4 @@
-"""Resolve ``module:attribute`` import paths, and find the path of an importable object."""
+"""Resolve ``module:attribute`` import paths."""
 
 from __future__ import annotations
 
@@ -32,21 +32,3 @@ def import_object(path: str) -> Any:
                 f"module {module_name!r} has no attribute {attribute!r} (from {path!r})"
             ) from None
     return obj
-
-
-def import_path_of(obj: Any) -> str | None:
-    """Return ``module:qualname`` when importing it gives back ``obj`` itself, else None.
-
-    Functions and classes defined in ``__main__``, in notebooks or inside functions have no
-    such path; they travel by value instead.
-    """
-    module = getattr(obj, "__module__", None)
-    qualname = getattr(obj, "__qualname__", None)
-    if not module or not qualname or module == "__main__" or "<" in qualname:
-        return None
-    path = f"{module}:{qualname}"
-    try:
-        found = import_object(path)
-    except ImportError:
-        return None
-    return path if found is obj else None

@@ -10,13 +10,11 @@ second of pickling. Rows are only ever made from specs pydantic has already vali
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from orchestrator.core.resources import ResourceSpec
-from orchestrator.core.specs import AgentSpec, Priority, RetryPolicy, TaskSpec, WorkflowSpec
+from orchestrator.core.specs import AgentSpec, RetryPolicy, TaskSpec, WorkflowSpec
 
 
 class TaskRow(NamedTuple):
@@ -68,27 +66,6 @@ class TaskRow(NamedTuple):
             task.estimated_duration_s,
         )
 
-    def to_spec(self) -> TaskSpec:
-        """Rebuild the task's spec (placeholder dependencies folded into ``depends_on``)."""
-        return TaskSpec(
-            id=self.id,
-            agent=self.agent,
-            function=self.function,
-            args=self.args,
-            kwargs=self.kwargs,
-            depends_on=self.inputs,
-            priority=Priority(self.priority),
-            deadline=(
-                datetime.fromtimestamp(self.deadline_s, tz=UTC)
-                if math.isfinite(self.deadline_s)
-                else None
-            ),
-            resources=self.resources,
-            retry=self.retry,
-            timeout_s=self.timeout_s,
-            estimated_duration_s=self.estimated_duration_s,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class PackedWorkflow:
@@ -118,9 +95,3 @@ class PackedWorkflow:
             spec.agents,
             tuple(TaskRow.from_spec(task) for task in spec.tasks),
         )
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[TaskRow]:
-        return iter(self.rows)
