@@ -4,7 +4,7 @@ Nothing here imports Ray or does I/O; time comes from an injected clock.
 """
 
 from orchestrator.core.bounds import LowerBound, lower_bound_s
-from orchestrator.core.clock import Clock, FakeClock, WallClock
+from orchestrator.core.clock import Clock, FakeClock
 from orchestrator.core.commands import (
     AttemptOrder,
     Command,
@@ -92,7 +92,6 @@ __all__ = [
     "TaskSpec",
     "TaskState",
     "Tick",
-    "WallClock",
     "WorkflowCancelRequested",
     "WorkflowRejectedError",
     "WorkflowReleaseRequested",

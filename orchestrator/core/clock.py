@@ -1,8 +1,10 @@
-"""Clocks: the core never reads time itself; a clock is injected."""
+"""Clocks: the core never reads time itself; a clock is injected.
+
+The real one, `WallClock`, lives in `orchestrator.runtime.clock`.
+"""
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 
@@ -12,14 +14,6 @@ class Clock(Protocol):
     def now_s(self) -> float:
         """Return the current time in seconds."""
         ...
-
-
-class WallClock:
-    """The real wall clock (seconds since the epoch)."""
-
-    def now_s(self) -> float:
-        """Return ``time.time()``."""
-        return time.time()
 
 
 class FakeClock:

@@ -23,7 +23,6 @@ import structlog
 from opentelemetry.sdk.trace import TracerProvider
 from ray.exceptions import RayActorError
 
-from orchestrator.core.clock import WallClock
 from orchestrator.core.commands import (
     AttemptOrder,
     Command,
@@ -52,6 +51,7 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.runtime.agent_host import AttemptPayload, agent_host_class
+from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.heartbeat import HeartbeatService
 from orchestrator.runtime.ray_options import actor_options

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from orchestrator.core import FakeClock, NodeCapacity, ResourceSpec, WallClock
+from orchestrator.core import FakeClock, NodeCapacity, ResourceSpec
 from orchestrator.core.resources import ResourceLedger, ResourceVector, describe_infeasible
+from orchestrator.runtime.clock import WallClock
 
 
 def test_fake_clock_moves_only_forward_when_told() -> None:
