@@ -135,8 +135,3 @@ class Settings(BaseSettings):
         # Later files win in pydantic-settings' TOML source.
         toml = TomlConfigSettingsSource(settings_cls, toml_file=[f for f in files if f.exists()])
         return (init_settings, env_settings, toml)
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Return the settings with ``overrides`` (section dicts or models) on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]

@@ -215,13 +215,6 @@ class Supervisor:
         """Return ``[handle]`` of the heartbeat actor (empty before the first workflow)."""
         return [self._heartbeat] if self._heartbeat is not None else []
 
-    async def agent_health(self) -> dict[str, str]:
-        """Return the heartbeat's view of every agent."""
-        if self._heartbeat is None:
-            return {}
-        health: dict[str, AgentHealth] = await self._heartbeat.health.remote()
-        return {agent_id: value.value for agent_id, value in health.items()}
-
     async def process_stats(self) -> dict[str, int]:
         """Return resident memory (now and peak) and current counts (tests, benchmarks)."""
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
