@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -19,19 +18,12 @@ from typing import Any
 import ray
 
 from orchestrator.agent import NonRetryableError, TaskContext
+from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.imports import import_object
+from orchestrator.runtime.wire import AttemptPayload, failed, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging
-
-#: One attempt as sent by the supervisor: (attempt_id, workflow_id, task_id, attempt,
-#: function or None, args, kwargs, input task ids, indices of their refs in the batch).
-AttemptPayload = tuple[
-    int, str, str, int, Any, tuple[Any, ...], dict[str, Any], tuple[str, ...], tuple[int, ...]
-]
-#: How an attempt ended: (attempt_id, ok, started_s, finished_s, error_type,
-#: error_message, traceback, retryable) — the fields of `AttemptOutcome`.
-OutcomeRecord = tuple[int, bool, float, float, str | None, str | None, str | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,27 +74,26 @@ class AgentHost:
             values = ray.get(list(refs)) if refs else []
         except Exception as exc:  # an upstream result was lost
             now = time.time()
-            failed = tuple(_failure(item[0], now, now, exc, retryable=True) for item in batch)
-            return (failed, *([None] * len(batch)))
-        outcomes: list[OutcomeRecord] = []
+            lost = tuple(failed(item.attempt_id, now, now, exc, retryable=True) for item in batch)
+            return (lost, *([None] * len(batch)))
+        outcomes: list[AttemptOutcome] = []
         results: list[Any] = []
         ident = threading.get_ident()
         for item in batch:
-            attempt_id, workflow_id, task_id, attempt, function, args, kwargs, input_ids, slots = (
-                item
-            )
-            inputs = {task: values[slot] for task, slot in zip(input_ids, slots, strict=True)}
+            slots = item.input_slots
+            inputs = {task: values[slot] for task, slot in zip(item.input_ids, slots, strict=True)}
+            args, kwargs, function = item.args, item.kwargs, item.function
             started = time.time()
             with self._lock:
-                self._running[ident] = (task_id, started)
+                self._running[ident] = (item.task_id, started)
             try:
                 if inputs:
                     args = substitute_outputs(args, inputs)
                     kwargs = substitute_outputs(kwargs, inputs)
                 context = TaskContext(
-                    workflow_id,
-                    task_id,
-                    attempt,
+                    item.workflow_id,
+                    item.task_id,
+                    item.attempt,
                     self._agent_id,
                     args,
                     kwargs,
@@ -112,10 +103,12 @@ class AgentHost:
                 result = self._handle(context)
             except Exception as exc:
                 retryable = not isinstance(exc, NonRetryableError)
-                outcomes.append(_failure(attempt_id, started, time.time(), exc, retryable))
+                outcomes.append(
+                    failed(item.attempt_id, started, time.time(), exc, retryable=retryable)
+                )
                 results.append(None)
             else:
-                outcomes.append((attempt_id, True, started, time.time(), None, None, None, True))
+                outcomes.append(succeeded(item.attempt_id, started, time.time()))
                 results.append(result)
         with self._lock:
             self._running.pop(ident, None)
@@ -141,13 +134,6 @@ def _resolve(path: str) -> Callable[..., Any]:
     if not callable(function):
         raise NonRetryableError(f"{path!r} is not callable")
     return function  # type: ignore[no-any-return]
-
-
-def _failure(
-    attempt_id: int, started: float, finished: float, exc: BaseException, retryable: bool
-) -> OutcomeRecord:
-    text = "".join(traceback.format_exception(exc))
-    return (attempt_id, False, started, finished, type(exc).__name__, str(exc), text, retryable)
 
 
 @cache

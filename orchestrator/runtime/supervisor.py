@@ -50,12 +50,13 @@ from orchestrator.core.scheduler import Scheduler
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
-from orchestrator.runtime.agent_host import AttemptPayload, agent_host_class
+from orchestrator.runtime.agent_host import agent_host_class
 from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.heartbeat import HeartbeatService
 from orchestrator.runtime.ray_options import actor_options
 from orchestrator.runtime.tracing import WorkflowTracer
+from orchestrator.runtime.wire import MAX_CALL_ERROR_CHARS, AttemptPayload, call_failed, payload_of
 from orchestrator.settings import Settings
 from orchestrator.telemetry.logging import configure_logging
 
@@ -307,21 +308,15 @@ class Supervisor:
             try:
                 if isinstance(result, BaseException):
                     raise result
-                records = result.result()
+                records: tuple[AttemptOutcome, ...] = result.result()
             except RayActorError as exc:
-                lost[call.agent_id] = f"{type(exc).__name__}: {exc}"[:2000]
+                lost[call.agent_id] = f"{type(exc).__name__}: {exc}"[:MAX_CALL_ERROR_CHARS]
                 self._tracer.attempts_lost(call.orders, lost[call.agent_id])
                 continue
             except Exception as exc:
                 # The call itself failed (e.g. arguments or results not serialisable).
-                now = time.time()
-                text = f"{type(exc).__name__}: {exc}"[:2000]
-                records = tuple(
-                    (o.attempt_id, False, now, now, type(exc).__name__, text, None, False)
-                    for o in call.orders
-                )
-            for record, order, ref in zip(records, call.orders, call.result_refs, strict=True):
-                outcome = AttemptOutcome(*record)
+                records = call_failed(call.orders, exc, time.time())
+            for outcome, order, ref in zip(records, call.orders, call.result_refs, strict=True):
                 outcomes.append(outcome)
                 if outcome.ok and order.workflow_id in self._results:
                     self._results[order.workflow_id][order.task_id] = ref
@@ -383,19 +378,7 @@ class Supervisor:
                     slot = slots[key] = len(refs)
                     refs.append(results[upstream])
                 indices.append(slot)
-            payload.append(
-                (
-                    order.attempt_id,
-                    order.workflow_id,
-                    order.task_id,
-                    order.attempt,
-                    order.function,
-                    order.args,
-                    order.kwargs,
-                    order.inputs,
-                    tuple(indices),
-                )
-            )
+            payload.append(payload_of(order, tuple(indices)))
         try:
             returned = agent.run_batch.options(num_returns=len(payload) + 1).remote(payload, refs)
         except Exception as exc:  # e.g. an argument that cannot be pickled
