@@ -55,6 +55,7 @@ from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.heartbeat import HeartbeatService
 from orchestrator.runtime.ray_options import actor_options
+from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.runtime.wire import MAX_CALL_ERROR_CHARS, AttemptPayload, call_failed, payload_of
 from orchestrator.settings import Settings
@@ -111,8 +112,7 @@ class Supervisor:
         self._tracer = WorkflowTracer(tracer_provider_factory, settings.tracing)
         self._agents: dict[str, Any] = {}
         self._calls: dict[int, _CallInFlight] = {}
-        # Result refs by workflow, then task: a released workflow drops its whole dict.
-        self._results: dict[str, dict[str, Any]] = {}
+        self._results = ResultStore()
         self._finished: dict[str, asyncio.Event] = {}
         self._completed: list[tuple[int, Future[Any] | BaseException]] = []
         self._wake: asyncio.Event | None = None
@@ -141,7 +141,7 @@ class Supervisor:
             return exc.problems
         workflow_id = spec.id or ""
         self._finished[workflow_id] = asyncio.Event()
-        self._results[workflow_id] = {}
+        self._results.open(workflow_id)
         self._tracer.workflow_started(spec)
         log.info("workflow.submitted", name=spec.name, tasks=len(spec.rows))
         self._execute(commands)
@@ -170,7 +170,7 @@ class Supervisor:
     async def result_ref(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, list[Any]]:
         """Return a task's info and, when it succeeded, ``[ObjectRef]`` of its result."""
         info = self._scheduler.task_info(workflow_id, task_id)
-        ref = self._results.get(workflow_id, {}).get(task_id)
+        ref = self._results.get(workflow_id, task_id)
         return info, ([ref] if ref is not None and info.state is TaskState.SUCCEEDED else [])
 
     async def summary(self, workflow_id: str) -> RunSummary:
@@ -224,7 +224,7 @@ class Supervisor:
             "max_rss_bytes": peak_kib * 1024,
             "agents": len(self._agents),
             "calls_in_flight": len(self._calls),
-            "results_held": sum(len(results) for results in self._results.values()),
+            "results_held": len(self._results),
         }
 
     async def shutdown(self) -> None:
@@ -318,8 +318,8 @@ class Supervisor:
                 records = call_failed(call.orders, exc, time.time())
             for outcome, order, ref in zip(records, call.orders, call.result_refs, strict=True):
                 outcomes.append(outcome)
-                if outcome.ok and order.workflow_id in self._results:
-                    self._results[order.workflow_id][order.task_id] = ref
+                if outcome.ok:
+                    self._results.put(order.workflow_id, order.task_id, ref)
                 self._tracer.attempt_finished(order, outcome, call.agent_id)
         if outcomes:
             self._handle(AttemptsFinished(outcomes=tuple(outcomes)))
@@ -359,7 +359,7 @@ class Supervisor:
             elif isinstance(command, PublishWorkflowEvent):
                 self._publish_workflow(command)
             elif isinstance(command, ReleaseWorkflow):
-                self._results.pop(command.workflow_id, None)
+                self._results.release(command.workflow_id)
                 self._finished.pop(command.workflow_id, None)
                 self._log.debug("workflow.released", workflow_id=command.workflow_id)
 
@@ -370,7 +370,7 @@ class Supervisor:
         slots: dict[tuple[str, str], int] = {}
         for order in command.attempts:
             indices = []
-            results = self._results[order.workflow_id]
+            results = self._results.of(order.workflow_id)
             for upstream in order.inputs:
                 key = (order.workflow_id, upstream)
                 slot = slots.get(key)

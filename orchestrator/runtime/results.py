@@ -1,0 +1,51 @@
+"""`ResultStore`: the ObjectRefs of the results the supervisor holds, by workflow then task.
+
+The results themselves stay in Ray's object store; holding a ref keeps its object alive,
+so releasing a workflow drops all of its refs at once and lets Ray free the objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class ResultStore:
+    """Result refs of the workflows not yet released (a ref is an opaque ``Any`` here)."""
+
+    def __init__(self) -> None:
+        self._by_workflow: dict[str, dict[str, Any]] = {}
+
+    def open(self, workflow_id: str) -> None:
+        """Start holding results for a newly submitted workflow."""
+        self._by_workflow[workflow_id] = {}
+
+    def put(self, workflow_id: str, task_id: str, ref: Any) -> None:
+        """Hold ``ref`` as the result of a task; ignored once its workflow is released.
+
+        An attempt may finish after its workflow was released (e.g. cancelled, then
+        released while a call was still running): its result is then not wanted.
+        """
+        results = self._by_workflow.get(workflow_id)
+        if results is not None:
+            results[task_id] = ref
+
+    def get(self, workflow_id: str, task_id: str) -> Any | None:
+        """Return a task's result ref, or None if it has none (or the workflow is gone)."""
+        return self._by_workflow.get(workflow_id, {}).get(task_id)
+
+    def of(self, workflow_id: str) -> Mapping[str, Any]:
+        """Return the refs of one workflow by task id (hot path: no copy).
+
+        Raises:
+            KeyError: the workflow is unknown or released.
+        """
+        return self._by_workflow[workflow_id]
+
+    def release(self, workflow_id: str) -> None:
+        """Drop every ref of a workflow (unknown ids are ignored)."""
+        self._by_workflow.pop(workflow_id, None)
+
+    def __len__(self) -> int:
+        """Return how many results are held, over all workflows."""
+        return sum(len(results) for results in self._by_workflow.values())
