@@ -1,15 +1,78 @@
-"""Wiring: create (or find) the supervisor actor; it creates its heartbeat and agents."""
+"""Wiring: the one place where the runtime's actors are created and their parts injected.
+
+The driver creates (or finds) the supervisor actor; inside its process, `SupervisorActor`
+sets the process up and hands the `Supervisor` its clock, logger, tracer and a way to start
+its heartbeat actor. The supervisor starts agents itself, as the scheduler asks.
+"""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import ray
 from opentelemetry.trace import TracerProvider
 
+from orchestrator.runtime.clock import WallClock
+from orchestrator.runtime.heartbeat import HeartbeatService
 from orchestrator.runtime.supervisor import Supervisor
+from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
+from orchestrator.telemetry.logging import configure_logging, get_logger
+
+#: The supervisor process's collector thresholds: it holds many long-lived small objects,
+#: so young ones are collected less often (fewer full scans). `benchmarks/core_sim.py`
+#: applies the same setting.
+SUPERVISOR_GC_THRESHOLD = (50_000, 20, 100)
+
+
+def prepare_supervisor_process(settings: Settings) -> None:
+    """Set up the supervisor's process: garbage-collector thresholds and logging."""
+    gc.set_threshold(*SUPERVISOR_GC_THRESHOLD)
+    configure_logging(settings.logging)
+
+
+def spawn_heartbeat(settings: Settings) -> Any:
+    """Start the heartbeat actor that watches this supervisor's agents; return its handle.
+
+    Call it inside the supervisor actor: the heartbeat reports to the current actor.
+    Ray restarts the heartbeat if its process dies; its memory is then gone, so it asks
+    the supervisor for the live agents (`resync`), now and whenever the supervisor says.
+    """
+    me = ray.get_runtime_context().current_actor
+    heartbeat: Any = (
+        ray.remote(HeartbeatService)
+        .options(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+        .remote(me, settings.heartbeat, settings.logging)
+    )
+    heartbeat.resync.remote()
+    return heartbeat
+
+
+class SupervisorActor(Supervisor):
+    """The `Supervisor` as Ray runs it: its process set up and its parts wired.
+
+    Args:
+        settings: All settings.
+        tracer_provider_factory: Builds the tracer provider in this process; by default one
+            from ``settings.tracing``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        tracer_provider_factory: Callable[[], TracerProvider] | None = None,
+    ) -> None:
+        prepare_supervisor_process(settings)
+        super().__init__(
+            settings,
+            clock=WallClock(),
+            log=get_logger("orchestrator.supervisor"),
+            tracer=WorkflowTracer(tracer_provider_factory, settings.tracing),
+            start_heartbeat=partial(spawn_heartbeat, settings),
+        )
 
 
 def spawn_supervisor(
@@ -30,4 +93,4 @@ def spawn_supervisor(
     }
     if settings.ray.detached:
         options["lifetime"] = "detached"
-    return ray.remote(Supervisor).options(**options).remote(settings, tracer_provider_factory)
+    return ray.remote(SupervisorActor).options(**options).remote(settings, tracer_provider_factory)

@@ -4,27 +4,24 @@ It only decodes what happened into core events, calls ``Scheduler.handle`` and e
 the commands that come back (start/stop agents, dispatch batches, publish). Results stay in
 Ray's object store: the supervisor keeps their ObjectRefs and passes them to dependent
 tasks, and reads only each call's small outcome record.
+
+Its clock, logger, tracer and heartbeat are injected; `orchestrator.runtime.spawn` wires
+them and sets the supervisor's process up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import resource
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, assert_never
 
 import ray
-import structlog
-from opentelemetry.sdk.trace import TracerProvider
-from ray.exceptions import RayActorError
+from structlog.typing import FilteringBoundLogger
 
+from orchestrator.core.clock import Clock
 from orchestrator.core.commands import (
-    AttemptOrder,
     Command,
     DispatchBatch,
     PublishTaskEvents,
@@ -36,9 +33,9 @@ from orchestrator.core.commands import (
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
-    AttemptOutcome,
     AttemptsFinished,
     ClusterObserved,
+    Event,
     Tick,
     WorkflowCancelRequested,
     WorkflowReleaseRequested,
@@ -51,15 +48,12 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.runtime.agent_host import agent_host_class
-from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.cluster import observe_nodes
-from orchestrator.runtime.heartbeat import HeartbeatService
+from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.ray_options import actor_options
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.tracing import WorkflowTracer
-from orchestrator.runtime.wire import MAX_CALL_ERROR_CHARS, AttemptPayload, call_failed, payload_of
 from orchestrator.settings import Settings
-from orchestrator.telemetry.logging import configure_logging
 
 #: Re-read the cluster's nodes at least this often (new or lost nodes change capacity).
 CLUSTER_REFRESH_S = 10.0
@@ -81,40 +75,37 @@ def _current_rss_bytes() -> int:
     return pages * resource.getpagesize()
 
 
-@dataclass(slots=True)
-class _CallInFlight:
-    agent_id: str
-    orders: tuple[AttemptOrder, ...]
-    result_refs: Sequence[Any]
-
-
 class Supervisor:
     """Owns the scheduler; driven by drivers' calls, agents' outcomes and heartbeats.
 
     Args:
         settings: All settings (scheduler, heartbeat, logging, tracing).
-        tracer_provider_factory: Builds the tracer provider in this process; by default one
-            from ``settings.tracing``.
+        clock: The scheduler's and the loop's time (the wall clock in production).
+        log: Where the supervisor logs (structlog, configured by the wiring).
+        tracer: Makes the spans of workflows and attempts.
+        start_heartbeat: Starts the heartbeat actor and returns its handle; called once,
+            when the first workflow arrives, inside this actor's process.
     """
 
     def __init__(
         self,
         settings: Settings,
-        tracer_provider_factory: Callable[[], TracerProvider] | None = None,
+        *,
+        clock: Clock,
+        log: FilteringBoundLogger,
+        tracer: WorkflowTracer,
+        start_heartbeat: Callable[[], Any],
     ) -> None:
-        # Many long-lived small objects: collect young ones less often (fewer full scans).
-        gc.set_threshold(50_000, 20, 100)
-        configure_logging(settings.logging)
         self._settings = settings
-        self._log = structlog.get_logger("orchestrator.supervisor")
-        self._clock = WallClock()
-        self._scheduler = Scheduler(self._clock, settings.scheduler)
-        self._tracer = WorkflowTracer(tracer_provider_factory, settings.tracing)
+        self._log = log
+        self._clock = clock
+        self._scheduler = Scheduler(clock, settings.scheduler)
+        self._tracer = tracer
+        self._start_heartbeat = start_heartbeat
         self._agents: dict[str, Any] = {}
-        self._calls: dict[int, _CallInFlight] = {}
         self._results = ResultStore()
+        self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop)
         self._finished: dict[str, asyncio.Event] = {}
-        self._completed: list[tuple[int, Future[Any] | BaseException]] = []
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat: Any = None
@@ -223,7 +214,7 @@ class Supervisor:
             "rss_bytes": _current_rss_bytes(),
             "max_rss_bytes": peak_kib * 1024,
             "agents": len(self._agents),
-            "calls_in_flight": len(self._calls),
+            "calls_in_flight": len(self._dispatcher),
             "results_held": len(self._results),
         }
 
@@ -258,15 +249,11 @@ class Supervisor:
         self._wake = asyncio.Event()
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
         if self._heartbeat is None:
-            me = ray.get_runtime_context().current_actor
-            # Restarted by Ray if its process dies; its memory is then gone, so the
-            # supervisor asks it to resync with the live agents now and then.
-            self._heartbeat = (
-                ray.remote(HeartbeatService)
-                .options(num_cpus=0, max_restarts=-1, max_task_retries=-1)
-                .remote(me, self._settings.heartbeat, self._settings.logging)
-            )
-            self._heartbeat.resync.remote()
+            self._heartbeat = self._start_heartbeat()
+
+    def _wake_loop(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -274,70 +261,39 @@ class Supervisor:
             wakeup_s = self._scheduler.next_wakeup_s()
             timeout_s = min(CLUSTER_REFRESH_S, self._settings.heartbeat.resync_interval_s)
             if wakeup_s is not None:
-                timeout_s = min(timeout_s, max(wakeup_s - time.time(), 0.0))
-            if not self._completed:
+                timeout_s = min(timeout_s, max(wakeup_s - self._clock.now_s(), 0.0))
+            if not self._dispatcher.has_completed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout_s)
             self._wake.clear()
             try:
-                self._drain_completed()
-                if wakeup_s is not None and time.time() >= wakeup_s:
+                self._collect_outcomes()
+                if wakeup_s is not None and self._clock.now_s() >= wakeup_s:
                     self._handle(Tick())
                 self._observe_cluster(force=False)
                 self._resync_heartbeat()
             except Exception:
                 self._log.exception("supervisor.loop_error")
 
-    def _on_call_done(self, call_id: int, future: Future[Any]) -> None:
-        # Runs on a Ray thread: hand over to the event loop.
-        self._loop.call_soon_threadsafe(self._mark_completed, call_id, future)
-
-    def _mark_completed(self, call_id: int, result: Future[Any] | BaseException) -> None:
-        self._completed.append((call_id, result))
-        if self._wake is not None:
-            self._wake.set()
-
-    def _drain_completed(self) -> None:
-        completed, self._completed = self._completed, []
-        outcomes: list[AttemptOutcome] = []
-        lost: dict[str, str] = {}
-        for call_id, result in completed:
-            call = self._calls.pop(call_id, None)
-            if call is None:
-                continue
-            try:
-                if isinstance(result, BaseException):
-                    raise result
-                records: tuple[AttemptOutcome, ...] = result.result()
-            except RayActorError as exc:
-                lost[call.agent_id] = f"{type(exc).__name__}: {exc}"[:MAX_CALL_ERROR_CHARS]
-                self._tracer.attempts_lost(call.orders, lost[call.agent_id])
-                continue
-            except Exception as exc:
-                # The call itself failed (e.g. arguments or results not serialisable).
-                records = call_failed(call.orders, exc, time.time())
-            for outcome, order, ref in zip(records, call.orders, call.result_refs, strict=True):
-                outcomes.append(outcome)
-                if outcome.ok:
-                    self._results.put(order.workflow_id, order.task_id, ref)
-                self._tracer.attempt_finished(order, outcome, call.agent_id)
+    def _collect_outcomes(self) -> None:
+        outcomes, lost = self._dispatcher.collect()
         if outcomes:
-            self._handle(AttemptsFinished(outcomes=tuple(outcomes)))
+            self._handle(AttemptsFinished(outcomes=outcomes))
         for agent_id, reason in lost.items():
             self._handle(AgentLost(agent_id=agent_id, cause="died", reason=reason))
 
-    def _handle(self, event: Any) -> None:
+    def _handle(self, event: Event) -> None:
         self._execute(self._scheduler.handle(event))
 
     def _observe_cluster(self, *, force: bool) -> None:
-        now = time.time()
+        now = self._clock.now_s()
         if not force and now - self._cluster_seen_s < CLUSTER_REFRESH_S:
             return
         self._cluster_seen_s = now
         self._handle(ClusterObserved(nodes=observe_nodes()))
 
     def _resync_heartbeat(self) -> None:
-        now = time.time()
+        now = self._clock.now_s()
         if now - self._heartbeat_synced_s < self._settings.heartbeat.resync_interval_s:
             return
         self._heartbeat_synced_s = now
@@ -348,50 +304,28 @@ class Supervisor:
 
     def _execute(self, commands: list[Command]) -> None:
         for command in commands:
-            if isinstance(command, DispatchBatch):
-                self._dispatch(command)
-            elif isinstance(command, StartAgent):
-                self._start_agent(command)
-            elif isinstance(command, StopAgent):
-                self._stop_agent(command)
-            elif isinstance(command, PublishTaskEvents):
-                self._publish_tasks(command)
-            elif isinstance(command, PublishWorkflowEvent):
-                self._publish_workflow(command)
-            elif isinstance(command, ReleaseWorkflow):
-                self._results.release(command.workflow_id)
-                self._finished.pop(command.workflow_id, None)
-                self._log.debug("workflow.released", workflow_id=command.workflow_id)
+            match command:
+                case DispatchBatch():
+                    self._dispatcher.send(command, self._agents[command.agent_id])
+                case StartAgent():
+                    self._start_agent(command)
+                case StopAgent():
+                    self._stop_agent(command)
+                case PublishTaskEvents():
+                    self._publish_tasks(command)
+                case PublishWorkflowEvent():
+                    self._publish_workflow(command)
+                case ReleaseWorkflow():
+                    self._release_workflow(command)
+                case _:
+                    # A command the executor does not know is a type error (mypy), and
+                    # an error here rather than a command silently dropped.
+                    assert_never(command)
 
-    def _dispatch(self, command: DispatchBatch) -> None:
-        agent = self._agents[command.agent_id]
-        payload: list[AttemptPayload] = []
-        refs: list[Any] = []
-        slots: dict[tuple[str, str], int] = {}
-        for order in command.attempts:
-            indices = []
-            results = self._results.of(order.workflow_id)
-            for upstream in order.inputs:
-                key = (order.workflow_id, upstream)
-                slot = slots.get(key)
-                if slot is None:
-                    slot = slots[key] = len(refs)
-                    refs.append(results[upstream])
-                indices.append(slot)
-            payload.append(payload_of(order, tuple(indices)))
-        try:
-            returned = agent.run_batch.options(num_returns=len(payload) + 1).remote(payload, refs)
-        except Exception as exc:  # e.g. an argument that cannot be pickled
-            self._calls[command.call_id] = _CallInFlight(command.agent_id, command.attempts, ())
-            failed: Future[Any] = Future()
-            failed.set_exception(exc)
-            self._mark_completed(command.call_id, failed)
-            return
-        self._calls[command.call_id] = _CallInFlight(
-            command.agent_id, command.attempts, returned[1:]
-        )
-        call_id = command.call_id
-        returned[0].future().add_done_callback(lambda f: self._on_call_done(call_id, f))
+    def _release_workflow(self, command: ReleaseWorkflow) -> None:
+        self._results.release(command.workflow_id)
+        self._finished.pop(command.workflow_id, None)
+        self._log.debug("workflow.released", workflow_id=command.workflow_id)
 
     def _start_agent(self, command: StartAgent) -> None:
         pool = command.pool
@@ -440,8 +374,3 @@ class Supervisor:
         event = self._finished.get(command.workflow_id)
         if event is not None:
             event.set()
-
-    @property
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        assert self._loop_task is not None
-        return self._loop_task.get_loop()
