@@ -1,7 +1,7 @@
 """A Ray-native orchestrator for fleets of agents.
 
 Importing this package is cheap and never starts or imports Ray: the names that need Ray
-(`Orchestrator`, `WorkflowRun`) load on first use.
+(`Orchestrator`, `WorkflowRun`, their errors) load on first use.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from orchestrator.core import (
 from orchestrator.workflow import Workflow
 
 if TYPE_CHECKING:
-    from orchestrator.api import Orchestrator, TaskFailedError, WorkflowRun
+    from orchestrator.api import (
+        Orchestrator,
+        SupervisorUnavailableError,
+        TaskFailedError,
+        WorkflowRun,
+    )
 
 __all__ = [
     "Agent",
@@ -35,6 +40,7 @@ __all__ = [
     "Priority",
     "ResourceSpec",
     "RetryPolicy",
+    "SupervisorUnavailableError",
     "TaskContext",
     "TaskFailedError",
     "TaskSpec",
@@ -46,7 +52,7 @@ __all__ = [
     "WorkflowState",
 ]
 
-_LAZY = {"Orchestrator", "WorkflowRun", "TaskFailedError"}
+_LAZY = {"Orchestrator", "WorkflowRun", "TaskFailedError", "SupervisorUnavailableError"}
 
 
 def __getattr__(name: str) -> Any:

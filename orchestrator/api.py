@@ -6,6 +6,10 @@
         run = orch.submit(workflow)
         run.wait(progress=True)
         print(run.result("report"))
+
+Every call to Ray goes through `orchestrator.runtime` (the supervisor's calls through
+`SupervisorClient`), so every call fails the same way: ``KeyError``/``ValueError`` from
+the supervisor as themselves, `SupervisorUnavailableError` when it is gone.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import ray
 from opentelemetry.trace import TracerProvider
 
 from orchestrator.core.errors import WorkflowRejectedError
@@ -24,21 +27,20 @@ from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
-from orchestrator.runtime.cluster import connect
+from orchestrator.progress import follow
+from orchestrator.runtime.client import SupervisorClient, SupervisorUnavailableError
+from orchestrator.runtime.cluster import connect, disconnect
 from orchestrator.runtime.spawn import spawn_supervisor
 from orchestrator.settings import Settings
 from orchestrator.workflow import Workflow, check_structure
 
+__all__ = ["Orchestrator", "SupervisorUnavailableError", "TaskFailedError", "WorkflowRun"]
 
-def _unwrap(ref: Any) -> Any:
-    """``ray.get`` that re-raises a supervisor's KeyError/ValueError as itself."""
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as exc:
-        cause = exc.cause
-        if isinstance(cause, KeyError | ValueError):
-            raise cause from None
-        raise
+#: How often the progress bar is redrawn by default (seconds).
+DEFAULT_REFRESH_S = 0.5
+#: Longest single wait inside the supervisor by default (seconds): a plain `wait` asks
+#: again after this, so no call to the supervisor stays open without bound.
+DEFAULT_WAIT_CHUNK_S = 5.0
 
 
 class TaskFailedError(RuntimeError):
@@ -57,10 +59,15 @@ class TaskFailedError(RuntimeError):
 
 
 class WorkflowRun:
-    """A submitted workflow: follow it, wait for it, read its results."""
+    """A submitted workflow: follow it, wait for it, read its results.
 
-    def __init__(self, supervisor: Any, workflow_id: str) -> None:
-        self._supervisor = supervisor
+    Args:
+        client: The supervisor that runs it.
+        workflow_id: Its id.
+    """
+
+    def __init__(self, client: SupervisorClient, workflow_id: str) -> None:
+        self._client = client
         self.id = workflow_id
 
     def __repr__(self) -> str:
@@ -68,41 +75,44 @@ class WorkflowRun:
 
     def status(self) -> WorkflowStatus:
         """Return the counts of tasks per state and the workflow's state."""
-        status: WorkflowStatus = _unwrap(self._supervisor.status.remote(self.id))
-        return status
+        return self._client.status(self.id)
 
     def wait(
-        self, timeout_s: float | None = None, *, progress: bool = False, poll_s: float = 0.5
+        self,
+        timeout_s: float | None = None,
+        *,
+        progress: bool = False,
+        refresh_s: float = DEFAULT_REFRESH_S,
+        wait_chunk_s: float = DEFAULT_WAIT_CHUNK_S,
     ) -> WorkflowStatus:
         """Block until the workflow ends (or ``timeout_s`` passes); return its status.
 
         Args:
             timeout_s: Give up waiting after this long (the workflow keeps running).
             progress: Show a live progress bar (terminal or notebook).
-            poll_s: How often to refresh the progress bar.
+            refresh_s: How often the progress bar is redrawn (with ``progress``).
+            wait_chunk_s: Without ``progress``: the longest single wait inside the
+                supervisor, after which the driver asks again. (With ``progress``, each
+                wait lasts at most ``refresh_s``.)
         """
         if progress:
-            from orchestrator.progress import follow
-
-            return follow(self, timeout_s=timeout_s, poll_s=poll_s)
+            return follow(self, timeout_s=timeout_s, refresh_s=refresh_s)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            chunk = poll_s * 10
+            chunk_s = wait_chunk_s
             if deadline is not None:
-                chunk = min(chunk, max(deadline - time.monotonic(), 0.0))
-            status: WorkflowStatus = _unwrap(self._supervisor.wait.remote(self.id, chunk))
+                chunk_s = min(chunk_s, max(deadline - time.monotonic(), 0.0))
+            status = self._client.wait(self.id, chunk_s)
             if status.state.is_terminal or (deadline is not None and time.monotonic() >= deadline):
                 return status
 
     def tasks(self) -> list[TaskInfo]:
         """Return every task's state, attempts, timings and last error."""
-        infos: list[TaskInfo] = _unwrap(self._supervisor.tasks.remote(self.id))
-        return infos
+        return self._client.tasks(self.id)
 
     def task(self, task_id: str) -> TaskInfo:
         """Return one task's state, attempts, timings and last error."""
-        info: TaskInfo = _unwrap(self._supervisor.task.remote(self.id, task_id))
-        return info
+        return self._client.task(self.id, task_id)
 
     def result(self, task_id: str, *, timeout_s: float | None = None) -> Any:
         """Wait for a task and return its result (fetched from Ray's object store).
@@ -111,13 +121,14 @@ class WorkflowRun:
             TaskFailedError: the task failed, was skipped or was cancelled.
             TimeoutError: the task did not finish within ``timeout_s``.
             KeyError: no such task.
+            SupervisorUnavailableError: the supervisor (which holds the result) is gone.
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         delay_s = 0.01
         while True:
-            info, refs = _unwrap(self._supervisor.result_ref.remote(self.id, task_id))
-            if info.state is TaskState.SUCCEEDED and refs:
-                return ray.get(refs[0])
+            info, values = self._client.result(self.id, task_id)
+            if info.state is TaskState.SUCCEEDED and values:
+                return values[0]
             if info.state.is_terminal:
                 raise TaskFailedError(self.id, info)
             if deadline is not None and time.monotonic() >= deadline:
@@ -135,12 +146,11 @@ class WorkflowRun:
 
     def summary(self) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up."""
-        summary: RunSummary = _unwrap(self._supervisor.summary.remote(self.id))
-        return summary
+        return self._client.summary(self.id)
 
     def cancel(self, reason: str = "cancelled by user") -> None:
         """Cancel every task that has not finished."""
-        _unwrap(self._supervisor.cancel.remote(self.id, reason))
+        self._client.cancel(self.id, reason)
 
     def release(self) -> None:
         """Forget this finished workflow and free its results in the object store.
@@ -152,7 +162,7 @@ class WorkflowRun:
             ValueError: the workflow is still running (cancel it first).
             KeyError: it was released already.
         """
-        _unwrap(self._supervisor.release.remote(self.id))
+        self._client.release(self.id)
 
 
 class Orchestrator:
@@ -165,6 +175,9 @@ class Orchestrator:
         settings: Settings; by default read from files and the environment.
         tracer_provider_factory: Builds the OpenTelemetry tracer provider inside the
             supervisor's process (it is pickled there); by default from settings.
+
+    Every method that talks to the supervisor raises `SupervisorUnavailableError` when
+    it is gone.
     """
 
     def __init__(
@@ -178,13 +191,18 @@ class Orchestrator:
         self._address = address
         self._tracer_provider_factory = tracer_provider_factory
         self._owns_ray = False
-        self._supervisor: Any = None
+        self._client: SupervisorClient | None = None
 
     def start(self) -> Orchestrator:
-        """Connect to (or start) Ray and create the supervisor. Idempotent."""
-        if self._supervisor is None:
+        """Connect to (or start) Ray and create the supervisor, or find it. Idempotent.
+
+        The supervisor is named (``settings.ray.supervisor_name`` in
+        ``settings.ray.namespace``): a driver whose namespace already has one joins it.
+        """
+        if self._client is None:
             self._owns_ray = connect(self.settings.ray, self._address)
-            self._supervisor = spawn_supervisor(self.settings, self._tracer_provider_factory)
+            handle = spawn_supervisor(self.settings, self._tracer_provider_factory)
+            self._client = SupervisorClient(handle)
         return self
 
     def __enter__(self) -> Orchestrator:
@@ -199,9 +217,16 @@ class Orchestrator:
         self.shutdown()
 
     @property
+    def client(self) -> SupervisorClient:
+        """The typed client of the supervisor (starts the orchestrator if needed)."""
+        self.start()
+        assert self._client is not None
+        return self._client
+
+    @property
     def supervisor(self) -> Any:
-        """The supervisor actor's handle (starts the orchestrator if needed)."""
-        return self.start()._supervisor
+        """The supervisor actor's raw handle, for tests and tools that need Ray directly."""
+        return self.client.handle
 
     def submit(
         self, workflow: Workflow | WorkflowSpec, *, workflow_id: str | None = None
@@ -217,10 +242,10 @@ class Orchestrator:
         spec = spec.with_id(new_id)
         packed = PackedWorkflow.pack(spec)
         check_structure(packed)
-        problems = ray.get(self.supervisor.submit.remote(packed))
+        problems = self.client.submit(packed)
         if problems:
             raise WorkflowRejectedError(new_id, problems)
-        return WorkflowRun(self._supervisor, new_id)
+        return WorkflowRun(self.client, new_id)
 
     def run(
         self,
@@ -235,29 +260,42 @@ class Orchestrator:
         return run
 
     def attach(self, workflow_id: str) -> WorkflowRun:
-        """Return the run handle of a workflow submitted earlier (by any driver)."""
-        _unwrap(self.supervisor.status.remote(workflow_id))
-        return WorkflowRun(self._supervisor, workflow_id)
+        """Return the run handle of a workflow submitted earlier, by this or any driver.
+
+        The workflow must be known to this orchestrator's supervisor: the same
+        ``settings.ray.namespace`` and ``supervisor_name`` as the driver that submitted it
+        (and not yet released).
+
+        Raises:
+            KeyError: the supervisor knows no workflow with this id.
+        """
+        self.client.status(workflow_id)
+        return WorkflowRun(self.client, workflow_id)
 
     def statistics(self) -> SchedulerStatistics:
         """Return the scheduler's counters: workflows, tasks per state, pools and agents."""
-        stats: SchedulerStatistics = ray.get(self.supervisor.statistics.remote())
-        return stats
+        return self.client.statistics()
 
     def workflows(self) -> list[WorkflowStatus]:
         """Return the status of every workflow the supervisor knows."""
-        statuses: list[WorkflowStatus] = ray.get(self.supervisor.workflows.remote())
-        return statuses
+        return self.client.workflows()
 
     def shutdown(self) -> None:
-        """Stop agents, the heartbeat and the supervisor; stop Ray if this object started it."""
-        if self._supervisor is not None:
-            if not self.settings.ray.detached:
-                try:
-                    ray.get(self._supervisor.shutdown.remote(), timeout=30)
-                finally:
-                    ray.kill(self._supervisor, no_restart=True)
-            self._supervisor = None
-        if self._owns_ray:
-            ray.shutdown()
-            self._owns_ray = False
+        """Stop agents, the heartbeat and the supervisor; stop Ray if this object started it.
+
+        The supervisor is stopped even when this object only joined it (unless
+        ``settings.ray.detached``), so a second driver that joined must not shut down
+        while the first still uses it.
+
+        Raises:
+            SupervisorUnavailableError: the supervisor was already gone; this object has
+                forgotten it all the same, and stopped its Ray if it started one.
+        """
+        client, self._client = self._client, None
+        try:
+            if client is not None and not self.settings.ray.detached:
+                client.stop(timeout_s=30)
+        finally:
+            if self._owns_ray:
+                disconnect()
+                self._owns_ray = False

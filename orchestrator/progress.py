@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -17,8 +17,17 @@ from rich.progress import (
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import WorkflowStatus
 
-if TYPE_CHECKING:
-    from orchestrator.api import WorkflowRun
+
+class FollowedRun(Protocol):
+    """What `follow` needs of a run (`orchestrator.api.WorkflowRun` is one)."""
+
+    def status(self) -> WorkflowStatus:
+        """Return the run's status now."""
+        ...
+
+    def wait(self, timeout_s: float | None = None) -> WorkflowStatus:
+        """Wait until the run ends or ``timeout_s`` passes; return its status."""
+        ...
 
 
 def describe(status: WorkflowStatus) -> str:
@@ -36,13 +45,21 @@ def describe(status: WorkflowStatus) -> str:
 
 
 def follow(
-    run: WorkflowRun,
+    run: FollowedRun,
     *,
     timeout_s: float | None = None,
-    poll_s: float = 0.2,
+    refresh_s: float = 0.2,
     console: Console | None = None,
 ) -> WorkflowStatus:
-    """Show a progress bar until ``run`` ends or ``timeout_s`` passes; return its status."""
+    """Show a progress bar until ``run`` ends or ``timeout_s`` passes; return its status.
+
+    Args:
+        run: The run to follow.
+        timeout_s: Stop following after this long (the run goes on).
+        refresh_s: How often the bar is redrawn: each redraw follows a wait of at most
+            this long, which returns early when the run ends.
+        console: Where to draw (default: rich's, the terminal or the notebook).
+    """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     status = run.status()
     columns = (
@@ -60,6 +77,6 @@ def follow(
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            wait_s = poll_s if deadline is None else min(poll_s, deadline - time.monotonic())
+            wait_s = refresh_s if deadline is None else min(refresh_s, deadline - time.monotonic())
             status = run.wait(max(wait_s, 0.0))
     return status

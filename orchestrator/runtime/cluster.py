@@ -57,3 +57,8 @@ def observe_nodes() -> tuple[NodeCapacity, ...]:
             )
         )
     return tuple(nodes)
+
+
+def disconnect() -> None:
+    """Leave Ray; an embedded Ray that this process started stops with it."""
+    ray.shutdown()

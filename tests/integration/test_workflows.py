@@ -76,7 +76,7 @@ def test_large_results_pass_by_reference_not_through_the_supervisor(
 ) -> None:
     # Given a 64 MiB result handed from one task to the next
     size = 64 * 2**20
-    before = ray.get(orchestrator.supervisor.process_stats.remote())["max_rss_bytes"]
+    before = orchestrator.client.process_stats()["max_rss_bytes"]
     wf = Workflow("big-result")
     blob = wf.task("blob", workloads.payload, args=(size,))
     wf.task("measure", workloads.length, args=(blob.output,))
@@ -86,7 +86,7 @@ def test_large_results_pass_by_reference_not_through_the_supervisor(
 
     # Then the downstream task saw all of it, and the supervisor never held it
     assert run.result("measure") == size
-    after = ray.get(orchestrator.supervisor.process_stats.remote())["max_rss_bytes"]
+    after = orchestrator.client.process_stats()["max_rss_bytes"]
     assert after - before < size // 4
 
 
@@ -226,11 +226,11 @@ def test_release_frees_results_and_unknown_ids_raise_key_error(
     assert run.result("value") == 42
     with pytest.raises(KeyError):
         run.task("no-such-task")
-    held_before = ray.get(orchestrator.supervisor.process_stats.remote())["results_held"]
+    held_before = orchestrator.client.process_stats()["results_held"]
 
     run.release()
 
-    held_after = ray.get(orchestrator.supervisor.process_stats.remote())["results_held"]
+    held_after = orchestrator.client.process_stats()["results_held"]
     assert held_after == held_before - 1
     with pytest.raises(KeyError):
         run.status()
@@ -276,7 +276,7 @@ def test_restarted_heartbeat_watches_the_live_agents_again(orchestrator: Orchest
             break
         time.sleep(0.2)
     assert health.get(agent_id) == "healthy"
-    assert agent_id in ray.get(supervisor.agents.remote())
+    assert agent_id in orchestrator.client.agents()
 
 
 def test_a_second_driver_joins_the_running_cluster_and_leaves_it_up(

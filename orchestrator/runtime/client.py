@@ -1,0 +1,138 @@
+"""`SupervisorClient`: the driver's one door to the supervisor actor, typed, one error path.
+
+Every call from a driver to the supervisor goes through `SupervisorClient._call`, so every
+call fails the same way:
+
+- a ``KeyError`` or ``ValueError`` raised by the supervisor (unknown workflow or task, a
+  workflow still running...) is raised again as itself, not wrapped in Ray's error;
+- a supervisor that is gone (killed, crashed, its node lost) raises
+  `SupervisorUnavailableError`, whichever call noticed it;
+- anything else is raised as Ray raised it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray.exceptions import OwnerDiedError, RayActorError, RayTaskError
+
+from orchestrator.core.errors import Problem
+from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
+
+
+class SupervisorUnavailableError(RuntimeError):
+    """The supervisor actor is gone: it was killed, crashed, or its node was lost."""
+
+
+class SupervisorClient:
+    """Typed calls to a supervisor actor (see the module docstring for errors).
+
+    Args:
+        handle: The supervisor's actor handle (from `spawn_supervisor`).
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    @property
+    def handle(self) -> Any:
+        """The supervisor's actor handle, for tests and tools that need Ray directly."""
+        return self._handle
+
+    def _call(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
+        try:
+            return ray.get(getattr(self._handle, method).remote(*args), timeout=timeout_s)
+        except RayTaskError as exc:
+            if isinstance(exc.cause, KeyError | ValueError):
+                raise exc.cause from None
+            raise
+        except RayActorError as exc:
+            raise SupervisorUnavailableError(
+                f"the supervisor is unavailable ({type(exc).__name__}): {exc}"
+            ) from exc
+
+    def submit(self, workflow: PackedWorkflow) -> tuple[Problem, ...]:
+        """Start a workflow; return the problems that refused it (none when accepted)."""
+        problems: tuple[Problem, ...] = self._call("submit", workflow)
+        return problems
+
+    def status(self, workflow_id: str) -> WorkflowStatus:
+        """Return a workflow's counts per state. Raises `KeyError` for an unknown id."""
+        status: WorkflowStatus = self._call("status", workflow_id)
+        return status
+
+    def wait(self, workflow_id: str, timeout_s: float | None) -> WorkflowStatus:
+        """Wait in the supervisor until the workflow ends or ``timeout_s`` passes."""
+        status: WorkflowStatus = self._call("wait", workflow_id, timeout_s)
+        return status
+
+    def tasks(self, workflow_id: str) -> list[TaskInfo]:
+        """Return every task's state, attempts, timings and errors."""
+        infos: list[TaskInfo] = self._call("tasks", workflow_id)
+        return infos
+
+    def task(self, workflow_id: str, task_id: str) -> TaskInfo:
+        """Return one task's state, attempts, timings and errors."""
+        info: TaskInfo = self._call("task", workflow_id, task_id)
+        return info
+
+    def result(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, list[Any]]:
+        """Return a task's info and ``[its result]`` once it succeeded, else ``[]``.
+
+        The result is fetched from Ray's object store; its owner is the supervisor, so a
+        lost supervisor raises `SupervisorUnavailableError` here too.
+        """
+        info, refs = self._call("result_ref", workflow_id, task_id)
+        if not refs:
+            return info, []
+        try:
+            return info, [ray.get(refs[0])]
+        except OwnerDiedError as exc:
+            raise SupervisorUnavailableError(
+                f"the supervisor holding {task_id!r}'s result is gone: {exc}"
+            ) from exc
+
+    def summary(self, workflow_id: str) -> RunSummary:
+        """Return wall time, summed task time, critical path and speed-up."""
+        summary: RunSummary = self._call("summary", workflow_id)
+        return summary
+
+    def cancel(self, workflow_id: str, reason: str) -> None:
+        """Cancel every unfinished task of a workflow."""
+        self._call("cancel", workflow_id, reason)
+
+    def release(self, workflow_id: str) -> None:
+        """Forget a finished workflow and free its results (``ValueError`` if running)."""
+        self._call("release", workflow_id)
+
+    def statistics(self) -> SchedulerStatistics:
+        """Return the scheduler's counters: workflows, tasks per state, pools, agents."""
+        stats: SchedulerStatistics = self._call("statistics")
+        return stats
+
+    def workflows(self) -> list[WorkflowStatus]:
+        """Return the status of every workflow the supervisor knows, oldest first."""
+        statuses: list[WorkflowStatus] = self._call("workflows")
+        return statuses
+
+    def agents(self) -> dict[str, str]:
+        """Return live agent ids and their pools."""
+        agents: dict[str, str] = self._call("agents")
+        return agents
+
+    def process_stats(self) -> dict[str, int]:
+        """Return the supervisor process's memory (now and peak) and current counts."""
+        stats: dict[str, int] = self._call("process_stats")
+        return stats
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Ask the supervisor to stop its agents and heartbeat, then end its actor.
+
+        The actor is killed even when the polite shutdown fails or times out.
+        """
+        try:
+            self._call("shutdown", timeout_s=timeout_s)
+        finally:
+            ray.kill(self._handle, no_restart=True)
