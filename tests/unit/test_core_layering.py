@@ -136,6 +136,7 @@ def core_violations(
     problems: list[str] = []
     for node in ast.walk(tree):
         candidates: list[str] = []
+        line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -153,7 +154,7 @@ def core_violations(
                 if top in CORE_FORBIDDEN_STDLIB
                 else "is not the stdlib, pydantic, networkx or orchestrator.core"
             )
-            problems.append(f"{path}:{node.lineno}: imports {module} ({why})")
+            problems.append(f"{path}:{line}: imports {module} ({why})")
         if isinstance(node, ast.Call):
             name = _dotted(node.func)
             if name is None:
@@ -181,9 +182,9 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def import_graph(sources: dict[str, tuple[str, bool]]) -> nx.DiGraph:
+def import_graph(sources: dict[str, tuple[str, bool]]) -> nx.DiGraph[str]:
     """Return the graph of imports between ``sources`` (name -> (source, is a package))."""
-    graph: nx.DiGraph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(sources)
     for name, (source, is_package) in sources.items():
         package = name if is_package else name.rpartition(".")[0]
