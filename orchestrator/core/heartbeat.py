@@ -55,7 +55,10 @@ class HealthChange:
 class _Watch:
     registered_s: float
     health: AgentHealth = AgentHealth.STARTING
+    # When the agent's silence began: the first ping not answered yet. A ping lost on the
+    # way (transient error) is sent again, but the silence keeps counting from here.
     ping_sent_s: float | None = None
+    ping_in_flight: bool = False
     last_pong_s: float | None = None
     last_latency_s: float | None = None
 
@@ -94,18 +97,30 @@ class HeartbeatMonitor:
         return self._watches[agent_id].health
 
     def due_for_ping(self, now_s: float) -> list[str]:
-        """Return agents with no ping outstanding that are not yet given up on."""
+        """Return agents with no ping in flight that are not yet given up on."""
         return [
             agent_id
             for agent_id, watch in self._watches.items()
-            if watch.ping_sent_s is None and not watch.health.needs_replacement
+            if not watch.ping_in_flight and not watch.health.needs_replacement
         ]
 
     def ping_sent(self, agent_id: str, now_s: float) -> None:
         """Record that a ping left for ``agent_id``."""
         watch = self._watches.get(agent_id)
-        if watch is not None and watch.ping_sent_s is None:
-            watch.ping_sent_s = now_s
+        if watch is not None and not watch.ping_in_flight:
+            watch.ping_in_flight = True
+            if watch.ping_sent_s is None:
+                watch.ping_sent_s = now_s
+
+    def ping_unanswered(self, agent_id: str) -> None:
+        """Record that the ping in flight got no answer (a transient transport error).
+
+        Another ping may be sent, but the silence still counts from the first unanswered
+        ping: an agent that stays unreachable becomes hung as if it had never answered.
+        """
+        watch = self._watches.get(agent_id)
+        if watch is not None:
+            watch.ping_in_flight = False
 
     def pong(self, agent_id: str, now_s: float) -> HealthChange | None:
         """Record the answer to the outstanding ping; return the health change, if any."""
@@ -115,6 +130,7 @@ class HeartbeatMonitor:
         latency_s = now_s - watch.ping_sent_s
         first_answer = watch.last_pong_s is None
         watch.ping_sent_s = None
+        watch.ping_in_flight = False
         watch.last_pong_s = now_s
         watch.last_latency_s = latency_s
         if first_answer:
@@ -131,6 +147,7 @@ class HeartbeatMonitor:
         if watch is None or watch.health.needs_replacement:
             return None
         watch.ping_sent_s = None
+        watch.ping_in_flight = False
         return self._move(agent_id, watch, AgentHealth.DEAD, reason)
 
     def check(self, now_s: float) -> list[HealthChange]:

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import structlog
-from ray.exceptions import RayActorError
+from ray.exceptions import ActorUnavailableError, RayActorError
 
 from orchestrator.core.heartbeat import AgentHealth, HealthChange, HeartbeatMonitor
 from orchestrator.settings import HeartbeatSettings, LoggingSettings
@@ -87,11 +87,18 @@ class HeartbeatService:
     async def _ping(self, agent_id: str, agent: Any) -> None:
         try:
             await agent.ping.remote()
+        except ActorUnavailableError as exc:
+            # Transient (Ray says so): ping again; the silence keeps counting meanwhile.
+            self._log.debug("heartbeat.ping_unanswered", agent_id=agent_id, error=repr(exc))
+            self._monitor.ping_unanswered(agent_id)
+            return
         except RayActorError as exc:
             change = self._monitor.died(agent_id, f"{type(exc).__name__}: {exc}"[:500])
-        except Exception as exc:  # e.g. the reply could not be deserialised
+        except Exception as exc:
+            # The agent answered, but its reply could not be read (e.g. deserialised): it is
+            # alive and responsive, which is all a heartbeat asks.
             self._log.warning("heartbeat.ping_error", agent_id=agent_id, error=repr(exc))
-            return
+            change = self._monitor.pong(agent_id, time.time())
         else:
             change = self._monitor.pong(agent_id, time.time())
         if change is not None:

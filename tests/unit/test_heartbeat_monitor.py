@@ -82,3 +82,35 @@ def test_pings_go_only_to_agents_without_one_outstanding() -> None:
 def test_thresholds_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="slow_after_s <= hung_after_s"):
         HeartbeatMonitor(slow_after_s=5.0, hung_after_s=1.0, start_timeout_s=1.0)
+
+
+def test_unanswered_ping_is_sent_again_but_silence_counts_from_the_first() -> None:
+    # Given an agent that answered once, then whose ping is lost on the way (transient)
+    monitor = make_monitor()
+    monitor.register("a", 0.0)
+    monitor.ping_sent("a", 0.0)
+    monitor.pong("a", 0.1)
+    monitor.ping_sent("a", 1.0)
+    monitor.ping_unanswered("a")
+    # Then it is due for another ping at once
+    assert monitor.due_for_ping(1.2) == ["a"]
+    monitor.ping_sent("a", 1.2)
+    # And the silence still counts from the first unanswered ping (1.0 + 5.0 limit)
+    assert monitor.check(5.9) == []
+    hung = monitor.check(6.1)
+    assert [c.current for c in hung] == [AgentHealth.HUNG]
+    assert "no pong for 5.1s" in hung[0].detail
+
+
+def test_answer_after_a_lost_ping_measures_latency_from_the_first() -> None:
+    monitor = make_monitor()
+    monitor.register("a", 0.0)
+    monitor.ping_sent("a", 0.0)
+    monitor.pong("a", 0.1)
+    monitor.ping_sent("a", 1.0)
+    monitor.ping_unanswered("a")
+    monitor.ping_sent("a", 1.5)
+    change = monitor.pong("a", 3.0)
+    assert change is not None and change.current is AgentHealth.SLOW
+    assert "pong after 2.00s" in change.detail
+    assert monitor.due_for_ping(3.0) == ["a"]
