@@ -41,6 +41,7 @@ from orchestrator.core.events import (
     WorkflowReleaseRequested,
     WorkflowSubmitted,
 )
+from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.records import (
@@ -60,7 +61,7 @@ from orchestrator.core.status import (
     TaskInfo,
     WorkflowStatus,
 )
-from orchestrator.core.validation import ValidatedWorkflow, validate_workflow
+from orchestrator.core.validation import WorkflowFit, check_fit, check_structure
 
 _PENDING = TaskState.PENDING
 _READY = TaskState.READY
@@ -143,8 +144,10 @@ class Scheduler:
         workflow = event.workflow
         spec = workflow if isinstance(workflow, PackedWorkflow) else PackedWorkflow.pack(workflow)
         config = self._config
-        validated, problems = validate_workflow(
+        structure, problems = check_structure(spec)
+        fit, fit_problems = check_fit(
             spec,
+            structure,
             known_workflow_ids=self._workflows.keys(),
             # Pools with unfinished tasks keep their definition; idle ones may be redefined.
             known_pools={key: pool.spec for key, pool in self._pools.items() if pool.open_tasks},
@@ -152,22 +155,23 @@ class Scheduler:
             default_function_resources=config.default_function_resources,
             max_function_replicas=config.max_function_replicas,
         )
-        if validated is None:
+        problems.extend(fit_problems)
+        if problems:
             raise WorkflowRejectedError(spec.id or spec.name, problems)
-        self._admit(spec, validated, out)
+        self._admit(spec, structure.graph, fit, out)
 
     def _admit(
-        self, spec: PackedWorkflow, validated: ValidatedWorkflow, out: list[Command]
+        self, spec: PackedWorkflow, graph: TaskGraph, fit: WorkflowFit, out: list[Command]
     ) -> None:
         now = self._clock.now_s()
         workflow_id = spec.id or ""
         workflow = WorkflowRecord(
             name=spec.name,
             workflow_id=workflow_id,
-            graph=validated.graph,
+            graph=graph,
             submitted_s=now,
         )
-        for key, pool_spec in validated.pools.items():
+        for key, pool_spec in fit.pools.items():
             known = self._pools.get(key)
             if known is None or known.spec != pool_spec:
                 # New, or an idle pool redefined (validation refused a busy one).
@@ -177,7 +181,6 @@ class Scheduler:
                 pool = PoolRecord(spec=pool_spec, shape=pool_spec.resources.as_vector())
                 self._pools[key] = pool
                 self._top_up(pool, out)
-        graph = validated.graph
         graph.prepare()
         ranks: dict[str, float] = {}
         if self._config.rank_by_critical_path:
@@ -189,7 +192,7 @@ class Scheduler:
             ranks = graph.upward_ranks(lambda node: estimates.get(node, 1.0))
         tasks = workflow.tasks
         pools = self._pools
-        for row, pool_key in zip(spec.rows, validated.task_pools, strict=True):
+        for row, pool_key in zip(spec.rows, fit.task_pools, strict=True):
             task_id = row.id
             tasks[task_id] = TaskRecord(
                 workflow,
