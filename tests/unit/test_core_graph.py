@@ -137,17 +137,18 @@ def test_orders_and_prepare_refuse_an_invalid_graph(adds: list[tuple[str, list[s
         graph.prepare()
 
 
-def test_topological_order_lists_only_declared_nodes() -> None:
-    # Was a bug: a missing dependency is still added to the networkx graph as an edge's end, so
-    # `topological_order()` (and `upward_ranks()`) return the undeclared node "ghost" as if
-    # it were a task. Fix: make `topological_order()` raise `GraphValidationError` when
-    # `problems()` is not empty, or add edges only between declared nodes.
+def test_orders_refuse_a_missing_dependency_instead_of_inventing_the_node() -> None:
+    # Was a bug: the undeclared node "ghost" came back in `topological_order()` and
+    # `upward_ranks()` as if it were a task. Both now validate first and name it.
     graph = graph_of({"b": ["ghost"], "c": ["b"]})
-    try:
-        order = graph.topological_order()
-    except GraphValidationError:
-        return
-    assert set(order) <= set(graph.nodes()), order
+    with pytest.raises(GraphValidationError, match="'ghost', which is not in the workflow"):
+        graph.topological_order()
+    with pytest.raises(GraphValidationError, match="'ghost'"):
+        graph.upward_ranks(lambda node: 1.0)
+    # Only declared nodes are the graph's, and only declared dependencies are listed.
+    assert graph.nodes() == ["b", "c"]
+    assert "ghost" not in graph
+    assert graph.dependencies("b") == []
 
 
 def test_cannot_add_after_prepare_or_prepare_twice() -> None:
