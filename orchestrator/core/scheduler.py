@@ -365,7 +365,7 @@ class Scheduler:
         workflow = task.workflow
         tasks = workflow.tasks
         reason = f"upstream task {task.task_id!r} failed"
-        for task_id in workflow.graph.descendants(task.task_id):
+        for task_id in workflow.graph.mark_failed(task.task_id):
             dependent = tasks[task_id]
             if dependent.state is _PENDING:
                 dependent.error_message = reason

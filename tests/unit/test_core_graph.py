@@ -221,6 +221,47 @@ def test_mark_done_twice_is_refused_like_graphlib() -> None:
     assert graph.ready() == []
 
 
+def test_mark_failed_dooms_the_descendants_not_yet_done() -> None:
+    # Given a diamond with a tail and a lone node, "a" done and "b", "c", "lone" ready
+    graph = graph_of({**DIAMOND, "lone": []})
+    graph.prepare()
+    assert graph.ready() == ["a", "lone"]
+    graph.mark_done("a")
+    assert sorted(graph.ready()) == ["b", "c"]
+    # When "b" fails, then "c" succeeds
+    assert graph.mark_failed("b") == {"d", "e"}
+    graph.mark_done("c")
+    # Then "d" never becomes ready, and a later failure dooms nothing twice
+    assert graph.ready() == []
+    graph.mark_done("lone")
+    assert graph.ready() == []
+    with pytest.raises(ValueError):
+        graph.mark_done("d")
+
+
+@pytest.mark.parametrize(
+    ("done", "node"),
+    [([], "nope"), ([], "b"), (["a"], "a")],
+    ids=["unknown", "not_ready", "already_done"],
+)
+def test_mark_failed_refuses_a_node_that_is_not_running(done: list[str], node: str) -> None:
+    graph = graph_of({"a": [], "b": ["a"]})
+    graph.prepare()
+    graph.ready()
+    for finished in done:
+        graph.mark_done(finished)
+    with pytest.raises(ValueError, match="cannot mark"):
+        graph.mark_failed(node)
+
+
+def test_mark_failed_returns_only_nodes_not_doomed_already() -> None:
+    graph = graph_of({"a": [], "b": [], "c": ["a", "b"], "d": ["c"]})
+    graph.prepare()
+    assert sorted(graph.ready()) == ["a", "b"]
+    assert graph.mark_failed("a") == {"c", "d"}
+    assert graph.mark_failed("b") == set()
+
+
 def test_descendants() -> None:
     graph = graph_of({**DIAMOND, "lone": []})
     assert graph.descendants("a") == {"b", "c", "d", "e"}
