@@ -13,7 +13,6 @@ Each call validates its task at once, so a mistake is reported at the line that 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +32,7 @@ from orchestrator.core.specs import (
     TaskSpec,
     WorkflowSpec,
 )
-from orchestrator.core.validation import validate_workflow
+from orchestrator.core.validation import check_structure as check_core_structure
 from orchestrator.spec_errors import problems_from_validation_error
 
 
@@ -194,16 +193,7 @@ def check_structure(spec: WorkflowSpec | PackedWorkflow) -> None:
 
 
 def structure_problems(spec: WorkflowSpec | PackedWorkflow) -> list[Problem]:
-    """Return the problems of agents and the graph that need no cluster to find."""
+    """Return the problems of agents, task ids and the graph: those that need no cluster."""
     packed = spec if isinstance(spec, PackedWorkflow) else PackedWorkflow.pack(spec)
-    if packed.id is None:
-        packed = dataclasses.replace(packed, id="unsubmitted")
-    _, problems = validate_workflow(
-        packed,
-        known_workflow_ids=(),
-        known_pools={},
-        nodes=(),
-        default_function_resources=ResourceSpec(),
-        max_function_replicas=1,
-    )
+    _, problems = check_core_structure(packed)
     return problems

@@ -3,7 +3,7 @@
 Field-level problems (wrong type, negative resources, unknown field) are reported by
 pydantic, all at once, with the field's location. Cross-references between fields (unknown
 agent, missing dependency, cycle, resource fits) are checked by
-`orchestrator.core.validation.validate_workflow`, also all at once.
+`orchestrator.core.validation` (`check_structure`, `check_fit`), also all at once.
 """
 
 from __future__ import annotations

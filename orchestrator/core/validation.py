@@ -1,4 +1,14 @@
-"""Cross-reference checks of a submitted workflow, reporting every problem at once."""
+"""Cross-reference checks of a submitted workflow, in two parts, each reporting every problem.
+
+- `check_structure` needs nothing but the workflow: agent names, the agents tasks name,
+  task ids and the dependency graph. Drivers, the loader and the scheduler all run it.
+- `check_fit` needs the scheduler's context: the workflow's id against those already
+  submitted, the pools the tasks run in against the pools already running, and their
+  resources against the cluster's nodes. Only the scheduler runs it.
+
+The scheduler runs both and reports their problems together, so a user sees every problem
+of a submission at once.
+"""
 
 from __future__ import annotations
 
@@ -16,49 +26,86 @@ _MAX_TASKS_NAMED = 5
 
 
 @dataclass(frozen=True, slots=True)
-class ValidatedWorkflow:
-    """A workflow that passed validation, with what validation had to compute anyway.
+class WorkflowStructure:
+    """What `check_structure` had to build anyway, for `check_fit` and the scheduler.
 
     Attributes:
         graph: The dependency graph, not yet prepared.
-        task_pools: Pool key of each row, in row order.
-        pools: Every pool the workflow uses, by key.
+        agents: The declared agents by name (the last one of a name used twice).
     """
 
     graph: TaskGraph
+    agents: dict[str, AgentSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowFit:
+    """Where the tasks of a workflow run, as `check_fit` found it.
+
+    Attributes:
+        task_pools: Pool key of each row, in row order (rows naming an undeclared agent,
+            which `check_structure` reports, are left out).
+        pools: Every pool the workflow uses, by key.
+    """
+
     task_pools: list[str]
     pools: dict[str, AgentPoolSpec]
 
 
-def _name_tasks(task_ids: list[str], count: int) -> str:
-    shown = ", ".join(repr(task_id) for task_id in task_ids[:_MAX_TASKS_NAMED])
-    more = count - _MAX_TASKS_NAMED
-    label = "task" if count == 1 else "tasks"
-    return f"{label} {shown}" + (f" and {more} more" if more > 0 else "")
+def check_structure(spec: PackedWorkflow) -> tuple[WorkflowStructure, list[Problem]]:
+    """Check agent names, the agents tasks name, task ids and the graph of ``spec``.
+
+    Returns:
+        The structure and every problem found (none when the workflow is well formed).
+    """
+    problems: list[Problem] = []
+    agents = _agents_by_name(spec, problems)
+    graph = TaskGraph()
+    declared = ", ".join(sorted(agents)) or "none"
+    for task in spec.rows:
+        graph.add(task.id, task.inputs)
+        if task.agent is not None and task.agent not in agents:
+            problems.append(
+                Problem(
+                    f"tasks[{task.id!r}].agent",
+                    f"agent {task.agent!r} is not declared in the workflow (declared: {declared})",
+                )
+            )
+    for problem in graph.problems():
+        problems.append(Problem(f"tasks[{problem.node!r}]", problem.message))
+    return WorkflowStructure(graph, agents), problems
 
 
-def validate_workflow(
+def check_fit(
     spec: PackedWorkflow,
+    structure: WorkflowStructure,
     *,
     known_workflow_ids: Collection[str],
     known_pools: Mapping[str, AgentPoolSpec],
     nodes: tuple[NodeCapacity, ...],
     default_function_resources: ResourceSpec,
     max_function_replicas: int,
-) -> tuple[ValidatedWorkflow | None, list[Problem]]:
-    """Check ids, agents, the graph and resources of ``spec``.
+) -> tuple[WorkflowFit, list[Problem]]:
+    """Check ``spec``'s id and pools against the scheduler's workflows, pools and nodes.
+
+    Args:
+        spec: The workflow.
+        structure: What `check_structure` returned for it.
+        known_workflow_ids: Ids of the workflows the scheduler keeps.
+        known_pools: Pools that must not be redefined (those with unfinished tasks).
+        nodes: The cluster's nodes; when empty, resources are not checked.
+        default_function_resources: Resources of a function task that declares none.
+        max_function_replicas: Most replicas of each function pool.
 
     Returns:
-        The validated workflow and no problems, or None and every problem found.
+        Where each task runs, and every problem found.
     """
     problems: list[Problem] = []
     if spec.id is None:
         problems.append(Problem("id", "the workflow has no id"))
     elif spec.id in known_workflow_ids:
         problems.append(Problem("id", f"a workflow with id {spec.id!r} was already submitted"))
-    agents = _agents_by_name(spec, problems)
-
-    graph = TaskGraph()
+    agents = structure.agents
     task_pools: list[str] = []
     pools: dict[str, AgentPoolSpec] = {}
     pool_tasks: dict[str, list[str]] = {}
@@ -66,7 +113,6 @@ def validate_workflow(
     # Most tasks share a handful of (agent, resources) pairs: build each pool once.
     pool_cache: dict[tuple[str | None, ResourceSpec | None], AgentPoolSpec | None] = {}
     for task in spec.rows:
-        graph.add(task.id, task.inputs)
         cache_key = (task.agent, task.resources)
         if cache_key in pool_cache:
             pool = pool_cache[cache_key]
@@ -74,27 +120,16 @@ def validate_workflow(
             pool = pool_for_task(task, agents, default_function_resources, max_function_replicas)
             pool_cache[cache_key] = pool
         if pool is None:
-            declared = ", ".join(sorted(agents)) or "none"
-            problems.append(
-                Problem(
-                    f"tasks[{task.id!r}].agent",
-                    f"agent {task.agent!r} is not declared in the workflow (declared: {declared})",
-                )
-            )
-            continue
-        pools.setdefault(pool.key, pool)
-        task_pools.append(pool.key)
-        named = pool_tasks.setdefault(pool.key, [])
+            continue  # an undeclared agent: a structure problem
+        key = pool.key
+        pools.setdefault(key, pool)
+        task_pools.append(key)
+        named = pool_tasks.setdefault(key, [])
         if len(named) <= _MAX_TASKS_NAMED:  # enough to name them in a message
             named.append(task.id)
-        pool_counts[pool.key] = pool_counts.get(pool.key, 0) + 1
-
-    for problem in graph.problems():
-        problems.append(Problem(f"tasks[{problem.node!r}]", problem.message))
+        pool_counts[key] = pool_counts.get(key, 0) + 1
     problems.extend(_pool_problems(pools, pool_tasks, pool_counts, known_pools, nodes))
-    if problems:
-        return None, problems
-    return ValidatedWorkflow(graph, task_pools, pools), []
+    return WorkflowFit(task_pools, pools), problems
 
 
 def _agents_by_name(spec: PackedWorkflow, problems: list[Problem]) -> dict[str, AgentSpec]:
@@ -106,6 +141,13 @@ def _agents_by_name(spec: PackedWorkflow, problems: list[Problem]) -> dict[str, 
             )
         agents[agent.name] = agent
     return agents
+
+
+def _name_tasks(task_ids: list[str], count: int) -> str:
+    shown = ", ".join(repr(task_id) for task_id in task_ids[:_MAX_TASKS_NAMED])
+    more = count - _MAX_TASKS_NAMED
+    label = "task" if count == 1 else "tasks"
+    return f"{label} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _pool_problems(

@@ -137,17 +137,18 @@ def test_orders_and_prepare_refuse_an_invalid_graph(adds: list[tuple[str, list[s
         graph.prepare()
 
 
-def test_topological_order_lists_only_declared_nodes() -> None:
-    # Was a bug: a missing dependency is still added to the networkx graph as an edge's end, so
-    # `topological_order()` (and `upward_ranks()`) return the undeclared node "ghost" as if
-    # it were a task. Fix: make `topological_order()` raise `GraphValidationError` when
-    # `problems()` is not empty, or add edges only between declared nodes.
+def test_orders_refuse_a_missing_dependency_instead_of_inventing_the_node() -> None:
+    # Was a bug: the undeclared node "ghost" came back in `topological_order()` and
+    # `upward_ranks()` as if it were a task. Both now validate first and name it.
     graph = graph_of({"b": ["ghost"], "c": ["b"]})
-    try:
-        order = graph.topological_order()
-    except GraphValidationError:
-        return
-    assert set(order) <= set(graph.nodes()), order
+    with pytest.raises(GraphValidationError, match="'ghost', which is not in the workflow"):
+        graph.topological_order()
+    with pytest.raises(GraphValidationError, match="'ghost'"):
+        graph.upward_ranks(lambda node: 1.0)
+    # Only declared nodes are the graph's, and only declared dependencies are listed.
+    assert graph.nodes() == ["b", "c"]
+    assert "ghost" not in graph
+    assert graph.dependencies("b") == []
 
 
 def test_cannot_add_after_prepare_or_prepare_twice() -> None:
@@ -218,6 +219,47 @@ def test_mark_done_twice_is_refused_like_graphlib() -> None:
     with pytest.raises(ValueError):
         graph.mark_done("a")
     assert graph.ready() == []
+
+
+def test_mark_failed_dooms_the_descendants_not_yet_done() -> None:
+    # Given a diamond with a tail and a lone node, "a" done and "b", "c", "lone" ready
+    graph = graph_of({**DIAMOND, "lone": []})
+    graph.prepare()
+    assert graph.ready() == ["a", "lone"]
+    graph.mark_done("a")
+    assert sorted(graph.ready()) == ["b", "c"]
+    # When "b" fails, then "c" succeeds
+    assert graph.mark_failed("b") == {"d", "e"}
+    graph.mark_done("c")
+    # Then "d" never becomes ready, and a later failure dooms nothing twice
+    assert graph.ready() == []
+    graph.mark_done("lone")
+    assert graph.ready() == []
+    with pytest.raises(ValueError):
+        graph.mark_done("d")
+
+
+@pytest.mark.parametrize(
+    ("done", "node"),
+    [([], "nope"), ([], "b"), (["a"], "a")],
+    ids=["unknown", "not_ready", "already_done"],
+)
+def test_mark_failed_refuses_a_node_that_is_not_running(done: list[str], node: str) -> None:
+    graph = graph_of({"a": [], "b": ["a"]})
+    graph.prepare()
+    graph.ready()
+    for finished in done:
+        graph.mark_done(finished)
+    with pytest.raises(ValueError, match="cannot mark"):
+        graph.mark_failed(node)
+
+
+def test_mark_failed_returns_only_nodes_not_doomed_already() -> None:
+    graph = graph_of({"a": [], "b": [], "c": ["a", "b"], "d": ["c"]})
+    graph.prepare()
+    assert sorted(graph.ready()) == ["a", "b"]
+    assert graph.mark_failed("a") == {"c", "d"}
+    assert graph.mark_failed("b") == set()
 
 
 def test_descendants() -> None:

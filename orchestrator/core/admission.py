@@ -1,0 +1,75 @@
+"""Admission: a workflow that passed validation becomes the scheduler's records.
+
+Also the home of the ranking policy: the rank of a task orders it within a priority and
+deadline (higher first). Today it is the task's upward rank, the longest chain of work
+after it (estimated durations, or one per task), so tasks on the critical path start first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from orchestrator.core.graph import TaskGraph
+from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
+from orchestrator.core.states import TaskState
+
+#: Weight of a task without an estimated duration in `critical_path_ranks`.
+_DEFAULT_WEIGHT_S = 1.0
+
+
+def critical_path_ranks(spec: PackedWorkflow, graph: TaskGraph) -> dict[str, float]:
+    """Return each task's longest chain of estimated work, itself included.
+
+    Args:
+        spec: The workflow, for its tasks' ``estimated_duration_s``.
+        graph: Its dependency graph, valid.
+    """
+    estimates = {
+        row.id: row.estimated_duration_s
+        for row in spec.rows
+        if row.estimated_duration_s is not None
+    }
+    return graph.upward_ranks(lambda node: estimates.get(node, _DEFAULT_WEIGHT_S))
+
+
+def workflow_record(
+    spec: PackedWorkflow,
+    graph: TaskGraph,
+    task_pools: Sequence[PoolRecord],
+    ranks: Mapping[str, float],
+    submitted_s: float,
+) -> WorkflowRecord:
+    """Return the record of ``spec`` with one PENDING task record per row.
+
+    Args:
+        spec: The workflow, validated.
+        graph: Its dependency graph, prepared.
+        task_pools: The pool of each row, in row order; each counts its new open tasks.
+        ranks: Rank of each task (missing: 0).
+        submitted_s: When it was admitted.
+    """
+    workflow = WorkflowRecord(
+        name=spec.name, workflow_id=spec.id or "", graph=graph, submitted_s=submitted_s
+    )
+    tasks = workflow.tasks
+    for row, pool in zip(spec.rows, task_pools, strict=True):
+        tasks[row.id] = task_record(
+            workflow=workflow,
+            task_id=row.id,
+            function=row.function,
+            args=row.args,
+            kwargs=row.kwargs,
+            retry=row.retry,
+            timeout_s=row.timeout_s,
+            pool=pool,
+            inputs=row.inputs,
+            priority=row.priority,
+            deadline_s=row.deadline_s,
+            rank=ranks.get(row.id, 0.0),
+            estimate_s=row.estimated_duration_s,
+        )
+        pool.open_tasks += 1
+    workflow.counts[TaskState.PENDING] = len(tasks)
+    workflow.open_tasks = len(tasks)
+    return workflow

@@ -1,0 +1,69 @@
+"""`BatchPolicy`: how many attempts go in one call to an agent, and how many calls at once.
+
+Long tasks go one per call, at most ``max_concurrency`` calls per agent: priorities stay
+exact and the load balanced. Short tasks (below ``pipeline_below_s``) are batched so that a
+call runs about ``target_batch_s``, and pipelined: each agent gets ``pipeline_depth`` calls
+more than it runs at once, so it never waits for the supervisor between calls.
+
+The expected duration of the next attempt is its own estimate when it has one, else the
+pool's moving average of finished attempts, which the policy keeps (`learn`).
+"""
+
+from __future__ import annotations
+
+from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.records import PoolRecord
+
+
+class BatchPolicy:
+    """Batch sizes and calls in flight per agent, from the scheduler's configuration."""
+
+    __slots__ = (
+        "_duration_smoothing",
+        "_max_batch_size",
+        "_pipeline_below_s",
+        "_pipeline_depth",
+        "target_batch_s",
+    )
+
+    def __init__(self, config: SchedulerConfig) -> None:
+        """Read the batching knobs of ``config`` (see `SchedulerConfig`)."""
+        self._max_batch_size = config.max_batch_size
+        self._pipeline_below_s = config.pipeline_below_s
+        self._pipeline_depth = config.pipeline_depth
+        self._duration_smoothing = config.duration_smoothing
+        #: A batch stops before its attempts' estimated durations add up past this.
+        self.target_batch_s = config.target_batch_s
+
+    def learn(self, pool: PoolRecord, duration_s: float) -> None:
+        """Fold the duration of an attempt that ended into ``pool``'s moving average."""
+        ewma_s = pool.ewma_task_s
+        alpha = self._duration_smoothing
+        pool.ewma_task_s = duration_s if ewma_s is None else ewma_s + alpha * (duration_s - ewma_s)
+
+    def limits(self, pool: PoolRecord) -> tuple[int, int]:
+        """Return (batch size, most calls in flight per agent) for ``pool``'s next call.
+
+        It follows the task at the head of the queue: a pool shared by workflows of very
+        different tasks would otherwise batch long tasks after a run of short ones.
+        """
+        expected_s = pool.ewma_task_s
+        if pool.ready:
+            estimate_s = pool.ready.peek().estimate_s
+            if estimate_s is not None:
+                expected_s = estimate_s
+        concurrency = pool.spec.max_concurrency
+        if expected_s is None or expected_s >= self._pipeline_below_s:
+            return 1, concurrency
+        batch = int(self.target_batch_s / max(expected_s, 1e-7))
+        batch = max(1, min(batch, self._max_batch_size))
+        return batch, concurrency + self._pipeline_depth
+
+    def most_calls(self, pool: PoolRecord) -> int:
+        """Return the most calls in flight an agent of ``pool`` may ever have."""
+        return pool.spec.max_concurrency + self._pipeline_depth
+
+    def agents_wanted(self, pool: PoolRecord) -> int:
+        """Return how many agents to start for ``pool``'s backlog: one full round of calls each."""
+        batch, max_calls = self.limits(pool)
+        return -(-len(pool.ready) // (batch * max_calls))

@@ -1,0 +1,229 @@
+"""`Dispatcher`: hands ready tasks to agents, in batches, and keeps the calls in flight.
+
+Admission control lives here: an attempt is handed to an agent only when the scheduler
+chose it (the ready queues are in priority order), and the calls in flight per agent are
+bounded by the `BatchPolicy`, so priorities hold on Ray, which runs what it is given in
+arrival order. `_send` is the hottest loop of the scheduler.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from orchestrator.core.batching import BatchPolicy
+from orchestrator.core.clock import Clock
+from orchestrator.core.commands import AttemptOrder, Command, DispatchBatch
+from orchestrator.core.events import AttemptOutcome
+from orchestrator.core.fleet import AgentFleet
+from orchestrator.core.records import AgentRecord, InFlight, PoolRecord, TaskRecord, call_record
+from orchestrator.core.records import move as _move
+from orchestrator.core.specs import Priority
+from orchestrator.core.states import TaskState
+from orchestrator.core.timers import Timers
+
+_RUNNING = TaskState.RUNNING
+_PRIORITIES = tuple(Priority)
+
+
+class Dispatcher:
+    """Sends the ready tasks of the fleet's pools to their agents, and closes the calls."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        policy: BatchPolicy,
+        fleet: AgentFleet,
+        timers: Timers,
+        in_flight: InFlight,
+    ) -> None:
+        """Dispatch with ``policy`` to ``fleet``'s agents.
+
+        Args:
+            clock: When attempts start.
+            policy: Batch sizes and calls in flight per agent.
+            fleet: The pools and agents; grown when a backlog needs more agents.
+            timers: Where the timeout of each attempt is armed.
+            in_flight: Where each attempt sent is recorded until it ends.
+        """
+        self._clock = clock
+        self._policy = policy
+        self._fleet = fleet
+        self._timers = timers
+        self._in_flight = in_flight
+        self._attempt_ids = itertools.count(1)
+        self._call_ids = itertools.count(1)
+
+    def dispatch(self, out: list[Command]) -> None:
+        """Send what the fleet's dirty pools have ready, most urgent pool first."""
+        fleet = self._fleet
+        pools = [pool for pool in fleet.dirty if pool.ready]
+        fleet.dirty.clear()
+        pools.sort(key=lambda pool: pool.ready.peek_key())
+        for pool in pools:
+            self._assign(pool, out)
+            if pool.ready and fleet.grow(pool, self._policy.agents_wanted(pool), out):
+                self._assign(pool, out)
+            if not pool.ready:
+                fleet.drained(pool)
+
+    def close(self, outcome: AttemptOutcome, now_s: float) -> TaskRecord | None:
+        """Note that an attempt ended (its outcome arrived at ``now_s``); free its call.
+
+        Returns:
+            Its task, its timings updated, when the outcome still counts; None for an
+            attempt the scheduler gave up on (cancelled, timed out, lost), or a repeat.
+        """
+        in_flight = self._in_flight
+        attempt_id = outcome.attempt_id
+        call = in_flight.calls.pop(attempt_id, None)
+        if call is not None:
+            call.open_attempts -= 1
+            if call.open_attempts == 0:
+                self._fleet.call_ended(call, now_s)
+        task = in_flight.tasks.pop(attempt_id, None)
+        if task is not None:
+            duration_s = max(outcome.finished_s - outcome.started_s, 0.0)
+            task.started_s = outcome.started_s
+            task.finished_s = outcome.finished_s
+            task.run_time_s += duration_s
+            self._policy.learn(task.pool, duration_s)
+        return task
+
+    def time_out(self, task: TaskRecord, attempt_id: int, now_s: float) -> AttemptOutcome:
+        """Give up on attempt ``attempt_id`` of ``task``, past its timeout at ``now_s``.
+
+        The attempt keeps its place in its call (its agent is still busy with it).
+
+        Returns:
+            The outcome the attempt is taken to have, a ``TimeoutError``; its run time so
+            far is counted.
+        """
+        self._in_flight.tasks.pop(attempt_id, None)
+        started_s = task.started_s if task.started_s is not None else now_s
+        task.finished_s = now_s
+        task.run_time_s += now_s - started_s
+        return AttemptOutcome(
+            attempt_id=attempt_id,
+            ok=False,
+            started_s=started_s,
+            finished_s=now_s,
+            error_type="TimeoutError",
+            error_message=f"attempt {task.attempts} ran longer than timeout_s={task.timeout_s:g}",
+        )
+
+    def forget(self, attempt_id: int) -> None:
+        """Give up on attempt ``attempt_id`` (cancelled): its outcome will not count.
+
+        The attempt keeps its place in its call until its outcome arrives or its agent is
+        gone, so the agent is not handed more work meanwhile.
+        """
+        self._in_flight.tasks.pop(attempt_id, None)
+
+    def agent_of(self, attempt_id: int) -> AgentRecord:
+        """Return the agent whose call holds attempt ``attempt_id``. Raises `KeyError`."""
+        return self._in_flight.calls[attempt_id].agent
+
+    def attempts_running(self) -> int:
+        """Return how many attempts' outcomes are awaited."""
+        return len(self._in_flight.tasks)
+
+    def abandon(self, agent: AgentRecord) -> list[TaskRecord]:
+        """Drop every call of ``agent`` (it is gone); return the tasks that were waiting on it."""
+        in_flight = self._in_flight
+        tasks = []
+        for call in agent.calls:
+            for attempt_id in call.attempt_ids:
+                in_flight.calls.pop(attempt_id, None)
+                task = in_flight.tasks.pop(attempt_id, None)
+                if task is not None:
+                    tasks.append(task)
+        agent.calls.clear()
+        return tasks
+
+    def _assign(self, pool: PoolRecord, out: list[Command]) -> None:
+        """Hand ``pool``'s ready tasks to its agents, round-robin, least loaded first.
+
+        The policy is asked again before each call: it follows the task at the head of the
+        queue, so a pipelined call is only ever added for short work.
+        """
+        policy = self._policy
+        most_calls = policy.most_calls(pool)
+        agents = sorted(
+            (agent for agent in pool.agents.values() if len(agent.calls) < most_calls),
+            key=lambda agent: len(agent.calls),
+        )
+        ready = pool.ready
+        while ready and agents:
+            share = -(-len(ready) // len(agents))
+            next_round = []
+            for agent in agents:
+                if not ready:
+                    break
+                batch, max_calls = policy.limits(pool)
+                if len(agent.calls) >= max_calls:
+                    continue
+                self._send(agent, min(batch, share), out)
+                if len(agent.calls) < max_calls:
+                    next_round.append(agent)
+            agents = next_round
+
+    def _send(self, agent: AgentRecord, size: int, out: list[Command]) -> None:
+        # The hottest loop of the scheduler: everything it uses is bound to a local once.
+        ready = agent.pool.ready
+        now_s = self._clock.now_s()
+        move = _move
+        running = self._in_flight.tasks
+        add_timeout = self._timers.add_timeout
+        next_attempt_id = self._attempt_ids.__next__
+        agent_id = agent.agent_id
+        orders = []
+        attempt_ids = []
+        # With estimates, a batch stops before its estimated length passes the target,
+        # so a long task never queues behind short ones in the same call.
+        budget_s = self._policy.target_batch_s
+        spent_s = 0.0
+        for index in range(min(size, len(ready))):
+            if index:
+                estimate_s = ready.peek().estimate_s
+                if estimate_s is not None and spent_s + estimate_s > budget_s:
+                    break
+            task = ready.pop()
+            if task.estimate_s is not None:
+                spent_s += task.estimate_s
+            move(task, _RUNNING)
+            attempt_id = next_attempt_id()
+            attempt = task.attempts + 1
+            task.attempts = attempt
+            task.attempt_id = attempt_id
+            task.agent_id = agent_id
+            task.started_s = now_s
+            task.finished_s = None
+            running[attempt_id] = task
+            attempt_ids.append(attempt_id)
+            if task.timeout_s is not None:
+                add_timeout(now_s + task.timeout_s, attempt_id, task)
+            orders.append(
+                AttemptOrder(
+                    attempt_id,
+                    task.workflow.workflow_id,
+                    task.task_id,
+                    attempt,
+                    task.function,
+                    task.args,
+                    task.kwargs,
+                    task.inputs,
+                    _PRIORITIES[task.priority],
+                )
+            )
+        call = call_record(
+            call_id=next(self._call_ids),
+            agent=agent,
+            attempt_ids=tuple(attempt_ids),
+            open_attempts=len(attempt_ids),
+        )
+        calls = self._in_flight.calls
+        for attempt_id in attempt_ids:
+            calls[attempt_id] = call
+        agent.calls.add(call)
+        agent.idle_since_s = None
+        out.append(DispatchBatch(agent_id, call.call_id, tuple(orders)))

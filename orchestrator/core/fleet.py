@@ -1,0 +1,186 @@
+"""`AgentFleet`: the agent pools, their agents, and the cluster capacity they reserve.
+
+The fleet decides when agents start and stop: up to each pool's ``min_replicas`` at once
+and after a loss (`top_up`), more for a backlog as capacity allows (`grow`, taking idle
+agents of less urgent pools when the cluster is full), and fewer once idle (`retire_idle`).
+It knows nothing of tasks beyond each pool's ready queue; what to send to which agent is
+the dispatcher's business.
+
+It also keeps the set of pools to look at in the next dispatch (``dirty``): those with new
+ready tasks, new or freed agents, or a chance at capacity that just came free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from orchestrator.core.clock import Clock
+from orchestrator.core.commands import Command, StartAgent, StopAgent
+from orchestrator.core.pools import AgentPoolSpec
+from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord
+from orchestrator.core.resources import NodeCapacity, ResourceLedger
+
+
+class AgentFleet:
+    """Every agent pool and agent, and the ledger of the capacity they hold.
+
+    Attributes:
+        pools: Every pool by key.
+        agents: Every live agent by id.
+        ledger: The cluster's capacity and what the agents reserve of it.
+        dirty: Pools to look at in the next dispatch.
+    """
+
+    def __init__(self, clock: Clock, idle_agent_timeout_s: float) -> None:
+        """Start with no pool, no agent and no known capacity.
+
+        Args:
+            clock: The scheduler's clock (when agents start and become idle).
+            idle_agent_timeout_s: Agents idle this long are stopped, down to
+                ``min_replicas``, while their pool has nothing ready.
+        """
+        self._clock = clock
+        self._idle_agent_timeout_s = idle_agent_timeout_s
+        self.pools: dict[str, PoolRecord] = {}
+        self.agents: dict[str, AgentRecord] = {}
+        self.ledger = ResourceLedger()
+        self.dirty: set[PoolRecord] = set()
+        # Pools with ready tasks that could not start an agent for lack of capacity: they
+        # are looked at again whenever capacity may have come free.
+        self._starved: set[PoolRecord] = set()
+
+    def observe(self, nodes: Iterable[NodeCapacity]) -> None:
+        """Take the cluster's nodes as they are now; starved pools get another look."""
+        self.ledger.observe(nodes)
+        self.dirty.update(self._starved)
+
+    def busy_specs(self) -> dict[str, AgentPoolSpec]:
+        """Return the specs of pools with unfinished tasks: they may not be redefined."""
+        return {key: pool.spec for key, pool in self.pools.items() if pool.open_tasks}
+
+    def define(self, spec: AgentPoolSpec, out: list[Command]) -> PoolRecord:
+        """Return the pool of ``spec``: the known one, or a new one with its minimum started.
+
+        A pool known under the same key with another definition (validation lets only an
+        idle one through) loses its agents and is replaced.
+        """
+        known = self.pools.get(spec.key)
+        if known is not None and known.spec == spec:
+            return known
+        if known is not None:
+            for agent in list(known.agents.values()):
+                self.remove(agent, "its agent class was redefined", out)
+        pool = PoolRecord(spec=spec, shape=spec.resources.as_vector())
+        self.pools[spec.key] = pool
+        self.top_up(pool, out)
+        return pool
+
+    def top_up(self, pool: PoolRecord, out: list[Command]) -> None:
+        """Start agents until ``pool`` has its ``min_replicas``, as capacity allows."""
+        while len(pool.agents) < pool.spec.min_replicas and self.ledger.can_reserve(pool.shape):
+            self._start(pool, out)
+
+    def grow(self, pool: PoolRecord, wanted: int, out: list[Command]) -> bool:
+        """Start up to ``wanted`` agents for ``pool``'s backlog; return whether any started.
+
+        Bounded by ``max_replicas`` and by capacity; when the cluster is full, idle agents
+        of less urgent pools are stopped to make room. A pool that still wants agents is
+        starved: it gets another look whenever capacity may have come free.
+        """
+        room = pool.spec.max_replicas - len(pool.agents)
+        if room <= 0:
+            return False
+        started = False
+        for _ in range(min(room, wanted)):
+            if not self.ledger.can_reserve(pool.shape) and not self._reclaim_idle(pool, out):
+                self._starved.add(pool)
+                return started
+            self._start(pool, out)
+            started = True
+        self._starved.discard(pool)
+        return started
+
+    def drained(self, pool: PoolRecord) -> None:
+        """Note that ``pool`` has nothing ready: it no longer waits for capacity."""
+        self._starved.discard(pool)
+
+    def remove(self, agent: AgentRecord, reason: str, out: list[Command]) -> None:
+        """Stop ``agent`` and release its capacity (its calls are the caller's business)."""
+        del self.agents[agent.agent_id]
+        del agent.pool.agents[agent.agent_id]
+        self.ledger.release(agent.pool.shape)
+        out.append(StopAgent(agent_id=agent.agent_id, reason=reason))
+        # Its pool may need a replacement, and freed capacity may let a waiting pool grow.
+        self.dirty.add(agent.pool)
+        self.dirty.update(self._starved)
+
+    def call_ended(self, call: CallRecord, now_s: float) -> None:
+        """Note that every attempt of ``call`` ended: its agent may take more, or be idle."""
+        agent = call.agent
+        agent.calls.discard(call)
+        self.dirty.add(agent.pool)
+        if not agent.calls:
+            agent.idle_since_s = now_s
+            # An idle agent may be reclaimed by a pool waiting with more urgent work.
+            self.dirty.update(self._starved)
+
+    def retire_idle(self, now_s: float, out: list[Command]) -> None:
+        """Stop the agents idle for ``idle_agent_timeout_s`` by ``now_s``."""
+        for pool in self.pools.values():
+            for agent, idle_since_s in self._retirable(pool):
+                if len(pool.agents) <= pool.spec.min_replicas:
+                    break
+                if now_s >= idle_since_s + self._idle_agent_timeout_s:
+                    self.remove(agent, f"idle for {now_s - idle_since_s:.1f}s", out)
+
+    def next_retire_s(self) -> float | None:
+        """Return when an idle agent is next due to be stopped, or None."""
+        idle_since = [
+            since_s for pool in self.pools.values() for _, since_s in self._retirable(pool)
+        ]
+        return min(idle_since) + self._idle_agent_timeout_s if idle_since else None
+
+    def _retirable(self, pool: PoolRecord) -> list[tuple[AgentRecord, float]]:
+        """Return ``pool``'s agents that idleness may stop, each with when it became idle.
+
+        The one place for the conditions: the pool has nothing ready and more agents than
+        its minimum, and the agent has no call.
+        """
+        if pool.ready or len(pool.agents) <= pool.spec.min_replicas:
+            return []
+        return [
+            (agent, agent.idle_since_s)
+            for agent in pool.agents.values()
+            if not agent.calls and agent.idle_since_s is not None
+        ]
+
+    def _start(self, pool: PoolRecord, out: list[Command]) -> None:
+        pool.started_total += 1
+        agent_id = f"{pool.spec.key}#{pool.started_total}"
+        now_s = self._clock.now_s()
+        agent = AgentRecord(agent_id=agent_id, pool=pool, started_s=now_s, idle_since_s=now_s)
+        pool.agents[agent_id] = agent
+        self.agents[agent_id] = agent
+        self.ledger.reserve(pool.shape)
+        out.append(StartAgent(agent_id=agent_id, pool=pool.spec))
+
+    def _reclaim_idle(self, pool: PoolRecord, out: list[Command]) -> bool:
+        """Stop idle agents of other pools until ``pool``'s shape fits; return whether it does.
+
+        Only pools with nothing ready, or whose most urgent ready task is less urgent than
+        ``pool``'s, give up agents: the more urgent work wins the capacity.
+        """
+        urgency = pool.ready.peek_key()[0] if pool.ready else None
+        for other in self.pools.values():
+            if other is pool:
+                continue
+            if other.ready and (urgency is None or other.ready.peek_key()[0] <= urgency):
+                continue
+            for agent in list(other.agents.values()):
+                if self.ledger.can_reserve(pool.shape):
+                    return True
+                if len(other.agents) <= other.spec.min_replicas:
+                    break
+                if not agent.calls:
+                    self.remove(agent, f"reclaimed for pool {pool.spec.key!r}", out)
+        return self.ledger.can_reserve(pool.shape)
