@@ -25,6 +25,8 @@ class AttemptOrder(NamedTuple):
         kwargs: Keyword arguments, with `OutputOf` placeholders.
         inputs: Ids of the tasks whose results this attempt receives.
         priority: The task's priority.
+        last_heartbeat: The details of the last progress an earlier attempt of the task
+            reported (``ctx.last_heartbeat``), so that it can resume where it stopped.
     """
 
     attempt_id: int
@@ -36,6 +38,7 @@ class AttemptOrder(NamedTuple):
     kwargs: dict[str, Any]
     inputs: tuple[str, ...]
     priority: Priority
+    last_heartbeat: Any = None
 
 
 class _Command(BaseModel):
@@ -43,11 +46,16 @@ class _Command(BaseModel):
 
 
 class StartAgent(_Command):
-    """Start one replica of ``pool`` and call it ``agent_id``."""
+    """Start one replica of ``pool`` and call it ``agent_id``.
+
+    With ``node_id``, the replica must run on that node (hard affinity): the scheduler
+    chose the node whose free capacity fits it. Without, Ray places it.
+    """
 
     kind: Literal["start_agent"] = "start_agent"
     agent_id: str
     pool: AgentPoolSpec
+    node_id: str | None = None
 
 
 class StopAgent(_Command):

@@ -123,6 +123,10 @@ class Dispatcher:
         """Return the agent whose call holds attempt ``attempt_id``. Raises `KeyError`."""
         return self._in_flight.calls[attempt_id].agent
 
+    def running_task(self, attempt_id: int) -> TaskRecord | None:
+        """Return the task whose outcome attempt ``attempt_id`` still counts for, or None."""
+        return self._in_flight.tasks.get(attempt_id)
+
     def attempts_running(self) -> int:
         """Return how many attempts' outcomes are awaited."""
         return len(self._in_flight.tasks)
@@ -213,6 +217,7 @@ class Dispatcher:
                     task.kwargs,
                     task.inputs,
                     _PRIORITIES[task.priority],
+                    task.last_heartbeat,
                 )
             )
         call = call_record(

@@ -7,7 +7,7 @@ skips validation: it is the hot path.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
@@ -28,6 +28,11 @@ class AttemptOutcome(NamedTuple):
         error_message: Exception text, when not ok.
         traceback: Formatted traceback, when not ok.
         retryable: False when the task asked not to be retried.
+        error_lineage: Qualified names (``module.Class``) of the exception's class and its
+            bases, most derived first, so that a retry policy can name a base class.
+        lost_inputs: Upstream task ids whose results could not be fetched (lost with
+            their node or owner): the task did not run, and those results must be
+            computed again. Empty for every other outcome.
     """
 
     attempt_id: int
@@ -38,6 +43,22 @@ class AttemptOutcome(NamedTuple):
     error_message: str | None = None
     traceback: str | None = None
     retryable: bool = True
+    error_lineage: tuple[str, ...] = ()
+    lost_inputs: tuple[str, ...] = ()
+
+
+class AttemptProgress(NamedTuple):
+    """A running attempt reported progress (``ctx.heartbeat(details)`` in its handler).
+
+    Attributes:
+        attempt_id: The attempt.
+        at_s: When the handler reported it (wall clock, seconds).
+        details: What the handler passed (small, picklable); a retry receives the last.
+    """
+
+    attempt_id: int
+    at_s: float
+    details: Any = None
 
 
 class _Event(BaseModel):
@@ -80,13 +101,37 @@ class AttemptsFinished(_Event):
     outcomes: Annotated[tuple[AttemptOutcome, ...], SkipValidation]
 
 
+#: Why an agent was lost; decides who is charged for the attempts it held:
+#:
+#: - ``died``: its process ended on its own while running its calls (a crash, ``os._exit``,
+#:   the out-of-memory killer): blamed on what it was running.
+#: - ``hung``: it stopped answering pings although Ray reports it alive: blamed on what it
+#:   was running.
+#: - ``killed``: stopped from outside on purpose (``ray.kill`` by someone else).
+#: - ``node_lost``: its node left the cluster.
+#: - ``failed_to_start``: it never became ready (its ``__init__``/``setup`` raised, or it
+#:   could not be placed).
+#: - ``unreachable``: its calls failed at the transport level.
+#:
+#: The last four are the infrastructure's fault, not the tasks': they count against each
+#: task's ``max_agent_losses``.
+LossCause = Literal["died", "hung", "killed", "node_lost", "failed_to_start", "unreachable"]
+
+
 class AgentLost(_Event):
-    """An agent died, hung, failed to start, or its calls failed at the transport level."""
+    """An agent is gone (see `LossCause`); its attempts are re-queued or charged."""
 
     kind: Literal["agent_lost"] = "agent_lost"
     agent_id: str
-    cause: Literal["died", "hung", "failed_to_start", "unreachable"]
+    cause: LossCause
     reason: str
+
+
+class AttemptsProgressed(_Event):
+    """Running attempts reported progress (heartbeats from their handlers)."""
+
+    kind: Literal["attempts_progressed"] = "attempts_progressed"
+    progress: Annotated[tuple[AttemptProgress, ...], SkipValidation]
 
 
 class Tick(_Event):
@@ -102,6 +147,7 @@ Event = Annotated[
     | WorkflowReleaseRequested
     | AttemptsFinished
     | AgentLost
+    | AttemptsProgressed
     | Tick,
     Field(discriminator="kind"),
 ]

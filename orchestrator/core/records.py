@@ -80,6 +80,9 @@ class TaskRecord:
     error_type: str | None = None
     error_message: str | None = None
     traceback: str | None = None
+    # What the handler last reported with ``ctx.heartbeat`` (handed to the next attempt).
+    last_heartbeat: Any = None
+    last_progress_s: float | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -37,6 +37,7 @@ from orchestrator.core.events import (
     AgentLost,
     AttemptOutcome,
     AttemptsFinished,
+    AttemptsProgressed,
     ClusterObserved,
     Event,
     Tick,
@@ -98,6 +99,8 @@ class Scheduler:
                     self._on_workflow_submitted(event, out)
                 case AgentLost():
                     self._on_agent_lost(event, out)
+                case AttemptsProgressed():
+                    self._on_attempts_progressed(event)
                 case ClusterObserved():
                     self._fleet.observe(event.nodes)
                 case WorkflowCancelRequested():
@@ -190,6 +193,14 @@ class Scheduler:
                 self._release_ready(task.workflow, out)
             else:
                 self._fail_attempt(task, outcome, out)
+
+    def _on_attempts_progressed(self, event: AttemptsProgressed) -> None:
+        running_task = self._dispatcher.running_task
+        for progress in event.progress:
+            task = running_task(progress.attempt_id)
+            if task is not None:  # a late report of an attempt given up on is ignored
+                task.last_heartbeat = progress.details
+                task.last_progress_s = progress.at_s
 
     def _on_agent_lost(self, event: AgentLost, out: list[Command]) -> None:
         agent = self._fleet.agents.get(event.agent_id)
