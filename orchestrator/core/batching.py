@@ -66,4 +66,4 @@ class BatchPolicy:
     def agents_wanted(self, pool: PoolRecord) -> int:
         """Return how many agents to start for ``pool``'s backlog: one full round of calls each."""
         batch, max_calls = self.limits(pool)
-        return -(-len(pool.ready) // (batch * max_calls))
+        return -(-len(pool.ready) // (batch * max_calls)) + len(pool.isolated)

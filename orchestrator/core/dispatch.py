@@ -15,6 +15,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.commands import AttemptOrder, Command, DispatchBatch
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
+from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.records import AgentRecord, InFlight, PoolRecord, TaskRecord, call_record
 from orchestrator.core.records import move as _move
 from orchestrator.core.specs import Priority
@@ -56,14 +57,14 @@ class Dispatcher:
     def dispatch(self, out: list[Command]) -> None:
         """Send what the fleet's dirty pools have ready, most urgent pool first."""
         fleet = self._fleet
-        pools = [pool for pool in fleet.dirty if pool.ready]
+        pools = [pool for pool in fleet.dirty if pool.has_ready()]
         fleet.dirty.clear()
-        pools.sort(key=lambda pool: pool.ready.peek_key())
+        pools.sort(key=PoolRecord.head_key)
         for pool in pools:
             self._assign(pool, out)
-            if pool.ready and fleet.grow(pool, self._policy.agents_wanted(pool), out):
+            if pool.has_ready() and fleet.grow(pool, self._policy.agents_wanted(pool), out):
                 self._assign(pool, out)
-            if not pool.ready:
+            if not pool.has_ready():
                 fleet.drained(pool)
 
     def close(self, outcome: AttemptOutcome, now_s: float) -> TaskRecord | None:
@@ -99,17 +100,8 @@ class Dispatcher:
             far is counted.
         """
         self._in_flight.tasks.pop(attempt_id, None)
-        started_s = task.started_s if task.started_s is not None else now_s
-        task.finished_s = now_s
-        task.run_time_s += now_s - started_s
-        return AttemptOutcome(
-            attempt_id=attempt_id,
-            ok=False,
-            started_s=started_s,
-            finished_s=now_s,
-            error_type="TimeoutError",
-            error_message=f"attempt {task.attempts} ran longer than timeout_s={task.timeout_s:g}",
-        )
+        message = f"attempt {task.attempts} ran longer than timeout_s={task.timeout_s:g}"
+        return self.interrupted(task, attempt_id, now_s, "TimeoutError", message)
 
     def forget(self, attempt_id: int) -> None:
         """Give up on attempt ``attempt_id`` (cancelled): its outcome will not count.
@@ -131,18 +123,46 @@ class Dispatcher:
         """Return how many attempts' outcomes are awaited."""
         return len(self._in_flight.tasks)
 
-    def abandon(self, agent: AgentRecord) -> list[TaskRecord]:
-        """Drop every call of ``agent`` (it is gone); return the tasks that were waiting on it."""
+    def abandon(self, agent: AgentRecord) -> tuple[list[tuple[int, TaskRecord]], int]:
+        """Drop every call of ``agent`` (it is gone).
+
+        Returns:
+            (attempt id, task) of each attempt whose outcome its task was waiting for, and
+            how many attempts occupied the agent in all (cancelled ones included): when
+            that is one, whatever happened to the agent happened while it ran that one.
+        """
         in_flight = self._in_flight
-        tasks = []
+        waiting = []
+        occupying = 0
         for call in agent.calls:
             for attempt_id in call.attempt_ids:
-                in_flight.calls.pop(attempt_id, None)
+                if in_flight.calls.pop(attempt_id, None) is not None:
+                    occupying += 1
                 task = in_flight.tasks.pop(attempt_id, None)
                 if task is not None:
-                    tasks.append(task)
+                    waiting.append((attempt_id, task))
         agent.calls.clear()
-        return tasks
+        agent.isolating = agent.draining = False
+        return waiting, occupying
+
+    def interrupted(
+        self, task: TaskRecord, attempt_id: int, now_s: float, error_type: str, message: str
+    ) -> AttemptOutcome:
+        """Return the outcome of an attempt that ended without an answer (its agent is gone).
+
+        Its run time until ``now_s`` is counted.
+        """
+        started_s = task.started_s if task.started_s is not None else now_s
+        task.finished_s = now_s
+        task.run_time_s += now_s - started_s
+        return AttemptOutcome(
+            attempt_id=attempt_id,
+            ok=False,
+            started_s=started_s,
+            finished_s=now_s,
+            error_type=error_type,
+            error_message=message,
+        )
 
     def _assign(self, pool: PoolRecord, out: list[Command]) -> None:
         """Hand ``pool``'s ready tasks to its agents, round-robin, least loaded first.
@@ -150,10 +170,16 @@ class Dispatcher:
         The policy is asked again before each call: it follows the task at the head of the
         queue, so a pipelined call is only ever added for short work.
         """
+        if pool.isolated or pool.draining:
+            self._isolate(pool, out)
         policy = self._policy
         most_calls = policy.most_calls(pool)
         agents = sorted(
-            (agent for agent in pool.agents.values() if len(agent.calls) < most_calls),
+            (
+                agent
+                for agent in pool.agents.values()
+                if len(agent.calls) < most_calls and not (agent.isolating or agent.draining)
+            ),
             key=lambda agent: len(agent.calls),
         )
         ready = pool.ready
@@ -166,14 +192,45 @@ class Dispatcher:
                 batch, max_calls = policy.limits(pool)
                 if len(agent.calls) >= max_calls:
                     continue
-                self._send(agent, min(batch, share), out)
+                self._send(agent, ready, min(batch, share), out)
                 if len(agent.calls) < max_calls:
                     next_round.append(agent)
             agents = next_round
 
-    def _send(self, agent: AgentRecord, size: int, out: list[Command]) -> None:
+    def _isolate(self, pool: PoolRecord, out: list[Command]) -> None:
+        """Send each waiting suspect of ``pool`` alone to an agent that has nothing else.
+
+        When no agent of the pool is free, one is kept free of new calls (draining) until
+        its calls end, so a suspect waits at most for the calls already sent.
+        """
+        isolated = pool.isolated
+        for agent in pool.agents.values():
+            if not isolated:
+                break
+            if not agent.calls:
+                self._send(agent, isolated, 1, out)
+                agent.isolating = True
+                agent.draining = False
+        agents = pool.agents.values()
+        if not isolated:
+            for agent in agents:
+                agent.draining = False
+            pool.draining = False
+            return
+        if not any(agent.draining for agent in agents):
+            candidates = [agent for agent in agents if not agent.isolating]
+            if candidates:
+                min(candidates, key=lambda agent: len(agent.calls)).draining = True
+        pool.draining = True
+
+    def _send(
+        self,
+        agent: AgentRecord,
+        ready: PriorityTaskQueue[TaskRecord],
+        size: int,
+        out: list[Command],
+    ) -> None:
         # The hottest loop of the scheduler: everything it uses is bound to a local once.
-        ready = agent.pool.ready
         now_s = self._clock.now_s()
         move = _move
         running = self._in_flight.tasks

@@ -121,6 +121,7 @@ class AgentFleet:
         self.dirty.add(agent.pool)
         if not agent.calls:
             agent.idle_since_s = now_s
+            agent.isolating = False
             # An idle agent may be reclaimed by a pool waiting with more urgent work.
             self.dirty.update(self._starved)
 
@@ -146,7 +147,7 @@ class AgentFleet:
         The one place for the conditions: the pool has nothing ready and more agents than
         its minimum, and the agent has no call.
         """
-        if pool.ready or len(pool.agents) <= pool.spec.min_replicas:
+        if pool.has_ready() or len(pool.agents) <= pool.spec.min_replicas:
             return []
         return [
             (agent, agent.idle_since_s)
@@ -170,11 +171,11 @@ class AgentFleet:
         Only pools with nothing ready, or whose most urgent ready task is less urgent than
         ``pool``'s, give up agents: the more urgent work wins the capacity.
         """
-        urgency = pool.ready.peek_key()[0] if pool.ready else None
+        urgency = pool.head_key()[0] if pool.has_ready() else None
         for other in self.pools.values():
             if other is pool:
                 continue
-            if other.ready and (urgency is None or other.ready.peek_key()[0] <= urgency):
+            if other.has_ready() and (urgency is None or other.head_key()[0] <= urgency):
                 continue
             for agent in list(other.agents.values()):
                 if self.ledger.can_reserve(pool.shape):

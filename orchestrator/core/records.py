@@ -83,6 +83,9 @@ class TaskRecord:
     # What the handler last reported with ``ctx.heartbeat`` (handed to the next attempt).
     last_heartbeat: Any = None
     last_progress_s: float | None = None
+    # Was in a batch whose agent died: it runs alone from now on, so that a death while
+    # it runs can be charged to it, and only to it.
+    suspect: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -104,19 +107,50 @@ class AgentRecord:
     started_s: float
     calls: set[CallRecord] = field(default_factory=set)
     idle_since_s: float | None = None
+    # Runs a suspect task alone: it gets nothing else until that call ends.
+    isolating: bool = False
+    # Kept free of new calls so that a waiting suspect can run on it alone.
+    draining: bool = False
 
 
 @dataclass(slots=True, eq=False)
 class PoolRecord:
-    """One agent pool: its ready queue, its agents and what it learnt about task durations."""
+    """One agent pool: its ready queues, its agents and what it learnt about task durations.
+
+    Ready tasks wait in ``ready``, except suspects (see `TaskRecord.suspect`), which wait
+    in ``isolated`` for an agent with nothing else to do.
+    """
 
     spec: AgentPoolSpec
     shape: ResourceVector
     ready: PriorityTaskQueue[TaskRecord] = field(default_factory=PriorityTaskQueue)
+    isolated: PriorityTaskQueue[TaskRecord] = field(default_factory=PriorityTaskQueue)
     agents: dict[str, AgentRecord] = field(default_factory=dict)
     ewma_task_s: float | None = None
     started_total: int = 0
     open_tasks: int = 0
+    # Some agent is kept free of new calls for a waiting suspect (see `Dispatcher`).
+    draining: bool = False
+
+    def has_ready(self) -> bool:
+        """Return whether a task of the pool waits for an agent."""
+        return bool(self.ready) or bool(self.isolated)
+
+    def queued(self) -> int:
+        """Return how many tasks of the pool wait for an agent."""
+        return len(self.ready) + len(self.isolated)
+
+    def head_key(self) -> tuple[int, float, float]:
+        """Return the queue key of the most urgent waiting task. Raises `IndexError` if none."""
+        if not self.isolated:
+            return self.ready.peek_key()
+        if not self.ready:
+            return self.isolated.peek_key()
+        return min(self.ready.peek_key(), self.isolated.peek_key())
+
+    def queue_of(self, task: TaskRecord) -> PriorityTaskQueue[TaskRecord]:
+        """Return the queue ``task`` waits in when it is ready."""
+        return self.isolated if task.suspect else self.ready
 
 
 # Keyword-only constructors of the two records made in bulk. Calling a class with keywords

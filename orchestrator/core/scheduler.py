@@ -46,6 +46,7 @@ from orchestrator.core.events import (
     WorkflowSubmitted,
 )
 from orchestrator.core.fleet import AgentFleet
+from orchestrator.core.losses import Charge, blamed_error_type, charge_for, gist, what_happened
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.records import AgentRecord, InFlight, TaskRecord, WorkflowRecord, move
@@ -160,7 +161,7 @@ class Scheduler:
             if task.state.is_terminal:
                 continue
             if task.state is _READY:
-                task.pool.ready.remove(task)
+                task.pool.queue_of(task).remove(task)
             elif task.state is _RUNNING:
                 # The agent finishes the call; its outcome will be ignored.
                 self._dispatcher.forget(task.attempt_id)
@@ -205,7 +206,7 @@ class Scheduler:
     def _on_agent_lost(self, event: AgentLost, out: list[Command]) -> None:
         agent = self._fleet.agents.get(event.agent_id)
         if agent is not None:
-            self._lose_agent(agent, f"agent {event.agent_id} {event.cause}: {event.reason}", out)
+            self._lose_agent(agent, event.cause, event.reason, charge_for(event.cause), out)
 
     def _on_tick(self, out: list[Command]) -> None:
         now = self._clock.now_s()
@@ -214,8 +215,9 @@ class Scheduler:
             if task.state is _RUNNING:
                 self._time_out(task, attempt_id, now, out)
             else:  # cancelled, and still occupying its agent past its timeout
-                reason = f"stopped: cancelled task {task.task_id!r} ran past its timeout"
-                self._lose_agent(self._dispatcher.agent_of(attempt_id), reason, out)
+                reason = f"cancelled task {task.task_id!r} ran past its timeout"
+                agent = self._dispatcher.agent_of(attempt_id)
+                self._lose_agent(agent, "stopped", reason, "none", out)
         for task in self._timers.due_retries(now):
             self._make_ready(task, out)
         self._fleet.retire_idle(now, out)
@@ -251,7 +253,7 @@ class Scheduler:
         else:
             move(task, _READY)
         pool = task.pool
-        pool.ready.push(task, task.priority, task.deadline_s, task.rank)
+        pool.queue_of(task).push(task, task.priority, task.deadline_s, task.rank)
         self._dirty_pools.add(pool)
 
     def _fail_attempt(self, task: TaskRecord, outcome: AttemptOutcome, out: list[Command]) -> None:
@@ -294,20 +296,43 @@ class Scheduler:
         agent = self._fleet.agents.get(task.agent_id or "")
         self._fail_attempt(task, self._dispatcher.time_out(task, attempt_id, now), out)
         if agent is not None:
-            # A running call cannot be interrupted: stop the agent, re-queue its other work.
-            self._lose_agent(agent, f"stopped after task {task.task_id!r} timed out", out)
+            # A running call cannot be interrupted: stop the agent, re-queue its other
+            # work without charging it (the culprit is known and charged above).
+            reason = f"task {task.task_id!r} timed out"
+            self._lose_agent(agent, "stopped", reason, "none", out)
 
-    def _lose_agent(self, agent: AgentRecord, reason: str, out: list[Command]) -> None:
-        """Stop ``agent``; re-queue its tasks, or fail those lost too often; replace it."""
-        self._fleet.remove(agent, reason, out)
-        for task in self._dispatcher.abandon(agent):
-            task.losses += 1
-            if task.losses > task.retry.max_agent_losses:
-                task.error_type = "AgentLost"
-                task.error_message = reason
-                self._fail(task, f"AgentLost: {reason} (lost {task.losses} times)", out)
+    def _lose_agent(
+        self, agent: AgentRecord, cause: str, reason: str, charge: Charge, out: list[Command]
+    ) -> None:
+        """Stop and replace ``agent``; charge or re-queue its attempts (see `losses`).
+
+        The full ``reason`` goes once into the `StopAgent`; task messages stay short.
+        """
+        self._fleet.remove(agent, f"{cause}: {reason}", out)
+        waiting, occupying = self._dispatcher.abandon(agent)
+        what = what_happened(agent.agent_id, cause)
+        if charge == "running" and occupying == 1 and len(waiting) == 1:
+            [(attempt_id, task)] = waiting
+            task.suspect = True
+            message = f"{what} while running this task alone ({gist(reason)})"
+            now_s = self._clock.now_s()
+            error_type = blamed_error_type(cause)
+            outcome = self._dispatcher.interrupted(task, attempt_id, now_s, error_type, message)
+            self._fail_attempt(task, outcome, out)
+            waiting = []
+        for _, task in waiting:
+            if charge == "running":
+                task.suspect = True
+                message = f"re-queued free: {what} running {occupying} attempts; runs alone"
             else:
-                self._make_ready(task, out, f"re-queued: {reason}")
+                task.losses += charge == "loss"
+                if task.losses > task.retry.max_agent_losses:
+                    task.error_type = "AgentLost"
+                    task.error_message = f"{what}: {gist(reason)} (lost {task.losses} times)"
+                    self._fail(task, f"AgentLost: {task.error_message}", out)
+                    continue
+                message = f"re-queued: {what}"
+            self._make_ready(task, out, message)
         self._fleet.top_up(agent.pool, out)
 
     # -- queries -------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def scheduler_statistics(
         attempts_running=attempts_running,
         pools={
             key: PoolStatistics(
-                ready=len(pool.ready),
+                ready=pool.queued(),
                 open_tasks=pool.open_tasks,
                 agents=len(pool.agents),
                 calls_in_flight=sum(len(agent.calls) for agent in pool.agents.values()),

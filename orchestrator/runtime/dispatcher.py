@@ -19,7 +19,8 @@ from ray.exceptions import RayActorError
 
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import AttemptOrder, DispatchBatch
-from orchestrator.core.events import AttemptOutcome
+from orchestrator.core.events import AttemptOutcome, LossCause
+from orchestrator.runtime.loss_causes import classify_loss
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.runtime.wire import (
@@ -42,12 +43,13 @@ class Collected(NamedTuple):
 
     Attributes:
         outcomes: How each attempt of the calls that returned (or failed as a whole) ended.
-        lost: Agent id -> reason, for agents whose calls died with them (their attempts
-            are not in ``outcomes``: the core re-queues them on `AgentLost`).
+        lost: Agent id -> (cause, reason), for agents whose calls died with them (their
+            attempts are not in ``outcomes``: the core re-queues or charges them on
+            `AgentLost`).
     """
 
     outcomes: tuple[AttemptOutcome, ...]
-    lost: dict[str, str]
+    lost: dict[str, tuple[LossCause, str]]
 
 
 class Dispatcher:
@@ -119,7 +121,7 @@ class Dispatcher:
         """Return what the calls finished since the last collection say; record result refs."""
         completed, self._completed = self._completed, []
         outcomes: list[AttemptOutcome] = []
-        lost: dict[str, str] = {}
+        lost: dict[str, tuple[LossCause, str]] = {}
         for call_id, result in completed:
             call = self._calls.pop(call_id, None)
             if call is None:
@@ -129,8 +131,9 @@ class Dispatcher:
                     raise result
                 records: tuple[AttemptOutcome, ...] = result.result()
             except RayActorError as exc:
-                lost[call.agent_id] = f"{type(exc).__name__}: {exc}"[:MAX_CALL_ERROR_CHARS]
-                self._tracer.attempts_lost(call.orders, lost[call.agent_id])
+                reason = f"{type(exc).__name__}: {exc}"[:MAX_CALL_ERROR_CHARS]
+                lost[call.agent_id] = (classify_loss(exc), reason)
+                self._tracer.attempts_lost(call.orders, reason)
                 continue
             except Exception as exc:
                 # The call itself failed (e.g. arguments or results not serialisable).

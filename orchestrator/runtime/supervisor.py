@@ -279,8 +279,8 @@ class Supervisor:
         outcomes, lost = self._dispatcher.collect()
         if outcomes:
             self._handle(AttemptsFinished(outcomes=outcomes))
-        for agent_id, reason in lost.items():
-            self._handle(AgentLost(agent_id=agent_id, cause="died", reason=reason))
+        for agent_id, (cause, reason) in lost.items():
+            self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=reason))
 
     def _handle(self, event: Event) -> None:
         self._execute(self._scheduler.handle(event))

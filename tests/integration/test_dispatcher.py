@@ -144,4 +144,6 @@ def test_a_call_whose_agent_died_reports_the_agent_lost() -> None:
 
     assert collected.outcomes == ()
     assert list(collected.lost) == ["agent-9"]
-    assert collected.lost["agent-9"].startswith("RayActorError")
+    cause, reason = collected.lost["agent-9"]
+    # A bare RayActorError (not ActorDiedError) says nothing of a death: unreachable
+    assert (cause, reason.startswith("RayActorError")) == ("unreachable", True)

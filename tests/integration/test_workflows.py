@@ -142,12 +142,19 @@ def test_hung_agent_is_detected_by_heartbeat_and_replaced(
     # Given an agent whose first attempt holds the GIL so it cannot answer pings
     ledger = str(tmp_path / "hang.jsonl")
     wf = Workflow("hung")
-    wf.task("stuck", workloads.HangsOnFirstAttempt, kwargs={"ledger": ledger})
+    # A hang is the task's fault: it is charged an attempt, so it needs a second one
+    wf.task(
+        "stuck",
+        workloads.HangsOnFirstAttempt,
+        kwargs={"ledger": ledger},
+        retry={"max_attempts": 2, "initial_backoff_s": 0.0},
+    )
 
     run = orchestrator.submit(wf)
 
     # Then the heartbeat reports it hung, it is replaced and the task finishes
     assert run.wait(timeout_s=90).state is WorkflowState.SUCCEEDED
+    assert run.task("stuck").attempts == 2
     assert run.result("stuck") == "finished on attempt 2"
     assert [e["attempt"] for e in workloads.read_ledger(ledger)] == [1, 2]
 

@@ -280,12 +280,15 @@ class Behaviour:
         ok: Whether it returns normally.
         retryable: False for a `NonRetryableError`.
         hang: It never returns (only a timeout or a death ends it).
+        crash: It kills its agent's process as it starts (``os._exit``): the call's
+            outcomes never come, and the runtime reports the agent ``died``.
     """
 
     duration_s: float = 0.01
     ok: bool = True
     retryable: bool = True
     hang: bool = False
+    crash: bool = False
 
 
 BehaviourFn = Callable[[AttemptOrder], Behaviour]
@@ -332,6 +335,7 @@ class Ledger:
         agents_stopped: Every agent id stopped by the scheduler.
         agents_killed: Every agent id the simulation killed.
         stale_deliveries: Outcomes delivered after their agent was reported lost.
+        crashes: ``(workflow, task, attempt number)`` of each attempt that killed its agent.
         wasted_ticks: Ticks sent at a wakeup that an earlier tick at that time left in place.
     """
 
@@ -352,6 +356,7 @@ class Ledger:
     agents_killed: list[str] = field(default_factory=list)
     stale_deliveries: int = 0
     wasted_ticks: int = 0
+    crashes: list[tuple[str, str, int]] = field(default_factory=list)
 
     def attempts_of(self, workflow_id: str, task_id: str) -> list[AttemptOrder]:
         """Return every order of one task, in dispatch order."""
@@ -388,6 +393,7 @@ class SimRuntime:
         duration_s: float = 0.01,
         death_rate: float = 0.0,
         stale_rate: float = 0.0,
+        death_cause: str = "died",
     ) -> None:
         self.config = config or SchedulerConfig()
         self.clock = clock or FakeClock(START_S)
@@ -397,6 +403,7 @@ class SimRuntime:
         self.rng = rng or random.Random(0)
         self.death_rate = death_rate
         self.stale_rate = stale_rate
+        self.death_cause = death_cause
         self.ledger = Ledger()
         self.agents: dict[str, SimAgent] = {}
         self.inflight: dict[str, set[int]] = defaultdict(set)
@@ -571,6 +578,11 @@ class SimRuntime:
         outcomes = []
         for order in call.orders:
             behaviour = self.behaviour(order)
+            if behaviour.crash:
+                self.ledger.crashes.append((order.workflow_id, order.task_id, order.attempt))
+                call.outcomes = tuple(outcomes)
+                self.at(time_s, lambda: self._die(agent.agent_id, False, "died"))
+                return  # the process is gone: no outcome of this call ever comes
             if behaviour.hang:
                 call.outcomes = tuple(outcomes)
                 return  # the call never ends: only a timeout (StopAgent) or a death frees it
@@ -590,12 +602,12 @@ class SimRuntime:
         if self.death_rate and self.rng.random() < self.death_rate:
             die_s = start_s + (time_s - start_s) * self.rng.random()
             stale = self.rng.random() < self.stale_rate
-            self.at(die_s, lambda: self._die(agent.agent_id, stale))
+            self.at(die_s, lambda: self._die(agent.agent_id, stale, self.death_cause))
         self.at(time_s, lambda: self._deliver(call))
 
-    def _die(self, agent_id: str, stale: bool) -> None:
+    def _die(self, agent_id: str, stale: bool, cause: str) -> None:
         if agent_id in self.agents:
-            self.kill(agent_id, stale=stale)
+            self.kill(agent_id, cause=cause, stale=stale)
 
     def _deliver(self, call: SimCall, *, stale: bool = False) -> None:
         agent = self.agents.get(call.agent_id)

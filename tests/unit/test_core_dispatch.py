@@ -276,6 +276,12 @@ def test_abandon_returns_every_task_waiting_on_the_agent() -> None:
     bench.dispatch()
     bench.dispatcher.forget(tasks[0].attempt_id)  # cancelled: not waiting any more
     agent = bench.fleet.agents["p#1"]
-    assert sorted(t.task_id for t in bench.dispatcher.abandon(agent)) == ["t1", "t2"]
+    waiting, occupying = bench.dispatcher.abandon(agent)
+    assert sorted(t.task_id for _, t in waiting) == ["t1", "t2"]
+    assert sorted(attempt_id for attempt_id, _ in waiting) == [
+        tasks[1].attempt_id,
+        tasks[2].attempt_id,
+    ]
+    assert occupying == 3  # the cancelled attempt still occupied the agent
     assert agent.calls == set()
     assert bench.in_flight.tasks == {} and bench.in_flight.calls == {}

@@ -159,7 +159,7 @@ def test_ledger_under_random_faults(spec: Any, make_sim: Any, make_behaviour: An
     messages = [e.message for e in sim.ledger.task_events]
     assert len(sim.ledger.agents_killed) >= 5
     assert sim.ledger.stale_deliveries >= 5  # late results of dead agents, all ignored
-    assert sum("TimeoutError" in m for m in messages) >= 5
+    assert sum("TimeoutError" in m for m in messages) >= 3
     assert sum("re-queued" in m for m in messages) >= 5
     assert events[S.RETRY_WAIT] >= 100
     assert finals[S.SUCCEEDED] > 4000
@@ -209,7 +209,7 @@ def test_max_agent_losses_bound_is_reached_but_not_passed(spec: Any, make_sim: A
     # then fails, never running more often than the bound.
     retry = RetryPolicy(max_attempts=2, max_agent_losses=2)
     tasks = [spec.task(f"t{i}", retry=retry) for i in range(20)]
-    sim = make_sim(death_rate=1.0)
+    sim = make_sim(death_rate=1.0, death_cause="killed")
     sim.submit(spec.workflow(*tasks, agents=[spec.agent("worker", replicas=2)]))
     sim.run()
     for index in range(20):

@@ -133,13 +133,13 @@ def test_agent_lost_requeues_its_tasks_and_starts_a_replacement(driver: Any, spe
     # Given a task running on worker#1
     commands = driver.submit(spec.workflow(spec.task("t")))
     [first] = commands.orders
-    # When worker#1 dies
-    commands = driver.send(lost("worker#1"))
+    # When worker#1 is killed from outside (not the task's fault)
+    commands = driver.send(lost("worker#1", "killed"))
     # Then the task goes back to READY (published, with the reason) and is re-dispatched
     # to a replacement agent as attempt 2
     assert commands.states("t") == [S.READY]
     assert "re-queued" in commands.task_events[0].message
-    assert "worker#1 died" in commands.task_events[0].message
+    assert "worker#1 was killed" in commands.task_events[0].message
     assert commands.started == ["worker#2"]
     assert [
         (b.agent_id, o.task_id, o.attempt) for b in commands.dispatches for o in b.attempts
@@ -157,7 +157,7 @@ def test_losses_do_not_count_as_failures_but_are_bounded(driver: Any, spec: Any)
     retry = RetryPolicy(max_attempts=1, max_agent_losses=1)
     commands = driver.submit(spec.workflow(spec.task("t", retry=retry)))
     # When its agent is lost once, it runs again (a loss is not a failure)
-    commands = driver.send(lost("worker#1", "hung"))
+    commands = driver.send(lost("worker#1", "node_lost"))
     assert commands.states("t") == [S.READY]
     [again] = commands.dispatches
     # When the second agent is lost too, the task fails: AgentLost, with the count
@@ -257,7 +257,7 @@ def test_a_finished_attempt_cancels_its_timeout(driver: Any, spec: Any) -> None:
 def test_outcome_of_a_lost_attempt_is_ignored(driver: Any, spec: Any) -> None:
     commands = driver.submit(spec.workflow(spec.task("t")))
     [old] = commands.orders
-    commands = driver.send(lost("worker#1"))
+    commands = driver.send(lost("worker#1", "killed"))
     [new] = commands.orders
     # The dead agent's result arrives late: ignored, the new attempt still runs
     assert driver.finish(old) == []
