@@ -5,13 +5,16 @@ admission, success, failure and retry, timeouts, cancellation, lost agents. It n
 I/O, never reads the time except through the injected clock, and never imports Ray; the
 runtime decodes what happened into events and carries out the commands.
 
-It coordinates four parts, each in its own module:
+It coordinates these parts, each in its own module:
 
+- `TaskLifecycle` (``lifecycle.py``): what happens to a task once admitted (ready,
+  succeeded, retried, failed with its dependents skipped, re-queued or charged when its
+  agent is lost, timed out), every change through `move` (``records.py``) and the table.
 - `AgentFleet` (``fleet.py``): pools and agents, started and stopped within capacity.
 - `Dispatcher` (``dispatch.py``) with its `BatchPolicy` (``batching.py``): which ready
   tasks go to which agent, in what batches; admission control, so priorities hold on Ray.
 - `Timers` (``timers.py``): retries after their backoff, attempts past their timeout.
-- `move` (``records.py``): the one way a task changes state, through the transition table.
+- Policies: who pays for a lost agent (``losses.py``); ranks (``admission.py``).
 """
 
 from __future__ import annotations
@@ -25,17 +28,14 @@ from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import (
     Command,
-    PublishTaskEvents,
     PublishWorkflowEvent,
     ReleaseWorkflow,
-    TaskEvent,
 )
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
-    AttemptOutcome,
     AttemptsFinished,
     AttemptsProgressed,
     ClusterObserved,
@@ -46,10 +46,11 @@ from orchestrator.core.events import (
     WorkflowSubmitted,
 )
 from orchestrator.core.fleet import AgentFleet
-from orchestrator.core.losses import Charge, blamed_error_type, charge_for, gist, what_happened
+from orchestrator.core.lifecycle import TaskLifecycle
+from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec
-from orchestrator.core.records import AgentRecord, InFlight, TaskRecord, WorkflowRecord, move
+from orchestrator.core.records import InFlight, WorkflowRecord
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.core.timers import Timers
@@ -75,7 +76,9 @@ class Scheduler:
             clock, BatchPolicy(config), self._fleet, self._timers, in_flight
         )
         self._dirty_pools = self._fleet.dirty
-        self._task_events: list[TaskEvent] = []
+        self._life = TaskLifecycle(
+            clock, self._timers, self._dispatcher, self._fleet, self._finish_workflow
+        )
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -111,17 +114,12 @@ class Scheduler:
                 case _:
                     _refuse(event)
             # What happened is published before what it causes (the dispatches).
-            self._flush_task_events(out)
+            self._life.flush_events(out)
             while self._dirty_pools:
                 self._dispatcher.dispatch(out)
         finally:
-            self._flush_task_events(out)
+            self._life.flush_events(out)
         return out
-
-    def _flush_task_events(self, out: list[Command]) -> None:
-        if self._task_events:
-            out.append(PublishTaskEvents(tuple(self._task_events)))
-            self._task_events.clear()
 
     # -- events --------------------------------------------------------------------------
 
@@ -150,7 +148,7 @@ class Scheduler:
         task_pools = [pools[key] for key in fit.task_pools]
         record = workflow_record(spec, graph, task_pools, ranks, self._clock.now_s())
         self._workflows[record.workflow_id] = record
-        self._release_ready(record, out)
+        self._life.release_ready(record, out)
 
     def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
         workflow = self._workflows.get(event.workflow_id)
@@ -158,15 +156,8 @@ class Scheduler:
             return
         workflow.cancel_reason = event.reason
         for task in workflow.tasks.values():
-            if task.state.is_terminal:
-                continue
-            if task.state is _READY:
-                task.pool.queue_of(task).remove(task)
-            elif task.state is _RUNNING:
-                # The agent finishes the call; its outcome will be ignored.
-                self._dispatcher.forget(task.attempt_id)
-            task.error_message = event.reason
-            self._set_state(task, TaskState.CANCELLED, out, event.reason)
+            if not task.state.is_terminal:
+                self._life.cancel(task, event.reason, out)
 
     def _on_release_requested(self, event: WorkflowReleaseRequested, out: list[Command]) -> None:
         workflow = self._workflows.get(event.workflow_id)
@@ -189,11 +180,9 @@ class Scheduler:
             if task is None:
                 continue  # stale: cancelled, timed out or lost before the outcome came
             if outcome.ok:
-                self._set_state(task, TaskState.SUCCEEDED, out)
-                task.workflow.graph.mark_done(task.task_id)
-                self._release_ready(task.workflow, out)
+                self._life.succeed(task, out)
             else:
-                self._fail_attempt(task, outcome, out)
+                self._life.fail_attempt(task, outcome, out)
 
     def _on_attempts_progressed(self, event: AttemptsProgressed) -> None:
         running_task = self._dispatcher.running_task
@@ -206,134 +195,33 @@ class Scheduler:
     def _on_agent_lost(self, event: AgentLost, out: list[Command]) -> None:
         agent = self._fleet.agents.get(event.agent_id)
         if agent is not None:
-            self._lose_agent(agent, event.cause, event.reason, charge_for(event.cause), out)
+            self._life.lose_agent(agent, event.cause, event.reason, charge_for(event.cause), out)
 
     def _on_tick(self, out: list[Command]) -> None:
         now = self._clock.now_s()
         # Timeouts first: a retry they schedule with no backoff is then due in this tick.
         for attempt_id, task in self._timers.due_timeouts(now):
             if task.state is _RUNNING:
-                self._time_out(task, attempt_id, now, out)
+                self._life.time_out(task, attempt_id, out)
             else:  # cancelled, and still occupying its agent past its timeout
                 reason = f"cancelled task {task.task_id!r} ran past its timeout"
                 agent = self._dispatcher.agent_of(attempt_id)
-                self._lose_agent(agent, "stopped", reason, "none", out)
+                self._life.lose_agent(agent, "stopped", reason, "none", out)
         for task in self._timers.due_retries(now):
-            self._make_ready(task, out)
+            self._life.make_ready(task, out)
         self._fleet.retire_idle(now, out)
 
-    # -- task life -----------------------------------------------------------------------
-
-    def _set_state(
-        self, task: TaskRecord, state: TaskState, out: list[Command], message: str = ""
-    ) -> None:
-        """Move ``task`` to ``state``, publish it, and finish its workflow after its last task."""
-        move(task, state)
-        workflow = task.workflow
-        self._task_events.append(
-            TaskEvent(workflow.workflow_id, task.task_id, state, task.attempts, message)
-        )
-        if state.is_terminal:
-            task.pool.open_tasks -= 1
-            workflow.open_tasks -= 1
-            if workflow.open_tasks == 0:
-                self._finish_workflow(workflow, out)
-
-    def _release_ready(self, workflow: WorkflowRecord, out: list[Command]) -> None:
-        tasks = workflow.tasks
-        for task_id in workflow.graph.ready():
-            task = tasks[task_id]
-            if task.state is _PENDING:
-                self._make_ready(task, out)
-
-    def _make_ready(self, task: TaskRecord, out: list[Command], message: str = "") -> None:
-        """Queue ``task``; only a re-queue (with a ``message``) is published, not routine."""
-        if message:
-            self._set_state(task, _READY, out, message)
-        else:
-            move(task, _READY)
-        pool = task.pool
-        pool.queue_of(task).push(task, task.priority, task.deadline_s, task.rank)
-        self._dirty_pools.add(pool)
-
-    def _fail_attempt(self, task: TaskRecord, outcome: AttemptOutcome, out: list[Command]) -> None:
-        task.error_type = outcome.error_type
-        task.error_message = outcome.error_message
-        task.traceback = outcome.traceback
-        task.failures += 1
-        error = f"{outcome.error_type}: {outcome.error_message}"
-        if not outcome.retryable or task.failures >= task.retry.max_attempts:
-            self._fail(task, error, out)
-            return
-        backoff_s = task.retry.backoff_s(task.failures)
-        self._timers.add_retry(self._clock.now_s() + backoff_s, task)
-        message = f"attempt {task.attempts} failed ({error}); retry at +{backoff_s:.2f}s"
-        self._set_state(task, TaskState.RETRY_WAIT, out, message)
-
-    def _fail(self, task: TaskRecord, message: str, out: list[Command]) -> None:
-        self._set_state(task, TaskState.FAILED, out, message)
-        tasks = task.workflow.tasks
-        reason = f"upstream task {task.task_id!r} failed"
-        for task_id in task.workflow.graph.mark_failed(task.task_id):
-            dependent = tasks[task_id]
-            if dependent.state is _PENDING:
-                dependent.error_message = reason
-                self._set_state(dependent, TaskState.SKIPPED, out, reason)
-
     def _finish_workflow(self, workflow: WorkflowRecord, out: list[Command]) -> None:
+        """Publish the end of ``workflow`` (its last task ended); release the oldest kept."""
         workflow.state = state = workflow.outcome()
         workflow.finished_s = self._clock.now_s()
         summary = ", ".join(f"{s.value}={n}" for s, n in workflow.counts.items() if n)
-        self._flush_task_events(out)
         out.append(
             PublishWorkflowEvent(workflow_id=workflow.workflow_id, state=state, message=summary)
         )
         self._finished_workflows.append(workflow.workflow_id)
         while len(self._finished_workflows) > self._config.max_finished_workflows:
             self._release(self._finished_workflows[0], out)
-
-    def _time_out(self, task: TaskRecord, attempt_id: int, now: float, out: list[Command]) -> None:
-        agent = self._fleet.agents.get(task.agent_id or "")
-        self._fail_attempt(task, self._dispatcher.time_out(task, attempt_id, now), out)
-        if agent is not None:
-            # A running call cannot be interrupted: stop the agent, re-queue its other
-            # work without charging it (the culprit is known and charged above).
-            reason = f"task {task.task_id!r} timed out"
-            self._lose_agent(agent, "stopped", reason, "none", out)
-
-    def _lose_agent(
-        self, agent: AgentRecord, cause: str, reason: str, charge: Charge, out: list[Command]
-    ) -> None:
-        """Stop and replace ``agent``; charge or re-queue its attempts (see `losses`).
-
-        The full ``reason`` goes once into the `StopAgent`; task messages stay short.
-        """
-        self._fleet.remove(agent, f"{cause}: {reason}", out)
-        waiting, occupying = self._dispatcher.abandon(agent)
-        what = what_happened(agent.agent_id, cause)
-        if charge == "running" and occupying == 1 and len(waiting) == 1:
-            [(attempt_id, task)] = waiting
-            task.suspect = True
-            message = f"{what} while running this task alone ({gist(reason)})"
-            now_s = self._clock.now_s()
-            error_type = blamed_error_type(cause)
-            outcome = self._dispatcher.interrupted(task, attempt_id, now_s, error_type, message)
-            self._fail_attempt(task, outcome, out)
-            waiting = []
-        for _, task in waiting:
-            if charge == "running":
-                task.suspect = True
-                message = f"re-queued free: {what} running {occupying} attempts; runs alone"
-            else:
-                task.losses += charge == "loss"
-                if task.losses > task.retry.max_agent_losses:
-                    task.error_type = "AgentLost"
-                    task.error_message = f"{what}: {gist(reason)} (lost {task.losses} times)"
-                    self._fail(task, f"AgentLost: {task.error_message}", out)
-                    continue
-                message = f"re-queued: {what}"
-            self._make_ready(task, out, message)
-        self._fleet.top_up(agent.pool, out)
 
     # -- queries -------------------------------------------------------------------------
 

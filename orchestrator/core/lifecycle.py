@@ -1,0 +1,183 @@
+"""`TaskLifecycle`: what happens to a task once admitted, through the transition table.
+
+Ready, running, succeeded; failed and retried after a backoff, or failed for good with its
+dependents skipped; re-queued or charged when its agent is lost; timed out. Every change
+goes through `move` (the table) and is published as a `TaskEvent`, except the routine
+PENDING -> READY and READY -> RUNNING, which would be noise. When a workflow's last task
+ends, the lifecycle hands the workflow to its owner (``on_workflow_done``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from orchestrator.core.clock import Clock
+from orchestrator.core.commands import Command, PublishTaskEvents, TaskEvent
+from orchestrator.core.dispatch import Dispatcher
+from orchestrator.core.events import AttemptOutcome
+from orchestrator.core.fleet import AgentFleet
+from orchestrator.core.losses import Charge, blamed_error_type, gist, what_happened
+from orchestrator.core.records import AgentRecord, TaskRecord, WorkflowRecord, move
+from orchestrator.core.states import TaskState
+from orchestrator.core.timers import Timers
+
+_PENDING = TaskState.PENDING
+_READY = TaskState.READY
+
+#: Called with a workflow whose last task just ended, and the commands being built.
+WorkflowDone = Callable[[WorkflowRecord, list[Command]], None]
+
+
+class TaskLifecycle:
+    """Moves tasks through their states and publishes what happened (see module docstring)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        timers: Timers,
+        dispatcher: Dispatcher,
+        fleet: AgentFleet,
+        on_workflow_done: WorkflowDone,
+    ) -> None:
+        """Work with the scheduler's own parts.
+
+        Args:
+            clock: When retries are due and attempts are cut short.
+            timers: Where retries wait out their backoff.
+            dispatcher: The attempts in flight (closed when an agent is lost).
+            fleet: The agents (stopped and replaced when lost) and pools to dispatch.
+            on_workflow_done: Told when a workflow's last task ended.
+        """
+        self._clock = clock
+        self._timers = timers
+        self._dispatcher = dispatcher
+        self._fleet = fleet
+        self._on_workflow_done = on_workflow_done
+        self._events: list[TaskEvent] = []
+
+    def flush_events(self, out: list[Command]) -> None:
+        """Append the task events gathered so far to ``out``, in the order they happened."""
+        if self._events:
+            out.append(PublishTaskEvents(tuple(self._events)))
+            self._events.clear()
+
+    def set_state(
+        self, task: TaskRecord, state: TaskState, out: list[Command], message: str = ""
+    ) -> None:
+        """Move ``task`` to ``state``, publish it, and end its workflow after its last task."""
+        move(task, state)
+        workflow = task.workflow
+        self._events.append(
+            TaskEvent(workflow.workflow_id, task.task_id, state, task.attempts, message)
+        )
+        if state.is_terminal:
+            task.pool.open_tasks -= 1
+            workflow.open_tasks -= 1
+            if workflow.open_tasks == 0:
+                self.flush_events(out)
+                self._on_workflow_done(workflow, out)
+
+    def release_ready(self, workflow: WorkflowRecord, out: list[Command]) -> None:
+        """Queue every task of ``workflow`` whose dependencies all succeeded by now."""
+        tasks = workflow.tasks
+        for task_id in workflow.graph.ready():
+            task = tasks[task_id]
+            if task.state is _PENDING:
+                self.make_ready(task, out)
+
+    def make_ready(self, task: TaskRecord, out: list[Command], message: str = "") -> None:
+        """Queue ``task``; only a re-queue (with a ``message``) is published, not routine."""
+        if message:
+            self.set_state(task, _READY, out, message)
+        else:
+            move(task, _READY)
+        pool = task.pool
+        pool.queue_of(task).push(task, task.priority, task.deadline_s, task.rank)
+        self._fleet.dirty.add(pool)
+
+    def succeed(self, task: TaskRecord, out: list[Command]) -> None:
+        """Record ``task``'s success; queue the dependents it was the last to wait for."""
+        self.set_state(task, TaskState.SUCCEEDED, out)
+        task.workflow.graph.mark_done(task.task_id)
+        self.release_ready(task.workflow, out)
+
+    def fail_attempt(self, task: TaskRecord, outcome: AttemptOutcome, out: list[Command]) -> None:
+        """Record a failed attempt: retry after the backoff, or fail the task for good."""
+        task.error_type = outcome.error_type
+        task.error_message = outcome.error_message
+        task.traceback = outcome.traceback
+        task.failures += 1
+        error = f"{outcome.error_type}: {outcome.error_message}"
+        if not outcome.retryable or task.failures >= task.retry.max_attempts:
+            self.fail(task, error, out)
+            return
+        backoff_s = task.retry.backoff_s(task.failures)
+        self._timers.add_retry(self._clock.now_s() + backoff_s, task)
+        message = f"attempt {task.attempts} failed ({error}); retry at +{backoff_s:.2f}s"
+        self.set_state(task, TaskState.RETRY_WAIT, out, message)
+
+    def fail(self, task: TaskRecord, message: str, out: list[Command]) -> None:
+        """Fail ``task`` for good and skip every task that can now never run."""
+        self.set_state(task, TaskState.FAILED, out, message)
+        tasks = task.workflow.tasks
+        reason = f"upstream task {task.task_id!r} failed"
+        for task_id in task.workflow.graph.mark_failed(task.task_id):
+            dependent = tasks[task_id]
+            if dependent.state is _PENDING:
+                dependent.error_message = reason
+                self.set_state(dependent, TaskState.SKIPPED, out, reason)
+
+    def cancel(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
+        """Cancel ``task`` (not finished); a running attempt's outcome will be ignored."""
+        if task.state is _READY:
+            task.pool.queue_of(task).remove(task)
+        elif task.state is TaskState.RUNNING:
+            # The agent finishes the call; its outcome will be ignored.
+            self._dispatcher.forget(task.attempt_id)
+        task.error_message = reason
+        self.set_state(task, TaskState.CANCELLED, out, reason)
+
+    def time_out(self, task: TaskRecord, attempt_id: int, out: list[Command]) -> None:
+        """Fail attempt ``attempt_id`` of ``task``, past its timeout, and stop its agent."""
+        agent = self._fleet.agents.get(task.agent_id or "")
+        now_s = self._clock.now_s()
+        self.fail_attempt(task, self._dispatcher.time_out(task, attempt_id, now_s), out)
+        if agent is not None:
+            # A running call cannot be interrupted: stop the agent, re-queue its other
+            # work without charging it (the culprit is known and charged above).
+            reason = f"task {task.task_id!r} timed out"
+            self.lose_agent(agent, "stopped", reason, "none", out)
+
+    def lose_agent(
+        self, agent: AgentRecord, cause: str, reason: str, charge: Charge, out: list[Command]
+    ) -> None:
+        """Stop and replace ``agent``; charge or re-queue its attempts (see `losses`).
+
+        The full ``reason`` goes once into the `StopAgent`; task messages stay short.
+        """
+        self._fleet.remove(agent, f"{cause}: {reason}", out)
+        waiting, occupying = self._dispatcher.abandon(agent)
+        what = what_happened(agent.agent_id, cause)
+        if charge == "running" and occupying == 1 and len(waiting) == 1:
+            [(attempt_id, task)] = waiting
+            task.suspect = True
+            message = f"{what} while running this task alone ({gist(reason)})"
+            now_s = self._clock.now_s()
+            error_type = blamed_error_type(cause)
+            outcome = self._dispatcher.interrupted(task, attempt_id, now_s, error_type, message)
+            self.fail_attempt(task, outcome, out)
+            waiting = []
+        for _, task in waiting:
+            if charge == "running":
+                task.suspect = True
+                message = f"re-queued free: {what} running {occupying} attempts; runs alone"
+            else:
+                task.losses += charge == "loss"
+                if task.losses > task.retry.max_agent_losses:
+                    task.error_type = "AgentLost"
+                    task.error_message = f"{what}: {gist(reason)} (lost {task.losses} times)"
+                    self.fail(task, f"AgentLost: {task.error_message}", out)
+                    continue
+                message = f"re-queued: {what}"
+            self.make_ready(task, out, message)
+        self._fleet.top_up(agent.pool, out)
