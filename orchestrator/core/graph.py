@@ -62,7 +62,8 @@ class TaskGraph:
     """Dependencies between the tasks of one workflow.
 
     Use: ``add`` every node, ``validate``, ``prepare``; then alternate ``ready`` (take the
-    nodes whose dependencies are all done) and ``mark_done`` / ``mark_failed``.
+    nodes whose dependencies are all done) and ``mark_done`` / ``mark_failed``; ``undo`` a
+    done node whose result was lost, and ``hold`` the nodes that must wait for it again.
     """
 
     def __init__(self) -> None:
@@ -245,10 +246,52 @@ class TaskGraph:
         successors = self._successors
         assert successors is not None  # built by prepare()
         for dependent in successors[node]:
-            left = remaining[dependent] - 1
-            remaining[dependent] = left
-            if left == 0:
-                ready.append(dependent)
+            left = remaining[dependent]
+            if left > 0:  # not done, ready or running (after an undo, it may be)
+                remaining[dependent] = left - 1
+                if left == 1:
+                    ready.append(dependent)
+
+    def undo(self, node: str) -> None:
+        """Record that done ``node`` must run again (its result was lost).
+
+        It waits again for those of its dependencies that are not done (ready at once,
+        through `ready`, when none is), and every dependent still waiting for other
+        dependencies now waits for it too. Dependents already ready or running are the
+        caller's business (`hold` them); those done are not touched.
+
+        Raises:
+            ValueError: ``node`` is unknown or not done.
+        """
+        remaining = self._remaining
+        if remaining.get(node) != -1:
+            raise ValueError(f"cannot undo {node!r}: unknown or not done")
+        self._wait_again(node)
+        successors = self._successors
+        assert successors is not None  # built by prepare()
+        for dependent in successors[node]:
+            if remaining[dependent] > 0:
+                remaining[dependent] += 1
+
+    def hold(self, node: str) -> None:
+        """Make ready or running ``node`` wait again for its dependencies not done.
+
+        It becomes ready again (through `ready`) when they are done, at once if none is
+        left to wait for.
+
+        Raises:
+            ValueError: ``node`` is unknown, or not ready (done, or still waiting).
+        """
+        if self._remaining.get(node) != 0:
+            raise ValueError(f"cannot hold {node!r}: unknown, done or still waiting")
+        self._wait_again(node)
+
+    def _wait_again(self, node: str) -> None:
+        remaining = self._remaining
+        left = sum(1 for dep in self.dependencies(node) if remaining[dep] != -1)
+        remaining[node] = left
+        if left == 0:
+            self._ready.append(node)
 
     def descendants(self, node: str) -> set[str]:
         """Return every node that depends on ``node``, directly or not."""

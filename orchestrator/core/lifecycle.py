@@ -65,12 +65,16 @@ class TaskLifecycle:
         self, task: TaskRecord, state: TaskState, out: list[Command], message: str = ""
     ) -> None:
         """Move ``task`` to ``state``, publish it, and end its workflow after its last task."""
+        was_open = not task.state.is_terminal
         move(task, state)
         workflow = task.workflow
+        if not was_open and not state.is_terminal:  # a lost result to compute again
+            task.pool.open_tasks += 1
+            workflow.open_tasks += 1
         self._events.append(
             TaskEvent(workflow.workflow_id, task.task_id, state, task.attempts, message)
         )
-        if state.is_terminal:
+        if was_open and state.is_terminal:
             task.pool.open_tasks -= 1
             workflow.open_tasks -= 1
             if workflow.open_tasks == 0:
@@ -126,6 +130,46 @@ class TaskLifecycle:
             if dependent.state is _PENDING:
                 dependent.error_message = reason
                 self.set_state(dependent, TaskState.SKIPPED, out, reason)
+
+    def recompute_inputs(self, task: TaskRecord, lost: tuple[str, ...], out: list[Command]) -> None:
+        """Compute again the upstream results ``task``'s attempt could not fetch (lineage).
+
+        Each lost result's task goes back to PENDING (then READY) and runs again; the
+        tasks waiting in a queue for it wait for it again; ``task`` itself waits for it
+        again, its attempt free of charge but counted as a loss. A result lost more often
+        than its task's ``max_agent_losses``, or ``task`` losing its inputs more often
+        than its own, fails ``task`` with ``InputLost``.
+        """
+        workflow = task.workflow
+        tasks, graph = workflow.tasks, workflow.graph
+        task.losses += 1
+        names = ", ".join(repr(name) for name in lost)
+        for upstream in (tasks[name] for name in lost if name in tasks):
+            fresh = (upstream.finished_s or 0.0) > (task.started_s or 0.0)
+            if upstream.state is not TaskState.SUCCEEDED or fresh:
+                continue  # computed again already, or being computed
+            upstream.recomputes += 1
+            if upstream.recomputes > upstream.retry.max_agent_losses:
+                task.losses = task.retry.max_agent_losses + 1
+                break
+            graph.undo(upstream.task_id)
+            message = f"its result was lost; computed again for {task.task_id!r}"
+            self.set_state(upstream, _PENDING, out, message)
+            for name in graph.dependents(upstream.task_id):
+                dependent = tasks[name]
+                if dependent.state is _READY:
+                    dependent.pool.queue_of(dependent).remove(dependent)
+                    graph.hold(name)
+                    reason = f"waits for {upstream.task_id!r} to be computed again"
+                    self.set_state(dependent, _PENDING, out, reason)
+        if task.losses > task.retry.max_agent_losses:
+            task.error_type = "InputLost"
+            task.error_message = f"the result of {names} was lost too often"
+            self.fail(task, f"InputLost: {task.error_message}", out)
+        else:
+            graph.hold(task.task_id)
+            self.set_state(task, _PENDING, out, f"input {names} lost; waits for it again")
+        self.release_ready(workflow, out)
 
     def cancel(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
         """Cancel ``task`` (not finished); a running attempt's outcome will be ignored."""

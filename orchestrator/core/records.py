@@ -86,6 +86,8 @@ class TaskRecord:
     # Was in a batch whose agent died: it runs alone from now on, so that a death while
     # it runs can be charged to it, and only to it.
     suspect: bool = False
+    # Times its result was lost and computed again (bounded by max_agent_losses).
+    recomputes: int = 0
 
 
 @dataclass(slots=True, eq=False)

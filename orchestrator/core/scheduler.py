@@ -181,6 +181,8 @@ class Scheduler:
                 continue  # stale: cancelled, timed out or lost before the outcome came
             if outcome.ok:
                 self._life.succeed(task, out)
+            elif outcome.lost_inputs:
+                self._life.recompute_inputs(task, outcome.lost_inputs, out)
             else:
                 self._life.fail_attempt(task, outcome, out)
 

@@ -26,7 +26,7 @@ class TaskState(enum.StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        """Whether the task will not change state again."""
+        """Whether the task is done: it changes state again only if its result is lost."""
         return self in TERMINAL_TASK_STATES
 
 
@@ -50,6 +50,11 @@ TASK_TRANSITIONS: frozenset[tuple[TaskState, TaskState]] = frozenset(
         (TaskState.RUNNING, TaskState.CANCELLED),
         (TaskState.RETRY_WAIT, TaskState.READY),
         (TaskState.RETRY_WAIT, TaskState.CANCELLED),
+        # A result was lost (its node or owner died): the task that produced it is
+        # computed again, and the tasks that need it wait for it again.
+        (TaskState.SUCCEEDED, TaskState.PENDING),
+        (TaskState.RUNNING, TaskState.PENDING),
+        (TaskState.READY, TaskState.PENDING),
     }
 )
 

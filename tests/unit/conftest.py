@@ -336,6 +336,8 @@ class Ledger:
         agents_killed: Every agent id the simulation killed.
         stale_deliveries: Outcomes delivered after their agent was reported lost.
         crashes: ``(workflow, task, attempt number)`` of each attempt that killed its agent.
+        input_losses: ``(workflow, task, lost inputs)`` of each attempt that could not
+            fetch an upstream result.
         wasted_ticks: Ticks sent at a wakeup that an earlier tick at that time left in place.
     """
 
@@ -357,6 +359,7 @@ class Ledger:
     stale_deliveries: int = 0
     wasted_ticks: int = 0
     crashes: list[tuple[str, str, int]] = field(default_factory=list)
+    input_losses: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def attempts_of(self, workflow_id: str, task_id: str) -> list[AttemptOrder]:
         """Return every order of one task, in dispatch order."""
@@ -394,6 +397,7 @@ class SimRuntime:
         death_rate: float = 0.0,
         stale_rate: float = 0.0,
         death_cause: str = "died",
+        result_loss_rate: float = 0.0,
     ) -> None:
         self.config = config or SchedulerConfig()
         self.clock = clock or FakeClock(START_S)
@@ -404,6 +408,11 @@ class SimRuntime:
         self.death_rate = death_rate
         self.stale_rate = stale_rate
         self.death_cause = death_cause
+        self.result_loss_rate = result_loss_rate
+        # Results lost (their node died): an attempt needing one cannot fetch it.
+        self.lost_results: set[tuple[str, str]] = set()
+        # Results declared void by the scheduler (a SUCCEEDED task back to PENDING).
+        self.voided: set[tuple[str, str]] = set()
         self.ledger = Ledger()
         self.agents: dict[str, SimAgent] = {}
         self.inflight: dict[str, set[int]] = defaultdict(set)
@@ -532,12 +541,28 @@ class SimRuntime:
             elif isinstance(command, PublishWorkflowEvent):
                 self.ledger.workflow_events.append(command)
 
+    def lose_result(self, workflow_id: str, task_id: str) -> None:
+        """Lose a task's result, as if the node holding it died."""
+        self.lost_results.add((workflow_id, task_id))
+
+    def _lost_inputs(self, order: AttemptOrder) -> tuple[str, ...]:
+        lost = self.lost_results
+        for dep in order.inputs:
+            key = (order.workflow_id, dep)
+            if self.result_loss_rate and self.rng.random() < self.result_loss_rate:
+                lost.add(key)
+        return tuple(dep for dep in order.inputs if (order.workflow_id, dep) in lost)
+
     def _record_task_events(self, events: Iterable[TaskEvent]) -> None:
         ledger = self.ledger
         for event in events:
             ledger.task_events.append(event)
+            key = (event.workflow_id, event.task_id)
+            if event.state is TaskState.PENDING and ledger.results[key]:
+                self.voided.add(key)  # its result is void: it will be computed again
             if event.state is TaskState.SUCCEEDED:
-                key = (event.workflow_id, event.task_id)
+                self.voided.discard(key)
+                self.lost_results.discard(key)
                 ledger.results[key] += 1
                 ledger.success_s.setdefault(key, self.clock.now_s())
                 if not ledger.effects.get((*key, event.attempt), False):
@@ -556,11 +581,13 @@ class SimRuntime:
         for order in batch.attempts:
             ledger.attempts.append((now, batch.agent_id, order))
             for dep in order.inputs:
-                if ledger.results[(order.workflow_id, dep)] < 1:
+                dep_key = (order.workflow_id, dep)
+                if ledger.results[dep_key] < 1 or dep_key in self.voided:
                     ledger.violations.append(
                         f"{order.task_id} dispatched at {now} before its dependency {dep} succeeded"
                     )
-            if ledger.results[(order.workflow_id, order.task_id)]:
+            key = (order.workflow_id, order.task_id)
+            if ledger.results[key] and key not in self.voided:
                 ledger.violations.append(f"{order.task_id} dispatched after it succeeded")
         self.inflight[batch.agent_id].add(batch.call_id)
         agent.queue.append(SimCall(batch.call_id, batch.agent_id, batch.attempts, now))
@@ -577,6 +604,21 @@ class SimRuntime:
         time_s = self.clock.now_s()
         outcomes = []
         for order in call.orders:
+            lost = self._lost_inputs(order)
+            if lost:
+                self.ledger.input_losses.append((order.workflow_id, order.task_id, lost))
+                outcomes.append(
+                    AttemptOutcome(
+                        order.attempt_id,
+                        False,
+                        time_s,
+                        time_s,
+                        error_type="InputLost",
+                        error_message=f"inputs {lost} lost",
+                        lost_inputs=lost,
+                    )
+                )
+                continue
             behaviour = self.behaviour(order)
             if behaviour.crash:
                 self.ledger.crashes.append((order.workflow_id, order.task_id, order.attempt))

@@ -25,6 +25,10 @@ LEGAL = {
     (S.RUNNING, S.CANCELLED),
     (S.RETRY_WAIT, S.READY),
     (S.RETRY_WAIT, S.CANCELLED),
+    # A lost result: its task is computed again, the tasks needing it wait for it again
+    (S.SUCCEEDED, S.PENDING),
+    (S.RUNNING, S.PENDING),
+    (S.READY, S.PENDING),
 }
 
 
@@ -73,10 +77,11 @@ def test_notable_illegal_pairs_are_refused_by_the_table(
         check_transition("t", current, requested)
 
 
-def test_terminal_states_have_no_way_out() -> None:
+def test_terminal_states_have_no_way_out_but_a_lost_result() -> None:
     assert frozenset(s for s in TaskState if s.is_terminal) == TERMINAL_TASK_STATES
     assert {S.SUCCEEDED, S.FAILED, S.SKIPPED, S.CANCELLED} == TERMINAL_TASK_STATES
-    assert not any(current in TERMINAL_TASK_STATES for current, _ in TASK_TRANSITIONS)
+    ways_out = {pair for pair in TASK_TRANSITIONS if pair[0] in TERMINAL_TASK_STATES}
+    assert ways_out == {(S.SUCCEEDED, S.PENDING)}
 
 
 def test_every_non_terminal_state_can_end() -> None:
