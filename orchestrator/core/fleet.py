@@ -16,9 +16,10 @@ from collections.abc import Iterable
 
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, StartAgent, StopAgent
+from orchestrator.core.placement import ResourceLedger
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord
-from orchestrator.core.resources import NodeCapacity, ResourceLedger
+from orchestrator.core.resources import NodeCapacity
 
 
 class AgentFleet:
@@ -49,10 +50,38 @@ class AgentFleet:
         # are looked at again whenever capacity may have come free.
         self._starved: set[PoolRecord] = set()
 
-    def observe(self, nodes: Iterable[NodeCapacity]) -> None:
-        """Take the cluster's nodes as they are now; starved pools get another look."""
+    def observe(self, nodes: Iterable[NodeCapacity]) -> list[PoolRecord]:
+        """Take the cluster's nodes as they are now; starved pools get another look.
+
+        Returns:
+            The pools that no node can hold any more (a node was lost): their ready tasks
+            can never run. Each has the reason in ``infeasible``; a pool becomes feasible
+            again when a node that can hold it appears.
+        """
         self.ledger.observe(nodes)
+        return self._check_feasible()
+
+    def node_lost(self, agent: AgentRecord) -> list[PoolRecord]:
+        """Forget the node ``agent`` ran on (lost with it) before replacing anything.
+
+        Returns:
+            The pools no node can hold any more, as `observe`.
+        """
+        node_id = self.ledger.node_of(agent.agent_id)
+        if node_id is None:
+            return []
+        self.ledger.drop_node(node_id)
+        return self._check_feasible()
+
+    def _check_feasible(self) -> list[PoolRecord]:
         self.dirty.update(self._starved)
+        newly = []
+        for pool in self.pools.values():
+            reason = self.ledger.infeasible(pool.shape)
+            if reason is not None and pool.infeasible is None:
+                newly.append(pool)
+            pool.infeasible = reason
+        return newly
 
     def busy_specs(self) -> dict[str, AgentPoolSpec]:
         """Return the specs of pools with unfinished tasks: they may not be redefined."""
@@ -77,7 +106,7 @@ class AgentFleet:
 
     def top_up(self, pool: PoolRecord, out: list[Command]) -> None:
         """Start agents until ``pool`` has its ``min_replicas``, as capacity allows."""
-        while len(pool.agents) < pool.spec.min_replicas and self.ledger.can_reserve(pool.shape):
+        while len(pool.agents) < pool.spec.min_replicas and self.ledger.can_place(pool.shape):
             self._start(pool, out)
 
     def grow(self, pool: PoolRecord, wanted: int, out: list[Command]) -> bool:
@@ -92,7 +121,7 @@ class AgentFleet:
             return False
         started = False
         for _ in range(min(room, wanted)):
-            if not self.ledger.can_reserve(pool.shape) and not self._reclaim_idle(pool, out):
+            if not self.ledger.can_place(pool.shape) and not self._reclaim_idle(pool, out):
                 self._starved.add(pool)
                 return started
             self._start(pool, out)
@@ -108,7 +137,7 @@ class AgentFleet:
         """Stop ``agent`` and release its capacity (its calls are the caller's business)."""
         del self.agents[agent.agent_id]
         del agent.pool.agents[agent.agent_id]
-        self.ledger.release(agent.pool.shape)
+        self.ledger.release(agent.agent_id)
         out.append(StopAgent(agent_id=agent.agent_id, reason=reason))
         # Its pool may need a replacement, and freed capacity may let a waiting pool grow.
         self.dirty.add(agent.pool)
@@ -162,8 +191,8 @@ class AgentFleet:
         agent = AgentRecord(agent_id=agent_id, pool=pool, started_s=now_s, idle_since_s=now_s)
         pool.agents[agent_id] = agent
         self.agents[agent_id] = agent
-        self.ledger.reserve(pool.shape)
-        out.append(StartAgent(agent_id=agent_id, pool=pool.spec))
+        node_id = self.ledger.place(agent_id, pool.shape)
+        out.append(StartAgent(agent_id=agent_id, pool=pool.spec, node_id=node_id))
 
     def _reclaim_idle(self, pool: PoolRecord, out: list[Command]) -> bool:
         """Stop idle agents of other pools until ``pool``'s shape fits; return whether it does.
@@ -178,10 +207,10 @@ class AgentFleet:
             if other.has_ready() and (urgency is None or other.head_key()[0] <= urgency):
                 continue
             for agent in list(other.agents.values()):
-                if self.ledger.can_reserve(pool.shape):
+                if self.ledger.can_place(pool.shape):
                     return True
                 if len(other.agents) <= other.spec.min_replicas:
                     break
                 if not agent.calls:
                     self.remove(agent, f"reclaimed for pool {pool.spec.key!r}", out)
-        return self.ledger.can_reserve(pool.shape)
+        return self.ledger.can_place(pool.shape)

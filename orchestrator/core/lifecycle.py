@@ -17,7 +17,7 @@ from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.losses import Charge, blamed_error_type, gist, what_happened
-from orchestrator.core.records import AgentRecord, TaskRecord, WorkflowRecord, move
+from orchestrator.core.records import AgentRecord, PoolRecord, TaskRecord, WorkflowRecord, move
 from orchestrator.core.states import TaskState
 from orchestrator.core.timers import Timers
 
@@ -90,7 +90,13 @@ class TaskLifecycle:
                 self.make_ready(task, out)
 
     def make_ready(self, task: TaskRecord, out: list[Command], message: str = "") -> None:
-        """Queue ``task``; only a re-queue (with a ``message``) is published, not routine."""
+        """Queue ``task``; only a re-queue (with a ``message``) is published, not routine.
+
+        A task whose pool no node can hold any more fails instead (see `fail_infeasible`).
+        """
+        if task.pool.infeasible is not None:
+            self._fail_infeasible_task(task, out)
+            return
         if message:
             self.set_state(task, _READY, out, message)
         else:
@@ -170,6 +176,20 @@ class TaskLifecycle:
             graph.hold(task.task_id)
             self.set_state(task, _PENDING, out, f"input {names} lost; waits for it again")
         self.release_ready(workflow, out)
+
+    def fail_infeasible(self, pool: PoolRecord, out: list[Command]) -> None:
+        """Fail every task queued in ``pool``, which no node can hold any more."""
+        for queue in (pool.ready, pool.isolated):
+            while queue:
+                task = queue.pop()
+                self._fail_infeasible_task(task, out)
+
+    def _fail_infeasible_task(self, task: TaskRecord, out: list[Command]) -> None:
+        task.error_type = "Infeasible"
+        task.error_message = (
+            f"no node can hold agent {task.pool.spec.key!r} any more: {task.pool.infeasible}"
+        )
+        self.fail(task, f"Infeasible: {task.error_message}", out)
 
     def cancel(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
         """Cancel ``task`` (not finished); a running attempt's outcome will be ignored."""

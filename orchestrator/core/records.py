@@ -133,6 +133,8 @@ class PoolRecord:
     open_tasks: int = 0
     # Some agent is kept free of new calls for a waiting suspect (see `Dispatcher`).
     draining: bool = False
+    # Why no node of the cluster can hold one of its agents any more (after a node loss).
+    infeasible: str | None = None
 
     def has_ready(self) -> bool:
         """Return whether a task of the pool waits for an agent."""

@@ -1,8 +1,9 @@
 """Resource shapes and the arithmetic the scheduler needs to place agents.
 
-A `ResourceSpec` is what a task or an agent declares. `ResourceLedger` keeps what the
-cluster has and what running agents hold, so the scheduler starts an agent only when its
-shape fits, and can say precisely which resource no node has.
+A `ResourceSpec` is what a task or an agent declares; a `ResourceVector` is the same
+amount as plain floats for arithmetic; `describe_infeasible` says precisely which resource
+no node has. What the cluster holds node by node is the `ResourceLedger`'s
+(``placement.py``).
 """
 
 from __future__ import annotations
@@ -122,54 +123,3 @@ def describe_infeasible(shape: ResourceVector, nodes: Iterable[NodeCapacity]) ->
     if not reasons:
         reasons.append("no single node has all of the requested resources at once")
     return "; ".join(reasons)
-
-
-class ResourceLedger:
-    """Tracks cluster capacity and the resources reserved by running agents."""
-
-    def __init__(self) -> None:
-        self._nodes: tuple[NodeCapacity, ...] = ()
-        self._total = ResourceVector()
-        self._reserved = ResourceVector()
-
-    @property
-    def nodes(self) -> tuple[NodeCapacity, ...]:
-        """The nodes last observed."""
-        return self._nodes
-
-    @property
-    def known(self) -> bool:
-        """Whether the runtime has reported the cluster's capacity yet."""
-        return bool(self._nodes)
-
-    def observe(self, nodes: Iterable[NodeCapacity]) -> None:
-        """Replace the cluster description with a new observation."""
-        self._nodes = tuple(nodes)
-        total = ResourceVector()
-        for node in self._nodes:
-            total = total + node.as_vector()
-        self._total = total
-
-    @property
-    def free(self) -> ResourceVector:
-        """Capacity not reserved by agents (may be negative right after a shrink)."""
-        return self._total - self._reserved
-
-    @property
-    def total(self) -> ResourceVector:
-        """Sum of all nodes' capacity."""
-        return self._total
-
-    def can_reserve(self, shape: ResourceVector) -> bool:
-        """Return whether ``shape`` fits in free capacity (or capacity is still unknown)."""
-        if not self._nodes:
-            return True
-        return shape.fits_in(self.free)
-
-    def reserve(self, shape: ResourceVector) -> None:
-        """Reserve ``shape`` for a new agent."""
-        self._reserved = self._reserved + shape
-
-    def release(self, shape: ResourceVector) -> None:
-        """Release what an agent held."""
-        self._reserved = self._reserved - shape

@@ -106,7 +106,8 @@ class Scheduler:
                 case AttemptsProgressed():
                     self._on_attempts_progressed(event)
                 case ClusterObserved():
-                    self._fleet.observe(event.nodes)
+                    for pool in self._fleet.observe(event.nodes):
+                        self._life.fail_infeasible(pool, out)
                 case WorkflowCancelRequested():
                     self._on_cancel_requested(event, out)
                 case WorkflowReleaseRequested():
@@ -196,8 +197,12 @@ class Scheduler:
 
     def _on_agent_lost(self, event: AgentLost, out: list[Command]) -> None:
         agent = self._fleet.agents.get(event.agent_id)
-        if agent is not None:
-            self._life.lose_agent(agent, event.cause, event.reason, charge_for(event.cause), out)
+        if agent is None:
+            return
+        if event.cause == "node_lost":  # before a replacement is placed on that node
+            for pool in self._fleet.node_lost(agent):
+                self._life.fail_infeasible(pool, out)
+        self._life.lose_agent(agent, event.cause, event.reason, charge_for(event.cause), out)
 
     def _on_tick(self, out: list[Command]) -> None:
         now = self._clock.now_s()

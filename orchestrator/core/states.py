@@ -55,6 +55,11 @@ TASK_TRANSITIONS: frozenset[tuple[TaskState, TaskState]] = frozenset(
         (TaskState.SUCCEEDED, TaskState.PENDING),
         (TaskState.RUNNING, TaskState.PENDING),
         (TaskState.READY, TaskState.PENDING),
+        # Failed without running: no node can hold its agent any more, or its time ran
+        # out while it waited.
+        (TaskState.PENDING, TaskState.FAILED),
+        (TaskState.READY, TaskState.FAILED),
+        (TaskState.RETRY_WAIT, TaskState.FAILED),
     }
 )
 

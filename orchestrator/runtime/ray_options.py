@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
 from orchestrator.core.resources import ResourceSpec
 
 
-def actor_options(resources: ResourceSpec) -> dict[str, Any]:
+def actor_options(resources: ResourceSpec, node_id: str | None = None) -> dict[str, Any]:
     """Return ``.options(...)`` keyword arguments reserving ``resources`` for an actor.
 
     Agents are never restarted by Ray: the supervisor replaces a dead agent itself, with a
-    new id, and re-queues its work, so that every attempt is accounted for.
+    new id, and re-queues its work, so that every attempt is accounted for. With
+    ``node_id`` (the node the scheduler placed it on), the agent must run there (hard
+    affinity): the scheduler's ledger of what each node holds stays true. An agent that
+    cannot start there within the heartbeat's start timeout is replaced.
     """
     options: dict[str, Any] = {
         "num_cpus": resources.num_cpus,
@@ -21,4 +26,6 @@ def actor_options(resources: ResourceSpec) -> dict[str, Any]:
     }
     if resources.memory_bytes:
         options["memory"] = resources.memory_bytes
+    if node_id is not None:
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id, soft=False)
     return options

@@ -330,7 +330,7 @@ class Supervisor:
     def _start_agent(self, command: StartAgent) -> None:
         pool = command.pool
         actor_class = agent_host_class(pool.max_concurrency)
-        handle = actor_class.options(**actor_options(pool.resources)).remote(
+        handle = actor_class.options(**actor_options(pool.resources, command.node_id)).remote(
             command.agent_id, pool.agent_class, pool.init_kwargs, self._settings.logging
         )
         self._agents[command.agent_id] = handle

@@ -156,6 +156,10 @@ class Commands(list[Any]):
         """Task ids of every attempt order, in order."""
         return [order.task_id for order in self.orders]
 
+    def of_start(self) -> list[StartAgent]:
+        """Every `StartAgent`, in order."""
+        return self.of(StartAgent)
+
     @property
     def started(self) -> list[str]:
         """Ids of the agents started."""
@@ -311,6 +315,7 @@ class SimAgent:
 
     agent_id: str
     pool: AgentPoolSpec
+    node_id: str | None = None
     queue: deque[SimCall] = field(default_factory=deque)
     running: dict[int, SimCall] = field(default_factory=dict)
 
@@ -336,6 +341,9 @@ class Ledger:
         agents_killed: Every agent id the simulation killed.
         stale_deliveries: Outcomes delivered after their agent was reported lost.
         crashes: ``(workflow, task, attempt number)`` of each attempt that killed its agent.
+        nodes_removed: Nodes taken out of the cluster, in order.
+        in_flight_on_removal: Attempts sent to the agents of removed nodes and not ended
+            when their node went (the re-executions a node loss may cost).
         input_losses: ``(workflow, task, lost inputs)`` of each attempt that could not
             fetch an upstream result.
         wasted_ticks: Ticks sent at a wakeup that an earlier tick at that time left in place.
@@ -359,6 +367,8 @@ class Ledger:
     stale_deliveries: int = 0
     wasted_ticks: int = 0
     crashes: list[tuple[str, str, int]] = field(default_factory=list)
+    nodes_removed: list[str] = field(default_factory=list)
+    in_flight_on_removal: int = 0
     input_losses: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def attempts_of(self, workflow_id: str, task_id: str) -> list[AttemptOrder]:
@@ -413,6 +423,9 @@ class SimRuntime:
         self.lost_results: set[tuple[str, str]] = set()
         # Results declared void by the scheduler (a SUCCEEDED task back to PENDING).
         self.voided: set[tuple[str, str]] = set()
+        # The nodes last reported, and the node holding each result (of a node-bound agent).
+        self.nodes: tuple[NodeCapacity, ...] = ()
+        self.result_nodes: dict[tuple[str, str], str] = {}
         self.ledger = Ledger()
         self.agents: dict[str, SimAgent] = {}
         self.inflight: dict[str, set[int]] = defaultdict(set)
@@ -427,6 +440,8 @@ class SimRuntime:
         """Hand ``event`` to the scheduler, execute the commands, check the invariants."""
         if isinstance(event, WorkflowSubmitted) and event.workflow.id is not None:
             self.specs.setdefault(event.workflow.id, event.workflow)
+        if isinstance(event, ClusterObserved):
+            self.nodes = event.nodes
         commands = Commands(self.scheduler.handle(event))
         self.steps += 1
         self.execute(commands)
@@ -530,7 +545,12 @@ class SimRuntime:
             if isinstance(command, StartAgent):
                 if command.agent_id in self.agents:
                     self.ledger.violations.append(f"agent {command.agent_id} started twice")
-                self.agents[command.agent_id] = SimAgent(command.agent_id, command.pool)
+                agent = SimAgent(command.agent_id, command.pool, command.node_id)
+                self.agents[command.agent_id] = agent
+                if self.nodes and command.node_id not in {n.node_id for n in self.nodes}:
+                    self.ledger.violations.append(
+                        f"agent {command.agent_id} placed on unknown node {command.node_id}"
+                    )
                 self.ledger.agents_started.append(command.agent_id)
             elif isinstance(command, StopAgent):
                 self.ledger.agents_stopped.append(command.agent_id)
@@ -540,6 +560,25 @@ class SimRuntime:
                 self._accept(command)
             elif isinstance(command, PublishWorkflowEvent):
                 self.ledger.workflow_events.append(command)
+
+    def remove_node(self, node_id: str) -> Commands:
+        """Take a node out of the cluster: its agents die, the results it held are lost."""
+        self.ledger.nodes_removed.append(node_id)
+        doomed = [a.agent_id for a in self.agents.values() if a.node_id == node_id]
+        self.ledger.in_flight_on_removal += sum(
+            len(call.orders)
+            for a in doomed
+            for call in (*self.agents[a].queue, *self.agents[a].running.values())
+        )
+        for key, holder in self.result_nodes.items():
+            if holder == node_id:
+                self.lost_results.add(key)
+        commands = Commands()
+        for agent_id in doomed:
+            commands.extend(self.kill(agent_id, cause="node_lost"))
+        remaining = tuple(node for node in self.nodes if node.node_id != node_id)
+        commands.extend(self.send(ClusterObserved(nodes=remaining)))
+        return commands
 
     def lose_result(self, workflow_id: str, task_id: str) -> None:
         """Lose a task's result, as if the node holding it died."""
@@ -662,6 +701,8 @@ class SimRuntime:
             order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
             key = (order.workflow_id, order.task_id)
             self.ledger.effects[(*key, order.attempt)] = done.ok
+            if done.ok and agent is not None and agent.node_id is not None:
+                self.result_nodes[key] = agent.node_id
             self.ledger.effect_times[key].append((done.started_s, done.finished_s))
         if agent is not None and alive:
             del agent.running[call.call_id]

@@ -83,7 +83,7 @@ def test_a_new_pool_starts_its_minimum_as_capacity_allows() -> None:
     assert started(out) == ["p#1", "p#2"]
     assert fleet.pools == {"p": pool}
     assert set(pool.agents) == set(fleet.agents) == {"p#1", "p#2"}
-    assert not fleet.ledger.can_reserve(pool.shape)
+    assert not fleet.ledger.can_place(pool.shape)
 
 
 def test_the_same_definition_is_the_same_pool() -> None:
@@ -197,7 +197,7 @@ def test_remove_releases_capacity_and_top_up_restores_the_minimum() -> None:
     out: list[Command] = []
     fleet.remove(fleet.agents["p#1"], "died", out)
     assert out == [StopAgent(agent_id="p#1", reason="died")]
-    assert fleet.ledger.can_reserve(pool.shape)
+    assert fleet.ledger.can_place(pool.shape)
     fleet.top_up(pool, out)
     assert started(out) == ["p#2"]
 

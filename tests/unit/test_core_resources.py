@@ -7,7 +7,8 @@ import time
 import pytest
 
 from orchestrator.core import FakeClock, NodeCapacity, ResourceSpec
-from orchestrator.core.resources import ResourceLedger, ResourceVector, describe_infeasible
+from orchestrator.core.placement import ResourceLedger
+from orchestrator.core.resources import ResourceVector, describe_infeasible
 from orchestrator.runtime.clock import WallClock
 
 
@@ -74,19 +75,45 @@ def test_describe_infeasible_without_nodes() -> None:
     assert describe_infeasible(ResourceVector(1), []) == "the cluster reports no nodes"
 
 
-def test_ledger_reserves_and_releases() -> None:
+def test_ledger_places_by_node_and_releases() -> None:
     ledger = ResourceLedger()
     assert not ledger.known
-    assert ledger.can_reserve(ResourceVector(1000))  # capacity unknown: do not block
+    assert ledger.can_place(ResourceVector(1000))  # capacity unknown: do not block
     ledger.observe(NODES)
     assert ledger.known
     assert ledger.total == ResourceVector(12, 2, 2**31)
-    shape = ResourceVector(5, 1, 0)
-    assert ledger.can_reserve(shape)
-    ledger.reserve(shape)
-    ledger.reserve(shape)
-    assert ledger.free == ResourceVector(2, 0, 2**31)
-    assert not ledger.can_reserve(shape)
-    ledger.release(shape)
-    assert ledger.can_reserve(shape)
+    # 5 CPUs fit the cpu node only; then 7 CPUs are free in sum, but no node has 5
+    five = ResourceVector(5)
+    assert ledger.place("a", five) == "cpu"
+    assert ledger.free_on("cpu") == ResourceVector(3, 0, 2**30)
+    assert not ledger.can_place(five)
+    with pytest.raises(ValueError, match="no node has room for 'b'"):
+        ledger.place("b", five)
+    # CPU work goes where it fits best, but not on the GPU node while another fits
+    assert ledger.place("c", ResourceVector(3)) == "cpu"
+    assert ledger.place("d", ResourceVector(1)) == "gpu"  # the cpu node is full
+    assert ledger.place("e", ResourceVector(1, 1)) == "gpu"
+    ledger.release("a")
+    assert ledger.can_place(five)
+    assert ledger.node_of("a") is None and ledger.node_of("c") == "cpu"
     assert ledger.nodes == NODES
+
+
+def test_ledger_places_agents_started_before_the_first_observation() -> None:
+    ledger = ResourceLedger()
+    assert ledger.place("early", ResourceVector(6)) is None  # Ray placed it
+    ledger.observe(NODES)
+    assert ledger.node_of("early") == "cpu"
+    assert ledger.free_on("cpu") == ResourceVector(2, 0, 2**30)
+
+
+def test_a_lost_node_holds_nothing_and_shapes_become_infeasible() -> None:
+    ledger = ResourceLedger()
+    ledger.observe(NODES)
+    ledger.place("g", ResourceVector(1, 2))
+    ledger.observe(NODES[:1])  # the gpu node is gone, and with it agent g (not re-placed)
+    assert ledger.node_of("g") == "gpu"
+    assert ledger.infeasible(ResourceVector(1, 1)) == "needs 1 GPU but the largest node has 0"
+    assert ledger.infeasible(ResourceVector(8)) is None
+    ledger.release("g")  # its loss is reported later: nothing to give back
+    assert ledger.free_on("cpu") == ResourceVector(8, 0, 2**30)

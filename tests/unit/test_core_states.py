@@ -29,6 +29,10 @@ LEGAL = {
     (S.SUCCEEDED, S.PENDING),
     (S.RUNNING, S.PENDING),
     (S.READY, S.PENDING),
+    # Failed without running (no node can hold it any more, its time ran out)
+    (S.PENDING, S.FAILED),
+    (S.READY, S.FAILED),
+    (S.RETRY_WAIT, S.FAILED),
 }
 
 
