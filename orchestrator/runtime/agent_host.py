@@ -16,12 +16,13 @@ from functools import cache
 from typing import Any
 
 import ray
+from ray.exceptions import ObjectLostError
 
 from orchestrator.agent import NonRetryableError, TaskContext
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.imports import import_object
-from orchestrator.runtime.wire import AttemptPayload, failed, succeeded
+from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging
 
@@ -71,16 +72,27 @@ class AgentHost:
         store as its own object and the caller receives only the small outcome tuple.
         """
         try:
-            values = ray.get(list(refs)) if refs else []
-        except Exception as exc:  # an upstream result was lost
+            values, lost_slots, detail = _fetch_inputs(refs)
+        except Exception as exc:  # not a lost object (those are told apart): fail, retry
             now = time.time()
-            lost = tuple(failed(item.attempt_id, now, now, exc, retryable=True) for item in batch)
-            return (lost, *([None] * len(batch)))
+            failures = tuple(
+                failed(item.attempt_id, now, now, exc, retryable=True) for item in batch
+            )
+            return (failures, *([None] * len(batch)))
         outcomes: list[AttemptOutcome] = []
         results: list[Any] = []
         ident = threading.get_ident()
         for item in batch:
             slots = item.input_slots
+            if lost_slots and not lost_slots.isdisjoint(slots):
+                lost = tuple(
+                    task
+                    for task, slot in zip(item.input_ids, slots, strict=True)
+                    if slot in lost_slots
+                )
+                outcomes.append(inputs_lost(item.attempt_id, lost, time.time(), detail))
+                results.append(None)
+                continue
             inputs = {task: values[slot] for task, slot in zip(item.input_ids, slots, strict=True)}
             args, kwargs, function = item.args, item.kwargs, item.function
             started = time.time()
@@ -123,6 +135,32 @@ class AgentHost:
             running = tuple((task, now - since) for task, since in self._running.values())
             done = self._tasks_done
         return AgentPulse(self._agent_id, done, running)
+
+
+def _fetch_inputs(refs: Sequence[Any]) -> tuple[list[Any], set[int], str]:
+    """Fetch the upstream results of a batch; tell which could not be fetched.
+
+    Returns:
+        The values (None where lost), the indices of the refs whose objects are lost
+        (with their node or owner), and the first loss's error text.
+    """
+    if not refs:
+        return [], set(), ""
+    try:
+        return ray.get(list(refs)), set(), ""
+    except ObjectLostError:
+        pass
+    values: list[Any] = []
+    lost: set[int] = set()
+    detail = ""
+    for index, ref in enumerate(refs):  # one by one, to know which are gone
+        try:
+            values.append(ray.get(ref))
+        except ObjectLostError as exc:
+            values.append(None)
+            lost.add(index)
+            detail = detail or f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return values, lost, detail
 
 
 @cache

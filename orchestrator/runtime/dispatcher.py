@@ -2,7 +2,9 @@
 
 Each `DispatchBatch` becomes one ``run_batch`` call with ``num_returns = attempts + 1``:
 the first object is the small tuple of outcomes, the others are the results, which stay in
-Ray's object store (the dispatcher keeps only their refs, in the `ResultStore`). A call
+Ray's object store. The dispatcher hands their refs over as *candidates*: the supervisor
+keeps one in its `ResultStore` only when the scheduler accepts that attempt's success, so
+a late result of an attempt given up on never overwrites the accepted one. A call
 finishes on a Ray thread; it is handed to the event loop, queued, and the supervisor's loop
 `collect`s every finished call at once, so a burst of outcomes makes one core event.
 """
@@ -46,17 +48,20 @@ class Collected(NamedTuple):
         lost: Agent id -> (cause, reason), for agents whose calls died with them (their
             attempts are not in ``outcomes``: the core re-queues or charges them on
             `AgentLost`).
+        candidates: (workflow id, task id, attempt number) -> result ref, of each attempt
+            that returned normally, until the scheduler says whether it counts.
     """
 
     outcomes: tuple[AttemptOutcome, ...]
     lost: dict[str, tuple[LossCause, str]]
+    candidates: dict[tuple[str, str, int], Any]
 
 
 class Dispatcher:
     """Batches sent to agents and not yet collected; see the module docstring.
 
     Args:
-        results: Where the refs of successful attempts' results are kept.
+        results: Where the refs of accepted results are kept (the upstream inputs).
         tracer: Records a span per finished or lost attempt.
         clock: Time of the outcomes of a call that failed before any attempt ran.
         wake: Called on the event loop when a call finished (wakes the supervisor's loop).
@@ -118,9 +123,10 @@ class Dispatcher:
         returned[0].future().add_done_callback(lambda f: self._on_call_done(call_id, f))
 
     def collect(self) -> Collected:
-        """Return what the calls finished since the last collection say; record result refs."""
+        """Return what the calls finished since the last collection say, result refs too."""
         completed, self._completed = self._completed, []
         outcomes: list[AttemptOutcome] = []
+        candidates: dict[tuple[str, str, int], Any] = {}
         lost: dict[str, tuple[LossCause, str]] = {}
         for call_id, result in completed:
             call = self._calls.pop(call_id, None)
@@ -142,9 +148,10 @@ class Dispatcher:
             for index, (outcome, order) in enumerate(zip(records, call.orders, strict=True)):
                 outcomes.append(outcome)
                 if outcome.ok:
-                    self._results.put(order.workflow_id, order.task_id, call.result_refs[index])
+                    key = (order.workflow_id, order.task_id, order.attempt)
+                    candidates[key] = call.result_refs[index]
                 self._tracer.attempt_finished(order, outcome, call.agent_id)
-        return Collected(tuple(outcomes), lost)
+        return Collected(tuple(outcomes), lost, candidates)
 
     def _on_call_done(self, call_id: int, future: Future[Any]) -> None:
         # Runs on a Ray thread: hand over to the event loop.

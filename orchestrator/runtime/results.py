@@ -6,8 +6,11 @@ so releasing a workflow drops all of its refs at once and lets Ray free the obje
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from orchestrator.core.commands import TaskEvent
+from orchestrator.core.states import TaskState
 
 
 class ResultStore:
@@ -29,6 +32,26 @@ class ResultStore:
         results = self._by_workflow.get(workflow_id)
         if results is not None:
             results[task_id] = ref
+
+    def accept(
+        self,
+        events: Iterable[TaskEvent],
+        candidates: Mapping[tuple[str, str, int], Any],
+    ) -> None:
+        """Keep the results the scheduler accepted; drop those it declared void.
+
+        A SUCCEEDED event names the attempt that counts: its candidate ref (if it came in
+        this round) is kept. A PENDING event of a task means its result is void (it was
+        lost and will be computed again): its ref is dropped. Candidates of attempts the
+        scheduler did not accept (late, stale, repeated) are never kept.
+        """
+        for event in events:
+            if event.state is TaskState.SUCCEEDED:
+                ref = candidates.get((event.workflow_id, event.task_id, event.attempt))
+                if ref is not None:
+                    self.put(event.workflow_id, event.task_id, ref)
+            elif event.state is TaskState.PENDING:
+                self._by_workflow.get(event.workflow_id, {}).pop(event.task_id, None)
 
     def get(self, workflow_id: str, task_id: str) -> Any | None:
         """Return a task's result ref, or None if it has none (or the workflow is gone)."""

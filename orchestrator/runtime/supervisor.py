@@ -104,6 +104,8 @@ class Supervisor:
         self._start_heartbeat = start_heartbeat
         self._agents: dict[str, Any] = {}
         self._results = ResultStore()
+        # Result refs of the outcomes being handled, until the scheduler accepts them.
+        self._candidates: dict[tuple[str, str, int], Any] = {}
         self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop)
         self._finished: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
@@ -276,9 +278,14 @@ class Supervisor:
                 self._log.exception("supervisor.loop_error")
 
     def _collect_outcomes(self) -> None:
-        outcomes, lost = self._dispatcher.collect()
+        outcomes, lost, candidates = self._dispatcher.collect()
         if outcomes:
-            self._handle(AttemptsFinished(outcomes=outcomes))
+            # Results are fenced: only those the scheduler accepts are kept (`_publish_tasks`).
+            self._candidates = candidates
+            try:
+                self._handle(AttemptsFinished(outcomes=outcomes))
+            finally:
+                self._candidates = {}
         for agent_id, (cause, reason) in lost.items():
             self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=reason))
 
@@ -350,6 +357,7 @@ class Supervisor:
             ray.kill(handle, no_restart=True)
 
     def _publish_tasks(self, command: PublishTaskEvents) -> None:
+        self._results.accept(command.events, self._candidates)
         log = self._log
         for event in command.events:
             if event.state is TaskState.SUCCEEDED:

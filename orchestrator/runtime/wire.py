@@ -84,6 +84,30 @@ def failed(
         error_message=str(exc),
         traceback="".join(traceback.format_exception(exc)),
         retryable=retryable,
+        error_lineage=error_lineage(type(exc)),
+    )
+
+
+def error_lineage(error_class: type[BaseException]) -> tuple[str, ...]:
+    """Return ``module.Class`` of ``error_class`` and of its bases, most derived first."""
+    return tuple(
+        f"{cls.__module__}.{cls.__qualname__}" for cls in error_class.__mro__ if cls is not object
+    )
+
+
+def inputs_lost(
+    attempt_id: int, lost: tuple[str, ...], now_s: float, detail: str
+) -> AttemptOutcome:
+    """Return the outcome of an attempt that did not run: the results of ``lost`` are gone."""
+    names = ", ".join(repr(name) for name in lost)
+    return AttemptOutcome(
+        attempt_id,
+        False,
+        now_s,
+        now_s,
+        error_type="InputLost",
+        error_message=f"the result of {names} could not be fetched ({detail})",
+        lost_inputs=lost,
     )
 
 

@@ -70,7 +70,7 @@ def _run(scenario: Any) -> Any:
     return asyncio.run(scenario())
 
 
-def test_results_of_successful_attempts_are_kept_and_inputs_sent_once() -> None:
+def test_results_of_successful_attempts_are_candidates_and_inputs_sent_once() -> None:
     results = ResultStore()
     results.open("wf")
     results.put("wf", "up", "up-ref")
@@ -93,13 +93,15 @@ def test_results_of_successful_attempts_are_kept_and_inputs_sent_once() -> None:
 
     collected = _run(scenario)
 
-    # Then the shared input went once, both outcomes came back, one result ref is held
+    # Then the shared input went once, both outcomes came back, and the successful one's
+    # result is a candidate, not yet kept: the scheduler has not accepted it
     ((payload, refs),) = agent.sent
     assert refs == ["up-ref"]
     assert [p.input_slots for p in payload] == [(0,), (0,)]
     assert [o.attempt_id for o in collected.outcomes] == [1, 2]
     assert collected.lost == {}
-    assert (results.get("wf", "t1"), results.get("wf", "t2")) == ("result-of-t1", None)
+    assert collected.candidates == {("wf", "t1", 1): "result-of-t1"}
+    assert (results.get("wf", "t1"), results.get("wf", "t2")) == (None, None)
     assert woken
 
 

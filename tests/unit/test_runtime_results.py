@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.core.commands import TaskEvent
+from orchestrator.core.states import TaskState
 from orchestrator.runtime.results import ResultStore
 
 
@@ -34,3 +36,33 @@ def test_a_result_arriving_after_release_is_not_kept() -> None:
     # Then nothing is held for it
     assert (store.get("wf", "late"), len(store)) == (None, 0)
     store.release("wf")  # releasing twice is harmless
+
+
+def _event(task_id: str, state: TaskState, attempt: int) -> TaskEvent:
+    return TaskEvent("wf", task_id, state, attempt)
+
+
+def test_only_the_accepted_attempts_result_is_kept() -> None:
+    # Given attempt 2 of `t` accepted (SUCCEEDED), and candidates of attempts 1 and 2
+    store = ResultStore()
+    store.open("wf")
+    candidates = {("wf", "t", 1): "late-ref-1", ("wf", "t", 2): "ref-2"}
+    store.accept([_event("t", TaskState.SUCCEEDED, 2)], candidates)
+    assert store.get("wf", "t") == "ref-2"
+    # When attempt 1's result arrives late, with no success of its own
+    store.accept([], {("wf", "t", 1): "late-ref-1"})
+    # Then it never overwrites the accepted one
+    assert store.get("wf", "t") == "ref-2"
+    # Nor does a repeated success event without its candidate
+    store.accept([_event("t", TaskState.SUCCEEDED, 1)], {})
+    assert store.get("wf", "t") == "ref-2"
+
+
+def test_a_result_declared_void_is_dropped() -> None:
+    store = ResultStore()
+    store.open("wf")
+    store.accept([_event("t", TaskState.SUCCEEDED, 1)], {("wf", "t", 1): "ref-1"})
+    store.accept([_event("t", TaskState.PENDING, 1)], {})  # lost: computed again
+    assert store.get("wf", "t") is None
+    store.accept([_event("t", TaskState.SUCCEEDED, 2)], {("wf", "t", 2): "ref-2"})
+    assert store.get("wf", "t") == "ref-2"

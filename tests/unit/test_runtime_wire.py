@@ -57,3 +57,30 @@ def test_a_failed_call_fails_each_of_its_attempts_without_retry() -> None:
     assert first.error_message is not None
     assert first.error_message.startswith("TypeError: xxx")
     assert len(first.error_message) == MAX_CALL_ERROR_CHARS
+
+
+class _RefusedError(ValueError):
+    pass
+
+
+def test_failures_carry_the_lineage_of_their_exception_class() -> None:
+    from orchestrator.runtime.wire import error_lineage, failed
+
+    outcome = failed(1, 0.0, 1.0, _RefusedError("no"), retryable=True)
+    assert outcome.error_lineage == error_lineage(_RefusedError)
+    assert outcome.error_lineage == (
+        f"{__name__}._RefusedError",
+        "builtins.ValueError",
+        "builtins.Exception",
+        "builtins.BaseException",
+    )
+
+
+def test_an_attempt_whose_inputs_are_lost_names_them() -> None:
+    from orchestrator.runtime.wire import inputs_lost
+
+    outcome = inputs_lost(7, ("a", "b"), 5.0, "OwnerDiedError: gone")
+    assert (outcome.ok, outcome.error_type, outcome.lost_inputs) == (False, "InputLost", ("a", "b"))
+    assert "'a', 'b'" in (outcome.error_message or "") and "OwnerDiedError" in (
+        outcome.error_message or ""
+    )
