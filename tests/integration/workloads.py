@@ -126,3 +126,34 @@ class KeptWarm(Agent):
     def handle(self, ctx: TaskContext) -> int:
         value: int = ctx.args[0]
         return value
+
+
+def crash(ledger: str, task: str) -> None:
+    """Kill the agent's process, as a segfault or ``os._exit`` in a library would."""
+    record(ledger, {"task": task, "event": "start"})
+    os._exit(3)
+
+
+def ledgered(ledger: str, task: str, value: Any = None) -> Any:
+    """Record a start, then return ``value``."""
+    record(ledger, {"task": task, "event": "start"})
+    return value
+
+
+def ledgered_payload(ledger: str, task: str, size_bytes: int) -> bytes:
+    record(ledger, {"task": task, "event": "start"})
+    return b"x" * size_bytes
+
+
+def ledgered_fail(ledger: str, task: str) -> None:
+    record(ledger, {"task": task, "event": "start"})
+    raise ValueError(f"{task} is wrong every time")
+
+
+def flaky_once(ledger: str, task: str) -> str:
+    """Fail on the first run that reaches its end, succeed afterwards (the ledger knows)."""
+    runs = [e for e in read_ledger(ledger) if e.get("task") == task]
+    record(ledger, {"task": task, "event": "start"})
+    if not runs:
+        raise ConnectionError(f"{task}: transient failure")
+    return f"{task} ok"
