@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.agent import Agent, NonRetryableError, TaskContext
+from orchestrator.agent import Agent, NonRetryableError, TaskContext, current_task
 from orchestrator.core import (
     AgentSpec,
     OutputOf,
@@ -50,6 +50,7 @@ __all__ = [
     "WorkflowRun",
     "WorkflowSpec",
     "WorkflowState",
+    "current_task",
 ]
 
 _LAZY = {"Orchestrator", "WorkflowRun", "TaskFailedError", "SupervisorUnavailableError"}

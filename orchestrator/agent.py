@@ -17,7 +17,9 @@ resource attributes take the defaults below.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,6 +30,34 @@ from orchestrator.core.specs import AgentSpec
 
 class NonRetryableError(Exception):
     """Raise from a task to fail it at once, whatever its retry policy says."""
+
+
+_CURRENT_TASK: ContextVar[TaskContext | None] = ContextVar("orchestrator_task", default=None)
+
+
+def current_task() -> TaskContext:
+    """Return the context of the task this code runs in (for plain function tasks).
+
+    A function task gets only its arguments; it reaches its context, e.g. to report
+    progress, with ``current_task().heartbeat(...)``.
+
+    Raises:
+        RuntimeError: called outside a task run by an agent.
+    """
+    context = _CURRENT_TASK.get()
+    if context is None:
+        raise RuntimeError("current_task() is only available inside a running task")
+    return context
+
+
+@contextmanager
+def running(context: TaskContext) -> Iterator[TaskContext]:
+    """Make ``context`` the `current_task` while a handler runs (used by the agent host)."""
+    token = _CURRENT_TASK.set(context)
+    try:
+        yield context
+    finally:
+        _CURRENT_TASK.reset(token)
 
 
 @dataclass(slots=True)
@@ -43,6 +73,8 @@ class TaskContext:
         kwargs: Keyword arguments, placeholders replaced by upstream results.
         inputs: Results of the tasks this one depends on, by task id.
         function: For function tasks, the callable to run.
+        last_heartbeat: What an earlier attempt of this task last reported with
+            `heartbeat` (None on a first attempt): resume from there.
     """
 
     workflow_id: str
@@ -53,7 +85,9 @@ class TaskContext:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     inputs: Mapping[str, Any] = field(default_factory=dict)
     function: Callable[..., Any] | None = None
+    last_heartbeat: Any = None
     _log: Any = None
+    _report_progress: Callable[[Any], None] | None = None
 
     @property
     def log(self) -> Any:
@@ -66,6 +100,21 @@ class TaskContext:
                 agent_id=self.agent_id,
             )
         return self._log
+
+    def heartbeat(self, details: Any = None) -> None:
+        """Report progress; ``details`` (small, picklable) go to the next attempt if any.
+
+        A task with ``heartbeat_timeout_s`` must call this at least that often, or its
+        attempt is taken for hung and stopped. Long tasks should call it anyway: the
+        details let a retry resume where the last attempt stopped (`last_heartbeat`).
+        Cheap: only the latest details are kept, and sent with the next health check.
+
+        Raises:
+            ValueError: ``details`` is larger than the limit once pickled.
+            TypeError: ``details`` cannot be pickled.
+        """
+        if self._report_progress is not None:
+            self._report_progress(details)
 
     def input(self, task_id: str | None = None) -> Any:
         """Return one upstream result: the one of ``task_id``, or the only one there is.

@@ -55,8 +55,23 @@ def _is_agent_class(handler: object) -> bool:
 class Workflow:
     """A workflow under construction."""
 
-    def __init__(self, name: str, *, metadata: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        retry_budget: int | None = None,
+    ) -> None:
+        """Start an empty workflow.
+
+        Args:
+            name: Human name; also the prefix of generated workflow ids.
+            metadata: Free-form labels carried into logs and traces.
+            retry_budget: Most retries all its tasks may make together (None: no limit
+                beyond each task's retry policy).
+        """
         self.name = name
+        self.retry_budget = retry_budget
         self._metadata = dict(metadata or {})
         self._tasks: list[TaskSpec] = []
         self._agents: dict[str, AgentSpec] = {}
@@ -104,6 +119,9 @@ class Workflow:
         retry: RetryPolicy | Mapping[str, Any] | None = None,
         timeout_s: float | None = None,
         estimated_duration_s: float | None = None,
+        heartbeat_timeout_s: float | None = None,
+        schedule_to_close_s: float | None = None,
+        compensate: Callable[..., Any] | str | None = None,
     ) -> TaskHandle:
         """Add a task and return its handle.
 
@@ -121,6 +139,12 @@ class Workflow:
             retry: Retry policy, or its fields as a mapping.
             timeout_s: Longest one attempt may run.
             estimated_duration_s: Hint that favours tasks on long chains.
+            heartbeat_timeout_s: Longest an attempt may go without ``ctx.heartbeat()``;
+                a silent one is stopped and charged as a failure.
+            schedule_to_close_s: Longest from first ready to the task's end, across
+                attempts; then it fails without another retry.
+            compensate: Function (or import path) run with this task's result if the
+                workflow fails after the task succeeded, to undo its effect.
 
         Raises:
             WorkflowRejectedError: the task is invalid; the error names each bad field.
@@ -140,6 +164,9 @@ class Workflow:
             "estimated_duration_s": estimated_duration_s,
             "resources": resources,
             "retry": retry,
+            "heartbeat_timeout_s": heartbeat_timeout_s,
+            "schedule_to_close_s": schedule_to_close_s,
+            "compensate": compensate,
         }
         fields.update((name, value) for name, value in scalars.items() if value is not None)
         if agent is not None and handler is not None:
@@ -175,6 +202,7 @@ class Workflow:
                 tasks=tuple(self._tasks),
                 agents=tuple(self._agents.values()),
                 metadata=self._metadata,
+                retry_budget=self.retry_budget,
             )
         except ValidationError as exc:
             raise WorkflowRejectedError(self.name, problems_from_validation_error(exc)) from None

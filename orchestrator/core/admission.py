@@ -50,7 +50,11 @@ def workflow_record(
         submitted_s: When it was admitted.
     """
     workflow = WorkflowRecord(
-        name=spec.name, workflow_id=spec.id or "", graph=graph, submitted_s=submitted_s
+        name=spec.name,
+        workflow_id=spec.id or "",
+        graph=graph,
+        submitted_s=submitted_s,
+        retries_left=spec.retry_budget,
     )
     tasks = workflow.tasks
     for row, pool in zip(spec.rows, task_pools, strict=True):
@@ -68,6 +72,7 @@ def workflow_record(
             deadline_s=row.deadline_s,
             rank=ranks.get(row.id, 0.0),
             estimate_s=row.estimated_duration_s,
+            extras=row.extras,
         )
         pool.open_tasks += 1
     workflow.counts[TaskState.PENDING] = len(tasks)

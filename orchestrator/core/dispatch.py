@@ -93,15 +93,12 @@ class Dispatcher:
     def time_out(self, task: TaskRecord, attempt_id: int, now_s: float) -> AttemptOutcome:
         """Give up on attempt ``attempt_id`` of ``task``, past its timeout at ``now_s``.
 
-        The attempt keeps its place in its call (its agent is still busy with it).
-
         Returns:
             The outcome the attempt is taken to have, a ``TimeoutError``; its run time so
             far is counted.
         """
-        self._in_flight.tasks.pop(attempt_id, None)
         message = f"attempt {task.attempts} ran longer than timeout_s={task.timeout_s:g}"
-        return self.interrupted(task, attempt_id, now_s, "TimeoutError", message)
+        return self.interrupted(task, attempt_id, now_s, "TimeoutError", message, forget=True)
 
     def forget(self, attempt_id: int) -> None:
         """Give up on attempt ``attempt_id`` (cancelled): its outcome will not count.
@@ -146,12 +143,23 @@ class Dispatcher:
         return waiting, occupying
 
     def interrupted(
-        self, task: TaskRecord, attempt_id: int, now_s: float, error_type: str, message: str
+        self,
+        task: TaskRecord,
+        attempt_id: int,
+        now_s: float,
+        error_type: str,
+        message: str,
+        *,
+        forget: bool = False,
     ) -> AttemptOutcome:
-        """Return the outcome of an attempt that ended without an answer (its agent is gone).
+        """Return the outcome of an attempt that ended without an answer.
 
-        Its run time until ``now_s`` is counted.
+        Its run time until ``now_s`` is counted. With ``forget``, its outcome, if it ever
+        comes, will not count (the attempt keeps its place in its call: its agent is busy
+        with it until stopped).
         """
+        if forget:
+            self._in_flight.tasks.pop(attempt_id, None)
         started_s = task.started_s if task.started_s is not None else now_s
         task.finished_s = now_s
         task.run_time_s += now_s - started_s
@@ -263,6 +271,9 @@ class Dispatcher:
             attempt_ids.append(attempt_id)
             if task.timeout_s is not None:
                 add_timeout(now_s + task.timeout_s, attempt_id, task)
+            extras = task.extras
+            if extras is not None and extras.heartbeat_timeout_s is not None:
+                self._timers.add_silence(now_s + extras.heartbeat_timeout_s, attempt_id, task)
             orders.append(
                 AttemptOrder(
                     attempt_id,

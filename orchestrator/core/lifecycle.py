@@ -9,8 +9,11 @@ ends, the lifecycle hands the workflow to its owner (``on_workflow_done``).
 
 from __future__ import annotations
 
+import zlib
+from collections import deque
 from collections.abc import Callable
 
+from orchestrator.core import compensation
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, PublishTaskEvents, TaskEvent
 from orchestrator.core.dispatch import Dispatcher
@@ -26,6 +29,17 @@ _READY = TaskState.READY
 
 #: Called with a workflow whose last task just ended, and the commands being built.
 WorkflowDone = Callable[[WorkflowRecord, list[Command]], None]
+
+
+def jitter_draw(task: TaskRecord, failures: int) -> float:
+    """Return a number in [0, 1] for the jitter of ``task``'s retry after ``failures``.
+
+    A hash of the workflow, the task and the count, not a random draw: the scheduler stays
+    deterministic (a replay, a restored checkpoint, a test) while tasks that failed
+    together still spread their retries.
+    """
+    key = f"{task.workflow.workflow_id}\x00{task.task_id}\x00{failures}".encode()
+    return zlib.crc32(key) / 0xFFFFFFFF
 
 
 class TaskLifecycle:
@@ -77,6 +91,8 @@ class TaskLifecycle:
         if was_open and state.is_terminal:
             task.pool.open_tasks -= 1
             workflow.open_tasks -= 1
+            if task.compensates is not None:
+                self._next_compensation(workflow, out)
             if workflow.open_tasks == 0:
                 self.flush_events(out)
                 self._on_workflow_done(workflow, out)
@@ -97,6 +113,11 @@ class TaskLifecycle:
         if task.pool.infeasible is not None:
             self._fail_infeasible_task(task, out)
             return
+        if task.first_ready_s is None:
+            task.first_ready_s = now_s = self._clock.now_s()
+            extras = task.extras
+            if extras is not None and extras.schedule_to_close_s is not None:
+                self._timers.add_close(now_s + extras.schedule_to_close_s, task)
         if message:
             self.set_state(task, _READY, out, message)
         else:
@@ -108,20 +129,36 @@ class TaskLifecycle:
     def succeed(self, task: TaskRecord, out: list[Command]) -> None:
         """Record ``task``'s success; queue the dependents it was the last to wait for."""
         self.set_state(task, TaskState.SUCCEEDED, out)
-        task.workflow.graph.mark_done(task.task_id)
-        self.release_ready(task.workflow, out)
+        if task.compensates is None:  # compensations are outside the graph
+            task.workflow.graph.mark_done(task.task_id)
+            self.release_ready(task.workflow, out)
 
     def fail_attempt(self, task: TaskRecord, outcome: AttemptOutcome, out: list[Command]) -> None:
-        """Record a failed attempt: retry after the backoff, or fail the task for good."""
+        """Record a failed attempt: retry after the backoff, or fail the task for good.
+
+        The task fails for good when the error is not retryable (the task said so, or its
+        policy lists the error's class), when it has used its attempts, or when its
+        workflow's retry budget is spent.
+        """
         task.error_type = outcome.error_type
         task.error_message = outcome.error_message
         task.traceback = outcome.traceback
         task.failures += 1
         error = f"{outcome.error_type}: {outcome.error_message}"
-        if not outcome.retryable or task.failures >= task.retry.max_attempts:
+        retry = task.retry
+        workflow = task.workflow
+        if not outcome.retryable or retry.refuses(outcome.error_type, outcome.error_lineage):
+            self.fail(task, f"{error} (not retryable)", out)
+            return
+        if task.failures >= retry.max_attempts:
             self.fail(task, error, out)
             return
-        backoff_s = task.retry.backoff_s(task.failures)
+        if workflow.retries_left is not None:
+            if workflow.retries_left <= 0:
+                self.fail(task, f"{error} (the workflow's retry budget is spent)", out)
+                return
+            workflow.retries_left -= 1
+        backoff_s = retry.backoff_s(task.failures, jitter_draw(task, task.failures))
         self._timers.add_retry(self._clock.now_s() + backoff_s, task)
         message = f"attempt {task.attempts} failed ({error}); retry at +{backoff_s:.2f}s"
         self.set_state(task, TaskState.RETRY_WAIT, out, message)
@@ -129,6 +166,8 @@ class TaskLifecycle:
     def fail(self, task: TaskRecord, message: str, out: list[Command]) -> None:
         """Fail ``task`` for good and skip every task that can now never run."""
         self.set_state(task, TaskState.FAILED, out, message)
+        if task.compensates is not None:
+            return  # outside the graph: nothing depends on it
         tasks = task.workflow.tasks
         reason = f"upstream task {task.task_id!r} failed"
         for task_id in task.workflow.graph.mark_failed(task.task_id):
@@ -150,6 +189,11 @@ class TaskLifecycle:
         tasks, graph = workflow.tasks, workflow.graph
         task.losses += 1
         names = ", ".join(repr(name) for name in lost)
+        if task.compensates is not None:  # never re-run a task to compensate it
+            task.error_type = "InputLost"
+            task.error_message = f"the result of {names} was lost"
+            self.fail(task, f"InputLost: {task.error_message}", out)
+            return
         for upstream in (tasks[name] for name in lost if name in tasks):
             fresh = (upstream.finished_s or 0.0) > (task.started_s or 0.0)
             if upstream.state is not TaskState.SUCCEEDED or fresh:
@@ -191,6 +235,25 @@ class TaskLifecycle:
         )
         self.fail(task, f"Infeasible: {task.error_message}", out)
 
+    def compensate(self, workflow: WorkflowRecord, pool: PoolRecord, out: list[Command]) -> None:
+        """Start the compensations of failed ``workflow`` (see `compensation`), in ``pool``."""
+        records = compensation.plan(workflow, pool)
+        for record in records:
+            workflow.tasks[record.task_id] = record
+            pool.open_tasks += 1
+        workflow.counts[_PENDING] = workflow.counts.get(_PENDING, 0) + len(records)
+        workflow.open_tasks += len(records)
+        workflow.compensations = deque(records)
+        self._next_compensation(workflow, out)
+
+    def _next_compensation(self, workflow: WorkflowRecord, out: list[Command]) -> None:
+        queue = workflow.compensations
+        while queue:
+            task = queue.popleft()
+            if task.state is _PENDING:  # not cancelled meanwhile
+                self.make_ready(task, out, f"compensates {task.compensates!r}")
+                return
+
     def cancel(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
         """Cancel ``task`` (not finished); a running attempt's outcome will be ignored."""
         if task.state is _READY:
@@ -203,13 +266,61 @@ class TaskLifecycle:
 
     def time_out(self, task: TaskRecord, attempt_id: int, out: list[Command]) -> None:
         """Fail attempt ``attempt_id`` of ``task``, past its timeout, and stop its agent."""
-        agent = self._fleet.agents.get(task.agent_id or "")
+        outcome = self._dispatcher.time_out(task, attempt_id, self._clock.now_s())
+        self._cut_short(task, outcome, "timed out", out)
+
+    def check_silence(self, task: TaskRecord, attempt_id: int, out: list[Command]) -> None:
+        """Fail attempt ``attempt_id`` if it reported no progress for its heartbeat timeout.
+
+        An attempt that did report is checked again one timeout after its last report.
+        """
+        extras = task.extras
+        assert extras is not None and extras.heartbeat_timeout_s is not None
+        limit_s = extras.heartbeat_timeout_s
         now_s = self._clock.now_s()
-        self.fail_attempt(task, self._dispatcher.time_out(task, attempt_id, now_s), out)
+        last_s = max(task.last_progress_s or 0.0, task.started_s or 0.0)
+        if now_s - last_s < limit_s:
+            self._timers.add_silence(last_s + limit_s, attempt_id, task)
+            return
+        message = f"no progress for {now_s - last_s:.1f}s (heartbeat_timeout_s={limit_s:g})"
+        outcome = self._dispatcher.interrupted(
+            task, attempt_id, now_s, "HeartbeatTimeout", message, forget=True
+        )
+        self._cut_short(task, outcome, "fell silent", out)
+
+    def close_timeout(self, task: TaskRecord, out: list[Command]) -> None:
+        """Fail ``task`` for good: its schedule-to-close time passed before it ended."""
+        extras = task.extras
+        assert extras is not None and extras.schedule_to_close_s is not None
+        task.error_type = "ScheduleToCloseTimeout"
+        task.error_message = (
+            f"not done {extras.schedule_to_close_s:g}s after it was first ready"
+            " (schedule_to_close_s)"
+        )
+        task.traceback = None
+        agent = None
+        if task.state is TaskState.RUNNING:
+            agent = self._fleet.agents.get(task.agent_id or "")
+            self._dispatcher.interrupted(
+                task, task.attempt_id, self._clock.now_s(), "", "", forget=True
+            )
+        elif task.state is _READY:
+            task.pool.queue_of(task).remove(task)
+        self.fail(task, f"ScheduleToCloseTimeout: {task.error_message}", out)
+        if agent is not None:
+            reason = f"task {task.task_id!r} ran past its schedule-to-close time"
+            self.lose_agent(agent, "stopped", reason, "none", out)
+
+    def _cut_short(
+        self, task: TaskRecord, outcome: AttemptOutcome, why: str, out: list[Command]
+    ) -> None:
+        """Charge ``task`` for its attempt cut short, and stop the agent still running it."""
+        agent = self._fleet.agents.get(task.agent_id or "")
+        self.fail_attempt(task, outcome, out)
         if agent is not None:
             # A running call cannot be interrupted: stop the agent, re-queue its other
             # work without charging it (the culprit is known and charged above).
-            reason = f"task {task.task_id!r} timed out"
+            reason = f"task {task.task_id!r} {why} ({outcome.error_message})"
             self.lose_agent(agent, "stopped", reason, "none", out)
 
     def lose_agent(

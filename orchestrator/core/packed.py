@@ -17,6 +17,29 @@ from orchestrator.core.resources import ResourceSpec
 from orchestrator.core.specs import AgentSpec, RetryPolicy, TaskSpec, WorkflowSpec
 
 
+class TaskExtras(NamedTuple):
+    """The rarer fields of a task, kept apart so that most rows carry one None.
+
+    Attributes:
+        heartbeat_timeout_s: Longest silence of an attempt between progress reports.
+        schedule_to_close_s: Longest time from first ready to the task's end.
+        compensate: Function that undoes the task's effect if the workflow fails.
+    """
+
+    heartbeat_timeout_s: float | None = None
+    schedule_to_close_s: float | None = None
+    compensate: Any = None
+
+    @classmethod
+    def of(cls, task: TaskSpec) -> TaskExtras | None:
+        """Return the extras of ``task``, or None when it has none."""
+        extras = cls(task.heartbeat_timeout_s, task.schedule_to_close_s, task.compensate)
+        return None if extras == _NO_EXTRAS else extras
+
+
+_NO_EXTRAS = TaskExtras()
+
+
 class TaskRow(NamedTuple):
     """What the scheduler needs of one task.
 
@@ -33,6 +56,7 @@ class TaskRow(NamedTuple):
         retry: Retry policy.
         timeout_s: Attempt timeout, or None.
         estimated_duration_s: Duration hint, or None.
+        extras: Rarer fields (heartbeat and schedule-to-close timeouts, compensation).
     """
 
     id: str
@@ -47,6 +71,7 @@ class TaskRow(NamedTuple):
     retry: RetryPolicy
     timeout_s: float | None
     estimated_duration_s: float | None
+    extras: TaskExtras | None = None
 
     @classmethod
     def from_spec(cls, task: TaskSpec) -> TaskRow:
@@ -64,6 +89,7 @@ class TaskRow(NamedTuple):
             task.retry,
             task.timeout_s,
             task.estimated_duration_s,
+            TaskExtras.of(task),
         )
 
 
@@ -77,6 +103,7 @@ class PackedWorkflow:
         metadata: Free-form labels.
         agents: Agent declarations.
         rows: One `TaskRow` per task, in submission order.
+        retry_budget: Most retries of all its tasks together, or None.
     """
 
     name: str
@@ -84,6 +111,7 @@ class PackedWorkflow:
     metadata: dict[str, str]
     agents: tuple[AgentSpec, ...]
     rows: tuple[TaskRow, ...]
+    retry_budget: int | None = None
 
     @classmethod
     def pack(cls, spec: WorkflowSpec) -> PackedWorkflow:
@@ -94,4 +122,5 @@ class PackedWorkflow:
             dict(spec.metadata),
             spec.agents,
             tuple(TaskRow.from_spec(task) for task in spec.tasks),
+            spec.retry_budget,
         )

@@ -7,10 +7,12 @@ Records compare and hash by identity, so they can sit in sets, dicts and the rea
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.core.graph import TaskGraph
+from orchestrator.core.packed import TaskExtras
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.resources import ResourceVector
@@ -37,6 +39,10 @@ class WorkflowRecord:
     state: WorkflowState = WorkflowState.RUNNING
     finished_s: float | None = None
     cancel_reason: str | None = None
+    # Retries its tasks may still make together (None: no workflow budget).
+    retries_left: int | None = None
+    # Compensations still to run, in order (None: not started; see `compensation`).
+    compensations: deque[TaskRecord] | None = None
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open."""
@@ -68,6 +74,7 @@ class TaskRecord:
     deadline_s: float = math.inf
     rank: float = 0.0
     estimate_s: float | None = None
+    extras: TaskExtras | None = None
     state: TaskState = TaskState.PENDING
     attempts: int = 0
     failures: int = 0
@@ -88,6 +95,10 @@ class TaskRecord:
     suspect: bool = False
     # Times its result was lost and computed again (bounded by max_agent_losses).
     recomputes: int = 0
+    # When it was first ready (its schedule-to-close clock starts then).
+    first_ready_s: float | None = None
+    # For a compensation: the task whose effect it undoes (it is outside the graph).
+    compensates: str | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -180,6 +191,7 @@ def task_record(
     deadline_s: float,
     rank: float,
     estimate_s: float | None,
+    extras: TaskExtras | None = None,
 ) -> TaskRecord:
     """Return a new PENDING `TaskRecord` (see the fields of the class)."""
     return TaskRecord(
@@ -196,6 +208,7 @@ def task_record(
         deadline_s,
         rank,
         estimate_s,
+        extras,
     )
 
 

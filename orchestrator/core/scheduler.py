@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Never, NoReturn
 
-from orchestrator.core import snapshots
+from orchestrator.core import compensation, snapshots
 from orchestrator.core.admission import critical_path_ranks, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
@@ -49,7 +49,7 @@ from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.lifecycle import TaskLifecycle
 from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
-from orchestrator.core.pools import AgentPoolSpec
+from orchestrator.core.pools import AgentPoolSpec, function_pool
 from orchestrator.core.records import InFlight, WorkflowRecord
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
@@ -214,12 +214,25 @@ class Scheduler:
                 reason = f"cancelled task {task.task_id!r} ran past its timeout"
                 agent = self._dispatcher.agent_of(attempt_id)
                 self._life.lose_agent(agent, "stopped", reason, "none", out)
+        for attempt_id, task in self._timers.due_silences(now):
+            self._life.check_silence(task, attempt_id, out)
+        for task in self._timers.due_closes(now):
+            self._life.close_timeout(task, out)
         for task in self._timers.due_retries(now):
             self._life.make_ready(task, out)
         self._fleet.retire_idle(now, out)
 
     def _finish_workflow(self, workflow: WorkflowRecord, out: list[Command]) -> None:
-        """Publish the end of ``workflow`` (its last task ended); release the oldest kept."""
+        """Publish the end of ``workflow`` (its last task ended); release the oldest kept.
+
+        A failed workflow with tasks to compensate runs their compensations first.
+        """
+        if compensation.wanted(workflow):
+            config = self._config
+            spec = function_pool(config.default_function_resources, config.max_function_replicas)
+            self._life.compensate(workflow, self._fleet.define(spec, out), out)
+            return
+        workflow.compensations = workflow.compensations or deque()
         workflow.state = state = workflow.outcome()
         workflow.finished_s = self._clock.now_s()
         summary = ", ".join(f"{s.value}={n}" for s, n in workflow.counts.items() if n)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -161,6 +161,14 @@ class RetryPolicy(BaseModel):
         initial_backoff_s: Wait before the second attempt.
         backoff_multiplier: Factor applied to the wait after each further failure.
         max_backoff_s: Upper bound of the wait.
+        jitter: ``none`` (the exact exponential wait), ``full`` (uniform between 0 and
+            it) or ``equal`` (half of it, plus uniform up to the other half): spreads the
+            retries of many tasks that failed together (AWS's "exponential backoff and
+            jitter"). The draw is a deterministic hash of the task and attempt, so a run
+            replays identically.
+        non_retryable: Exception classes that fail the task at once, by name (``KeyError``)
+            or qualified name (``mypkg.errors.Invalid``); their subclasses too. Like
+            raising `NonRetryableError`.
         max_agent_losses: Attempts lost because the agent died, hung or was stopped that
             are re-run without counting against ``max_attempts``.
     """
@@ -171,12 +179,35 @@ class RetryPolicy(BaseModel):
     initial_backoff_s: float = Field(default=0.5, ge=0)
     backoff_multiplier: float = Field(default=2.0, ge=1)
     max_backoff_s: float = Field(default=30.0, ge=0)
+    jitter: Literal["none", "full", "equal"] = "none"
+    non_retryable: tuple[str, ...] = ()
     max_agent_losses: int = Field(default=3, ge=0, le=1000)
 
-    def backoff_s(self, failed_attempts: int) -> float:
-        """Return the wait after ``failed_attempts`` failures (1 = after the first)."""
+    def backoff_s(self, failed_attempts: int, draw: float = 1.0) -> float:
+        """Return the wait after ``failed_attempts`` failures (1 = after the first).
+
+        Args:
+            failed_attempts: Failures so far.
+            draw: A number in [0, 1] that places the wait within the jitter's range
+                (ignored without jitter).
+        """
         wait = self.initial_backoff_s * self.backoff_multiplier ** max(failed_attempts - 1, 0)
-        return float(min(wait, self.max_backoff_s))
+        wait = float(min(wait, self.max_backoff_s))
+        if self.jitter == "full":
+            return wait * draw
+        if self.jitter == "equal":
+            return wait / 2 + wait / 2 * draw
+        return wait
+
+    def refuses(self, error_type: str | None, error_lineage: tuple[str, ...]) -> bool:
+        """Return whether an error of that type (and class lineage) is non-retryable."""
+        if not self.non_retryable:
+            return False
+        names = set(error_lineage)
+        names.update(name.rpartition(".")[2] for name in error_lineage)
+        if error_type is not None:
+            names.add(error_type)
+        return any(name in names for name in self.non_retryable)
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
@@ -203,6 +234,17 @@ class TaskSpec(BaseModel):
             agent (short tasks may wait there behind one pipelined call); the agent
             is then stopped and replaced, since a running call cannot be interrupted.
         estimated_duration_s: A hint used to favour tasks on the critical path.
+        heartbeat_timeout_s: With it, an attempt must report progress
+            (``ctx.heartbeat()``) at least this often; one that falls silent is hung: its
+            agent is stopped and the attempt charged as a failure (``HeartbeatTimeout``).
+            Progress reaches the scheduler at the heartbeat interval, so give at least
+            twice ``heartbeat.interval_s``.
+        schedule_to_close_s: Longest the task may take from when it is first ready to
+            its end, across every attempt and wait; then it fails
+            (``ScheduleToCloseTimeout``) without a further retry.
+        compensate: A function run if the workflow fails after this task succeeded, to
+            undo its effect (a saga): it receives this task's result as its input.
+            Compensations run in reverse order of completion.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -219,6 +261,9 @@ class TaskSpec(BaseModel):
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     timeout_s: float | None = Field(default=None, gt=0)
     estimated_duration_s: float | None = Field(default=None, ge=0)
+    heartbeat_timeout_s: float | None = Field(default=None, gt=0)
+    schedule_to_close_s: float | None = Field(default=None, gt=0)
+    compensate: FunctionRef | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -294,6 +339,8 @@ class WorkflowSpec(BaseModel):
         tasks: The tasks, at least one.
         agents: Agent types the tasks name.
         metadata: Free-form labels carried into logs and traces.
+        retry_budget: Most retries all its tasks may make together (None: no limit
+            beyond each task's policy); once spent, a failure is final.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -303,6 +350,7 @@ class WorkflowSpec(BaseModel):
     tasks: tuple[TaskSpec, ...] = Field(min_length=1)
     agents: tuple[AgentSpec, ...] = ()
     metadata: dict[str, str] = Field(default_factory=dict)
+    retry_budget: int | None = Field(default=None, ge=0)
 
     def with_id(self, workflow_id: str) -> WorkflowSpec:
         """Return a copy carrying ``workflow_id``."""

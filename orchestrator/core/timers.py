@@ -1,6 +1,8 @@
-"""`Timers`: what the scheduler must do at a given time, retries and attempt timeouts.
+"""`Timers`: what the scheduler must do at a given time.
 
-Two heaps (heapq) of plain tuples. An entry is never removed when it stops mattering (the
+Retries after their backoff; attempts past their timeout; attempts silent for longer than
+their heartbeat timeout; tasks past their schedule-to-close time. Heaps (heapq) of plain
+tuples, one per kind. An entry is never removed when it stops mattering (the
 retried task was cancelled, the attempt ended); it goes stale and is skipped when it
 reaches the top, the heapq recipe's lazy deletion. Whether an entry is stale is decided
 in one place, `_head`, for `next_due_s` and for the ``due_*`` iterators alike. Staleness is
@@ -23,21 +25,25 @@ _CANCELLED = TaskState.CANCELLED
 
 #: (due_s, sequence, task, its attempts when the retry was scheduled)
 _Retry = tuple[float, int, TaskRecord, int]
-#: (due_s, attempt_id, task)
+#: (due_s, attempt_id, task): timeouts and silences (heartbeat timeouts) of attempts
 _Timeout = tuple[float, int, TaskRecord]
+#: (due_s, sequence, task): schedule-to-close deadlines of tasks
+_Close = tuple[float, int, TaskRecord]
 _EntryT = TypeVar("_EntryT", _Retry, _Timeout)
 
 
 class Timers:
     """Retries waiting out their backoff and attempts that may run past their timeout."""
 
-    __slots__ = ("_in_flight", "_retries", "_sequence", "_timeouts")
+    __slots__ = ("_closes", "_in_flight", "_retries", "_sequence", "_silences", "_timeouts")
 
     def __init__(self, in_flight: InFlight) -> None:
         """Keep timers that tell stale from live by ``in_flight``, the scheduler's own."""
         self._in_flight = in_flight
         self._retries: list[_Retry] = []
         self._timeouts: list[_Timeout] = []
+        self._silences: list[_Timeout] = []
+        self._closes: list[_Close] = []
         self._sequence = itertools.count()
 
     def add_retry(self, due_s: float, task: TaskRecord) -> None:
@@ -47,6 +53,28 @@ class Timers:
     def add_timeout(self, due_s: float, attempt_id: int, task: TaskRecord) -> None:
         """Time attempt ``attempt_id`` of ``task`` out at ``due_s``, unless it ended by then."""
         heapq.heappush(self._timeouts, (due_s, attempt_id, task))
+
+    def add_silence(self, due_s: float, attempt_id: int, task: TaskRecord) -> None:
+        """Check at ``due_s`` that attempt ``attempt_id`` reported progress lately."""
+        heapq.heappush(self._silences, (due_s, attempt_id, task))
+
+    def add_close(self, due_s: float, task: TaskRecord) -> None:
+        """Fail ``task`` at ``due_s`` unless it has ended by then (schedule-to-close)."""
+        heapq.heappush(self._closes, (due_s, next(self._sequence), task))
+
+    def due_silences(self, now_s: float) -> Iterator[tuple[int, TaskRecord]]:
+        """Yield (attempt id, task) of each attempt whose silence check is due by ``now_s``."""
+        heap = self._silences
+        while (head := self._head(heap, self._running)) is not None and head[0] <= now_s:
+            heapq.heappop(heap)
+            yield head[1], head[2]
+
+    def due_closes(self, now_s: float) -> Iterator[TaskRecord]:
+        """Yield each unfinished task whose schedule-to-close time is due by ``now_s``."""
+        heap = self._closes
+        while (head := self._head(heap, _open)) is not None and head[0] <= now_s:
+            heapq.heappop(heap)
+            yield head[2]
 
     def due_timeouts(self, now_s: float) -> Iterator[tuple[int, TaskRecord]]:
         """Yield (attempt id, task) of each live timeout due by ``now_s``, earliest first.
@@ -70,15 +98,17 @@ class Timers:
 
     def next_due_s(self) -> float | None:
         """Return when the earliest live timer is due, or None when none is."""
-        retry = self._head(self._retries, _retry_live)
-        timeout = self._head(self._timeouts, self._timeout_live)
-        if retry is None:
-            return timeout[0] if timeout is not None else None
-        return retry[0] if timeout is None else min(retry[0], timeout[0])
+        heads = (
+            self._head(self._retries, _retry_live),
+            self._head(self._timeouts, self._timeout_live),
+            self._head(self._silences, self._running),
+            self._head(self._closes, _open),
+        )
+        return min((head[0] for head in heads if head is not None), default=None)
 
     def __len__(self) -> int:
         """Return the entries held, stale ones included (for tests and statistics)."""
-        return len(self._retries) + len(self._timeouts)
+        return len(self._retries) + len(self._timeouts) + len(self._silences) + len(self._closes)
 
     @staticmethod
     def _head(heap: list[_EntryT], live: Callable[[_EntryT], bool]) -> _EntryT | None:
@@ -95,6 +125,14 @@ class Timers:
         if in_flight.tasks.get(attempt_id) is task:
             return True
         return task.state is _CANCELLED and attempt_id in in_flight.calls
+
+    def _running(self, entry: _Timeout) -> bool:
+        _, attempt_id, task = entry
+        return self._in_flight.tasks.get(attempt_id) is task
+
+
+def _open(entry: _Close) -> bool:
+    return not entry[2].state.is_terminal
 
 
 def _retry_live(entry: _Retry) -> bool:

@@ -8,6 +8,7 @@ answer is therefore truly stuck (e.g. C code holding the GIL), not merely busy.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,13 +19,16 @@ from typing import Any
 import ray
 from ray.exceptions import ObjectLostError
 
-from orchestrator.agent import NonRetryableError, TaskContext
-from orchestrator.core.events import AttemptOutcome
+from orchestrator.agent import NonRetryableError, TaskContext, running
+from orchestrator.core.events import AttemptOutcome, AttemptProgress
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.imports import import_object
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging
+
+#: Largest ``ctx.heartbeat`` details, pickled: they travel with every health check.
+MAX_HEARTBEAT_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +39,13 @@ class AgentPulse:
         agent_id: The replica.
         tasks_done: Attempts finished since it started.
         running: (task id, seconds running) of each attempt in progress.
+        progress: The latest progress each running attempt reported since the last ping.
     """
 
     agent_id: str
     tasks_done: int
     running: tuple[tuple[str, float], ...]
+    progress: tuple[AttemptProgress, ...] = ()
 
 
 class AgentHost:
@@ -62,6 +68,7 @@ class AgentHost:
         self._handle: Callable[[TaskContext], Any] = self._agent.handle
         self._lock = threading.Lock()
         self._running: dict[int, tuple[str, float]] = {}
+        self._progress: dict[int, AttemptProgress] = {}
         self._tasks_done = 0
 
     @ray.method(concurrency_group="work")
@@ -111,8 +118,11 @@ class AgentHost:
                     kwargs,
                     inputs,
                     _resolve(function) if isinstance(function, str) else function,
+                    item.last_heartbeat,
+                    _report_progress=self._reporter(item.attempt_id),
                 )
-                result = self._handle(context)
+                with running(context):
+                    result = self._handle(context)
             except Exception as exc:
                 retryable = not isinstance(exc, NonRetryableError)
                 outcomes.append(
@@ -129,12 +139,23 @@ class AgentHost:
 
     @ray.method(concurrency_group="health")
     def ping(self) -> AgentPulse:
-        """Answer a heartbeat with what the replica is doing."""
+        """Answer a heartbeat with what the replica is doing and the progress reported."""
         now = time.time()
         with self._lock:
             running = tuple((task, now - since) for task, since in self._running.values())
             done = self._tasks_done
-        return AgentPulse(self._agent_id, done, running)
+            progress, self._progress = tuple(self._progress.values()), {}
+        return AgentPulse(self._agent_id, done, running, progress)
+
+    def _reporter(self, attempt_id: int) -> Callable[[Any], None]:
+        """Return ``ctx.heartbeat`` for one attempt: keeps its latest details for the ping."""
+
+        def report(details: Any) -> None:
+            check_heartbeat_details(details)
+            with self._lock:
+                self._progress[attempt_id] = AttemptProgress(attempt_id, time.time(), details)
+
+        return report
 
 
 def _fetch_inputs(refs: Sequence[Any]) -> tuple[list[Any], set[int], str]:
@@ -161,6 +182,21 @@ def _fetch_inputs(refs: Sequence[Any]) -> tuple[list[Any], set[int], str]:
             lost.add(index)
             detail = detail or f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return values, lost, detail
+
+
+def check_heartbeat_details(details: Any) -> None:
+    """Refuse heartbeat details that cannot be pickled or are over `MAX_HEARTBEAT_BYTES`."""
+    if details is None:
+        return
+    try:
+        size = len(pickle.dumps(details, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception as exc:
+        raise TypeError(f"heartbeat details cannot be pickled: {exc}") from exc
+    if size > MAX_HEARTBEAT_BYTES:
+        raise ValueError(
+            f"heartbeat details are {size} bytes pickled; the limit is {MAX_HEARTBEAT_BYTES}"
+            " (report a position or a key, and keep large state in storage)"
+        )
 
 
 @cache

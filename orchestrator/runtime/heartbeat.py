@@ -86,7 +86,7 @@ class HeartbeatService:
 
     async def _ping(self, agent_id: str, agent: Any) -> None:
         try:
-            await agent.ping.remote()
+            pulse = await agent.ping.remote()
         except ActorUnavailableError as exc:
             # Transient (Ray says so): ping again; the silence keeps counting meanwhile.
             self._log.debug("heartbeat.ping_unanswered", agent_id=agent_id, error=repr(exc))
@@ -101,6 +101,9 @@ class HeartbeatService:
             change = self._monitor.pong(agent_id, time.time())
         else:
             change = self._monitor.pong(agent_id, time.time())
+            progress = getattr(pulse, "progress", ())
+            if progress:  # handlers' heartbeats, forwarded in one call per ping
+                self._supervisor.report_progress.remote(list(progress))
         if change is not None:
             self._report(change)
 

@@ -33,7 +33,9 @@ from orchestrator.core.commands import (
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
+    AttemptProgress,
     AttemptsFinished,
+    AttemptsProgressed,
     ClusterObserved,
     Event,
     Tick,
@@ -242,6 +244,10 @@ class Supervisor:
             return
         log.warning("agent.replacing")
         self._handle(AgentLost(agent_id=agent_id, cause=_LOSS_CAUSES[state], reason=detail))
+
+    async def report_progress(self, progress: list[AttemptProgress]) -> None:
+        """Receive handlers' progress reports (``ctx.heartbeat``) from the heartbeat actor."""
+        self._handle(AttemptsProgressed(progress=tuple(progress)))
 
     # -- the loop ------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class AttemptPayload(NamedTuple):
         input_ids: Ids of the tasks whose results this attempt receives.
         input_slots: For each of ``input_ids``, the index of its ref in the call's refs
             (a ref shared by several attempts of the batch is sent once).
+        last_heartbeat: What an earlier attempt of the task last reported as progress.
     """
 
     attempt_id: int
@@ -44,6 +45,7 @@ class AttemptPayload(NamedTuple):
     kwargs: dict[str, Any]
     input_ids: tuple[str, ...]
     input_slots: tuple[int, ...]
+    last_heartbeat: Any = None
 
 
 def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayload:
@@ -58,6 +60,7 @@ def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayl
         order.kwargs,
         order.inputs,
         input_slots,
+        order.last_heartbeat,
     )
 
 

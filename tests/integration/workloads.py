@@ -157,3 +157,28 @@ def flaky_once(ledger: str, task: str) -> str:
     if not runs:
         raise ConnectionError(f"{task}: transient failure")
     return f"{task} ok"
+
+
+def falls_silent_once(ledger: str, seconds: float) -> Any:
+    """Report progress, then hang on the first attempt; a retry returns what it resumed from."""
+    from orchestrator import current_task
+
+    ctx = current_task()
+    record(ledger, {"task": ctx.task_id, "attempt": ctx.attempt, "resumed": ctx.last_heartbeat})
+    if ctx.attempt == 1:
+        ctx.heartbeat({"page": 7})
+        time.sleep(seconds)  # silent from here on: taken for hung
+        return "never"
+    return {"resumed_from": ctx.last_heartbeat}
+
+
+def slow_but_talking(ledger: str, steps: int, step_s: float) -> int:
+    """Run longer than the heartbeat timeout, reporting progress at every step."""
+    from orchestrator import current_task
+
+    ctx = current_task()
+    record(ledger, {"task": ctx.task_id, "attempt": ctx.attempt})
+    for step in range(steps):
+        ctx.heartbeat({"step": step})
+        time.sleep(step_s)
+    return steps

@@ -170,6 +170,10 @@ class Commands(list[Any]):
         """Ids of the agents stopped."""
         return [c.agent_id for c in self.of(StopAgent)]
 
+    def stopped_reasons(self) -> list[str]:
+        """Reasons of the agents stopped, in order."""
+        return [c.reason for c in self.of(StopAgent)]
+
     @property
     def task_events(self) -> list[TaskEvent]:
         """Every published task event, in order."""
