@@ -115,6 +115,16 @@ class PublishWorkflowEvent(_Command):
     message: str = ""
 
 
+class PublishPoolEvent(_Command):
+    """Tell observers that something changed for a whole pool (its circuit breaker)."""
+
+    kind: Literal["publish_pool_event"] = "publish_pool_event"
+    pool: str
+    event: Literal["breaker"]
+    state: str
+    message: str = ""
+
+
 class ReleaseWorkflow(_Command):
     """Drop everything held for a finished workflow (its results in the object store)."""
 
@@ -128,6 +138,7 @@ Command = Annotated[
     | DispatchBatch
     | PublishTaskEvents
     | PublishWorkflowEvent
+    | PublishPoolEvent
     | ReleaseWorkflow,
     Field(discriminator="kind"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.core.breaker import BreakerPolicy
 from orchestrator.core.resources import ResourceSpec
 
 
@@ -26,6 +27,8 @@ class SchedulerConfig(BaseModel):
             longest chain of work after them (estimated durations, or one per task).
         max_finished_workflows: Finished workflows kept (with their results) before the
             oldest are released; release one earlier with ``WorkflowRun.release()``.
+        default_breaker: The circuit breaker of every pool that declares none (function
+            pools included); None: no breaker.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -40,3 +43,4 @@ class SchedulerConfig(BaseModel):
     max_function_replicas: int = Field(default=64, ge=1)
     rank_by_critical_path: bool = True
     max_finished_workflows: int = Field(default=1000, ge=0)
+    default_breaker: BreakerPolicy | None = None

@@ -15,6 +15,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.commands import AttemptOrder, Command, DispatchBatch
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
+from orchestrator.core.gates import PoolGates
 from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.records import AgentRecord, InFlight, PoolRecord, TaskRecord, call_record
 from orchestrator.core.records import move as _move
@@ -53,6 +54,7 @@ class Dispatcher:
         self._in_flight = in_flight
         self._attempt_ids = itertools.count(1)
         self._call_ids = itertools.count(1)
+        self._gates = PoolGates(clock)
 
     def dispatch(self, out: list[Command]) -> None:
         """Send what the fleet's dirty pools have ready, most urgent pool first."""
@@ -62,10 +64,22 @@ class Dispatcher:
         pools.sort(key=PoolRecord.head_key)
         for pool in pools:
             self._assign(pool, out)
-            if pool.has_ready() and fleet.grow(pool, self._policy.agents_wanted(pool), out):
+            if (
+                pool.has_ready()
+                and pool not in self._gates.gated
+                and fleet.grow(pool, self._policy.agents_wanted(pool), out)
+            ):
                 self._assign(pool, out)
             if not pool.has_ready():
                 fleet.drained(pool)
+
+    def next_gate_s(self) -> float | None:
+        """Return when a gated pool may send again, or None."""
+        return self._gates.next_open_s()
+
+    def reopen_gates(self, now_s: float) -> None:
+        """Give the gated pools whose gate opened by ``now_s`` another dispatch."""
+        self._fleet.dirty.update(self._gates.reopen(now_s))
 
     def close(self, outcome: AttemptOutcome, now_s: float) -> TaskRecord | None:
         """Note that an attempt ended (its outcome arrived at ``now_s``); free its call.
@@ -176,10 +190,16 @@ class Dispatcher:
         """Hand ``pool``'s ready tasks to its agents, round-robin, least loaded first.
 
         The policy is asked again before each call: it follows the task at the head of the
-        queue, so a pipelined call is only ever added for short work.
+        queue, so a pipelined call is only ever added for short work. A pool's gates (its
+        breaker, its rate limit) bound how many attempts go now.
         """
+        budget = self._gates.budget(pool)
+        if budget == 0:
+            return
         if pool.isolated or pool.draining:
-            self._isolate(pool, out)
+            budget = self._isolate(pool, budget, out)
+            if budget == 0:
+                return
         policy = self._policy
         most_calls = policy.most_calls(pool)
         agents = sorted(
@@ -200,36 +220,47 @@ class Dispatcher:
                 batch, max_calls = policy.limits(pool)
                 if len(agent.calls) >= max_calls:
                     continue
-                self._send(agent, ready, min(batch, share), out)
+                size = min(batch, share) if budget is None else min(batch, share, budget)
+                sent = self._send(agent, ready, size, out)
+                if budget is not None:
+                    budget = self._gates.spend(pool, sent, budget)
+                    if budget == 0:
+                        return
                 if len(agent.calls) < max_calls:
                     next_round.append(agent)
             agents = next_round
 
-    def _isolate(self, pool: PoolRecord, out: list[Command]) -> None:
+    def _isolate(self, pool: PoolRecord, budget: int | None, out: list[Command]) -> int | None:
         """Send each waiting suspect of ``pool`` alone to an agent that has nothing else.
 
         When no agent of the pool is free, one is kept free of new calls (draining) until
         its calls end, so a suspect waits at most for the calls already sent.
+
+        Returns:
+            What is left of the gates' ``budget``.
         """
         isolated = pool.isolated
         for agent in pool.agents.values():
-            if not isolated:
+            if not isolated or budget == 0:
                 break
             if not agent.calls:
-                self._send(agent, isolated, 1, out)
+                sent = self._send(agent, isolated, 1, out)
                 agent.isolating = True
                 agent.draining = False
+                if budget is not None:
+                    budget = self._gates.spend(pool, sent, budget)
         agents = pool.agents.values()
         if not isolated:
             for agent in agents:
                 agent.draining = False
             pool.draining = False
-            return
+            return budget
         if not any(agent.draining for agent in agents):
             candidates = [agent for agent in agents if not agent.isolating]
             if candidates:
                 min(candidates, key=lambda agent: len(agent.calls)).draining = True
         pool.draining = True
+        return budget
 
     def _send(
         self,
@@ -237,7 +268,8 @@ class Dispatcher:
         ready: PriorityTaskQueue[TaskRecord],
         size: int,
         out: list[Command],
-    ) -> None:
+    ) -> int:
+        """Send up to ``size`` tasks from ``ready`` to ``agent`` in one call; return how many."""
         # The hottest loop of the scheduler: everything it uses is bound to a local once.
         now_s = self._clock.now_s()
         move = _move
@@ -300,3 +332,4 @@ class Dispatcher:
         agent.calls.add(call)
         agent.idle_since_s = None
         out.append(DispatchBatch(agent_id, call.call_id, tuple(orders)))
+        return len(orders)

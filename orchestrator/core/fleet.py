@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from orchestrator.core.breaker import CircuitBreaker
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, StartAgent, StopAgent
 from orchestrator.core.placement import ResourceLedger
 from orchestrator.core.pools import AgentPoolSpec
+from orchestrator.core.rate_limit import TokenBucket
 from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord
 from orchestrator.core.resources import NodeCapacity
 
@@ -100,6 +102,10 @@ class AgentFleet:
             for agent in list(known.agents.values()):
                 self.remove(agent, "its agent class was redefined", out)
         pool = PoolRecord(spec=spec, shape=spec.resources.as_vector())
+        if spec.breaker is not None:
+            pool.breaker = CircuitBreaker(spec.breaker)
+        if spec.rate_limit is not None:
+            pool.bucket = TokenBucket(spec.rate_limit, self._clock.now_s())
         self.pools[spec.key] = pool
         self.top_up(pool, out)
         return pool

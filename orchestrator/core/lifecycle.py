@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from orchestrator.core import compensation
 from orchestrator.core.clock import Clock
-from orchestrator.core.commands import Command, PublishTaskEvents, TaskEvent
+from orchestrator.core.commands import Command, PublishPoolEvent, PublishTaskEvents, TaskEvent
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
@@ -129,6 +129,9 @@ class TaskLifecycle:
     def succeed(self, task: TaskRecord, out: list[Command]) -> None:
         """Record ``task``'s success; queue the dependents it was the last to wait for."""
         self.set_state(task, TaskState.SUCCEEDED, out)
+        breaker = task.pool.breaker
+        if breaker is not None and breaker.succeeded() is not None:
+            self._publish_breaker(task.pool, "closed: a probe succeeded", out)
         if task.compensates is None:  # compensations are outside the graph
             task.workflow.graph.mark_done(task.task_id)
             self.release_ready(task.workflow, out)
@@ -145,6 +148,10 @@ class TaskLifecycle:
         task.traceback = outcome.traceback
         task.failures += 1
         error = f"{outcome.error_type}: {outcome.error_message}"
+        breaker = task.pool.breaker
+        if breaker is not None and breaker.failed(self._clock.now_s()) is not None:
+            why = f"opened after {breaker.failures} failures in a row, the last {error}"
+            self._publish_breaker(task.pool, why[:300], out)
         retry = task.retry
         workflow = task.workflow
         if not outcome.retryable or retry.refuses(outcome.error_type, outcome.error_lineage):
@@ -162,6 +169,15 @@ class TaskLifecycle:
         self._timers.add_retry(self._clock.now_s() + backoff_s, task)
         message = f"attempt {task.attempts} failed ({error}); retry at +{backoff_s:.2f}s"
         self.set_state(task, TaskState.RETRY_WAIT, out, message)
+
+    def _publish_breaker(self, pool: PoolRecord, message: str, out: list[Command]) -> None:
+        assert pool.breaker is not None
+        out.append(
+            PublishPoolEvent(
+                pool=pool.spec.key, event="breaker", state=pool.breaker.state, message=message
+            )
+        )
+        self._fleet.dirty.add(pool)  # closed: its work may go again
 
     def fail(self, task: TaskRecord, message: str, out: list[Command]) -> None:
         """Fail ``task`` for good and skip every task that can now never run."""

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.core.breaker import BreakerPolicy
+from orchestrator.core.rate_limit import RateLimit
 from orchestrator.core.resources import ResourceSpec
 from orchestrator.core.specs import AgentClassRef, AgentSpec, handler_name
 
@@ -32,6 +34,8 @@ class AgentPoolSpec(BaseModel):
         min_replicas: Replicas kept even when idle.
         max_concurrency: Tasks one replica runs at once.
         init_kwargs: Constructor keyword arguments.
+        breaker: Its circuit breaker's policy, or None.
+        rate_limit: Its rate limit, or None.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -43,6 +47,8 @@ class AgentPoolSpec(BaseModel):
     min_replicas: int = Field(default=0, ge=0)
     max_concurrency: int = Field(default=1, ge=1)
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
+    breaker: BreakerPolicy | None = None
+    rate_limit: RateLimit | None = None
 
     def same_definition(self, other: AgentPoolSpec) -> bool:
         """Return whether two specs describe the same agents (classes compared by name)."""
@@ -53,20 +59,29 @@ class AgentPoolSpec(BaseModel):
             and self.min_replicas == other.min_replicas
             and self.max_concurrency == other.max_concurrency
             and self.init_kwargs == other.init_kwargs
+            and self.breaker == other.breaker
+            and self.rate_limit == other.rate_limit
         )
 
 
-def function_pool(resources: ResourceSpec, max_replicas: int) -> AgentPoolSpec:
+def function_pool(
+    resources: ResourceSpec, max_replicas: int, breaker: BreakerPolicy | None = None
+) -> AgentPoolSpec:
     """Return the pool that runs plain functions needing ``resources``."""
     return AgentPoolSpec(
         key=f"functions[{resources.label()}]",
         agent_class=FUNCTION_AGENT_CLASS,
         resources=resources,
         max_replicas=max_replicas,
+        breaker=breaker,
     )
 
 
-def agent_pool(agent: AgentSpec, resources: ResourceSpec | None = None) -> AgentPoolSpec:
+def agent_pool(
+    agent: AgentSpec,
+    resources: ResourceSpec | None = None,
+    default_breaker: BreakerPolicy | None = None,
+) -> AgentPoolSpec:
     """Return the pool for ``agent``, resized when a task asks for other ``resources``."""
     size = resources if resources is not None else agent.resources
     key = agent.name if size == agent.resources else f"{agent.name}[{size.label()}]"
@@ -78,6 +93,8 @@ def agent_pool(agent: AgentSpec, resources: ResourceSpec | None = None) -> Agent
         min_replicas=agent.min_replicas if size == agent.resources else 0,
         max_concurrency=agent.max_concurrency,
         init_kwargs=agent.init_kwargs,
+        breaker=agent.breaker or default_breaker,
+        rate_limit=agent.rate_limit,
     )
 
 
@@ -86,12 +103,13 @@ def pool_for_task(
     agents: dict[str, AgentSpec],
     default_function_resources: ResourceSpec,
     max_function_replicas: int,
+    default_breaker: BreakerPolicy | None = None,
 ) -> AgentPoolSpec | None:
     """Return the pool ``task`` runs in, or None when it names an undeclared agent."""
     if task.agent is not None:
         agent = agents.get(task.agent)
         if agent is None:
             return None
-        return agent_pool(agent, task.resources)
+        return agent_pool(agent, task.resources, default_breaker)
     resources = task.resources if task.resources is not None else default_function_resources
-    return function_pool(resources, max_function_replicas)
+    return function_pool(resources, max_function_replicas, default_breaker)

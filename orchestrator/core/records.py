@@ -11,10 +11,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.core.breaker import CircuitBreaker
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import TaskExtras
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.queue import PriorityTaskQueue
+from orchestrator.core.rate_limit import TokenBucket
 from orchestrator.core.resources import ResourceVector
 from orchestrator.core.specs import RetryPolicy
 from orchestrator.core.states import (
@@ -146,6 +148,9 @@ class PoolRecord:
     draining: bool = False
     # Why no node of the cluster can hold one of its agents any more (after a node loss).
     infeasible: str | None = None
+    # Its gates: a circuit breaker and a rate limit, when its spec declares them.
+    breaker: CircuitBreaker | None = None
+    bucket: TokenBucket | None = None
 
     def has_ready(self) -> bool:
         """Return whether a task of the pool waits for an agent."""

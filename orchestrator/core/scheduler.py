@@ -137,6 +137,7 @@ class Scheduler:
             nodes=fleet.ledger.nodes,
             default_function_resources=config.default_function_resources,
             max_function_replicas=config.max_function_replicas,
+            default_breaker=config.default_breaker,
         )
         problems.extend(fit_problems)
         if problems:
@@ -220,6 +221,7 @@ class Scheduler:
             self._life.close_timeout(task, out)
         for task in self._timers.due_retries(now):
             self._life.make_ready(task, out)
+        self._dispatcher.reopen_gates(now)
         self._fleet.retire_idle(now, out)
 
     def _finish_workflow(self, workflow: WorkflowRecord, out: list[Command]) -> None:
@@ -229,7 +231,11 @@ class Scheduler:
         """
         if compensation.wanted(workflow):
             config = self._config
-            spec = function_pool(config.default_function_resources, config.max_function_replicas)
+            spec = function_pool(
+                config.default_function_resources,
+                config.max_function_replicas,
+                config.default_breaker,
+            )
             self._life.compensate(workflow, self._fleet.define(spec, out), out)
             return
         workflow.compensations = workflow.compensations or deque()
@@ -246,8 +252,12 @@ class Scheduler:
     # -- queries -------------------------------------------------------------------------
 
     def next_wakeup_s(self) -> float | None:
-        """Return when a `Tick` is next needed (retry, timeout or idle agent), or None."""
-        due = (self._timers.next_due_s(), self._fleet.next_retire_s())
+        """Return when a `Tick` is next needed (timers, idle agents, gates), or None."""
+        due = (
+            self._timers.next_due_s(),
+            self._fleet.next_retire_s(),
+            self._dispatcher.next_gate_s(),
+        )
         return min((due_s for due_s in due if due_s is not None), default=None)
 
     def workflow_ids(self) -> list[str]:

@@ -103,6 +103,8 @@ def scheduler_statistics(
                 agents=len(pool.agents),
                 calls_in_flight=sum(len(agent.calls) for agent in pool.agents.values()),
                 mean_task_s=pool.ewma_task_s,
+                breaker=pool.breaker.state.value if pool.breaker is not None else None,
+                breaker_failures=pool.breaker.failures if pool.breaker is not None else 0,
             )
             for key, pool in pools.items()
         },

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from orchestrator.core.breaker import BreakerPolicy
+from orchestrator.core.rate_limit import RateLimit
 from orchestrator.core.resources import ResourceSpec
 
 #: Task, agent and workflow ids: letters, digits and ``_ . : @ -``; no spaces or slashes.
@@ -309,6 +311,10 @@ class AgentSpec(BaseModel):
         min_replicas: Replicas kept running even when idle.
         max_concurrency: Tasks one replica runs at the same time (threads).
         init_kwargs: Keyword arguments for the agent's constructor.
+        breaker: A circuit breaker for the agent's pool: after so many failed attempts
+            in a row, the pool gets no work for a cool-down, then one probe.
+        rate_limit: Most attempts per second sent to the agent's pool (token bucket), for
+            agents that call a rate-limited service.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -320,6 +326,8 @@ class AgentSpec(BaseModel):
     min_replicas: int = Field(default=0, ge=0)
     max_concurrency: int = Field(default=1, ge=1, le=1024)
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
+    breaker: BreakerPolicy | None = None
+    rate_limit: RateLimit | None = None
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> AgentSpec:

@@ -126,6 +126,9 @@ class PoolStatistics(BaseModel):
         agents: Live replicas.
         calls_in_flight: Calls handed to its replicas and not answered yet.
         mean_task_s: Moving average of its tasks' run time (None before the first).
+        breaker: Its circuit breaker's state (``closed``, ``open``, ``half_open``), or
+            None when it has none.
+        breaker_failures: Consecutive failures its breaker counted.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -135,6 +138,8 @@ class PoolStatistics(BaseModel):
     agents: int
     calls_in_flight: int
     mean_task_s: float | None
+    breaker: str | None = None
+    breaker_failures: int = 0
 
 
 class SchedulerStatistics(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from orchestrator.core.breaker import BreakerPolicy
 from orchestrator.core.errors import Problem
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import PackedWorkflow
@@ -85,6 +86,7 @@ def check_fit(
     nodes: tuple[NodeCapacity, ...],
     default_function_resources: ResourceSpec,
     max_function_replicas: int,
+    default_breaker: BreakerPolicy | None = None,
 ) -> tuple[WorkflowFit, list[Problem]]:
     """Check ``spec``'s id and pools against the scheduler's workflows, pools and nodes.
 
@@ -96,6 +98,7 @@ def check_fit(
         nodes: The cluster's nodes; when empty, resources are not checked.
         default_function_resources: Resources of a function task that declares none.
         max_function_replicas: Most replicas of each function pool.
+        default_breaker: The breaker of pools that declare none.
 
     Returns:
         Where each task runs, and every problem found.
@@ -117,7 +120,9 @@ def check_fit(
         if cache_key in pool_cache:
             pool = pool_cache[cache_key]
         else:
-            pool = pool_for_task(task, agents, default_function_resources, max_function_replicas)
+            pool = pool_for_task(
+                task, agents, default_function_resources, max_function_replicas, default_breaker
+            )
             pool_cache[cache_key] = pool
         if pool is None:
             continue  # an undeclared agent: a structure problem

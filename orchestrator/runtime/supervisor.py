@@ -24,6 +24,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.commands import (
     Command,
     DispatchBatch,
+    PublishPoolEvent,
     PublishTaskEvents,
     PublishWorkflowEvent,
     ReleaseWorkflow,
@@ -328,6 +329,13 @@ class Supervisor:
                     self._publish_tasks(command)
                 case PublishWorkflowEvent():
                     self._publish_workflow(command)
+                case PublishPoolEvent():
+                    self._log.warning(
+                        f"pool.{command.event}",
+                        pool=command.pool,
+                        state=command.state,
+                        detail=command.message,
+                    )
                 case ReleaseWorkflow():
                     self._release_workflow(command)
                 case _:
