@@ -18,6 +18,7 @@ from orchestrator.core.commands import (
     TaskEvent,
 )
 from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
@@ -26,6 +27,8 @@ from orchestrator.core.events import (
     AttemptsFinished,
     AttemptsProgressed,
     ClusterObserved,
+    DeadLettersPurgeRequested,
+    DeadLettersRequeueRequested,
     Event,
     Tick,
     WorkflowCancelRequested,
@@ -67,6 +70,9 @@ __all__ = [
     "ClusterObserved",
     "Command",
     "CriticalPath",
+    "DeadLetter",
+    "DeadLettersPurgeRequested",
+    "DeadLettersRequeueRequested",
     "DispatchBatch",
     "Event",
     "FakeClock",

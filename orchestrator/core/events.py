@@ -94,6 +94,22 @@ class WorkflowReleaseRequested(_Event):
     workflow_id: str
 
 
+class DeadLettersRequeueRequested(_Event):
+    """A user asked to run dead letters again (``task_ids`` None: all of the workflow's)."""
+
+    kind: Literal["dead_letters_requeue_requested"] = "dead_letters_requeue_requested"
+    workflow_id: str
+    task_ids: tuple[str, ...] | None = None
+
+
+class DeadLettersPurgeRequested(_Event):
+    """A user asked to drop dead letters (``workflow_id`` None: every one)."""
+
+    kind: Literal["dead_letters_purge_requested"] = "dead_letters_purge_requested"
+    workflow_id: str | None = None
+    task_ids: tuple[str, ...] | None = None
+
+
 class AttemptsFinished(_Event):
     """Agents reported the end of one or more attempts."""
 
@@ -145,6 +161,8 @@ Event = Annotated[
     | WorkflowSubmitted
     | WorkflowCancelRequested
     | WorkflowReleaseRequested
+    | DeadLettersRequeueRequested
+    | DeadLettersPurgeRequested
     | AttemptsFinished
     | AgentLost
     | AttemptsProgressed

@@ -286,6 +286,25 @@ class TaskGraph:
             raise ValueError(f"cannot hold {node!r}: unknown, done or still waiting")
         self._wait_again(node)
 
+    def revive(self, nodes: Iterable[str]) -> None:
+        """Make failed or skipped ``nodes`` run again (re-queued dead letters).
+
+        Each waits again for its dependencies not done, the revived ones among them; those
+        with none left are ready.
+
+        Raises:
+            ValueError: a node is unknown or not failed, skipped or done.
+        """
+        nodes = list(nodes)
+        remaining = self._remaining
+        for node in nodes:
+            if remaining.get(node) != -1:
+                raise ValueError(f"cannot revive {node!r}: unknown, or not failed nor skipped")
+        for node in nodes:
+            remaining[node] = 0  # not done any more: the revived depend on each other
+        for node in nodes:
+            self._wait_again(node)
+
     def _wait_again(self, node: str) -> None:
         remaining = self._remaining
         left = sum(1 for dep in self.dependencies(node) if remaining[dep] != -1)

@@ -13,9 +13,10 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 
-from orchestrator.core import compensation
+from orchestrator.core import compensation, dead_letters
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, PublishPoolEvent, PublishTaskEvents, TaskEvent
+from orchestrator.core.dead_letters import DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
@@ -51,6 +52,7 @@ class TaskLifecycle:
         timers: Timers,
         dispatcher: Dispatcher,
         fleet: AgentFleet,
+        dead_letters: DeadLetterQueue,
         on_workflow_done: WorkflowDone,
     ) -> None:
         """Work with the scheduler's own parts.
@@ -60,12 +62,14 @@ class TaskLifecycle:
             timers: Where retries wait out their backoff.
             dispatcher: The attempts in flight (closed when an agent is lost).
             fleet: The agents (stopped and replaced when lost) and pools to dispatch.
+            dead_letters: Where tasks that fail for good are kept.
             on_workflow_done: Told when a workflow's last task ended.
         """
         self._clock = clock
         self._timers = timers
         self._dispatcher = dispatcher
         self._fleet = fleet
+        self._dead_letters = dead_letters
         self._on_workflow_done = on_workflow_done
         self._events: list[TaskEvent] = []
 
@@ -182,6 +186,7 @@ class TaskLifecycle:
     def fail(self, task: TaskRecord, message: str, out: list[Command]) -> None:
         """Fail ``task`` for good and skip every task that can now never run."""
         self.set_state(task, TaskState.FAILED, out, message)
+        self._dead_letters.add(task, self._clock.now_s())
         if task.compensates is not None:
             return  # outside the graph: nothing depends on it
         tasks = task.workflow.tasks
@@ -269,6 +274,28 @@ class TaskLifecycle:
             if task.state is _PENDING:  # not cancelled meanwhile
                 self.make_ready(task, out, f"compensates {task.compensates!r}")
                 return
+
+    def requeue(
+        self, workflow: WorkflowRecord, requeued: list[TaskRecord], out: list[Command]
+    ) -> int:
+        """Run dead letters again, with fresh attempts, and the tasks they alone skipped.
+
+        Returns:
+            How many tasks run again.
+        """
+        revived = dead_letters.revivable(workflow, requeued)
+        workflow.graph.revive(task.task_id for task in revived if task.compensates is None)
+        for task in revived:
+            task.failures = task.losses = 0
+            task.error_type = task.error_message = task.traceback = None
+            task.first_ready_s = None
+            why = "re-queued from the dead letters" if task in requeued else "runs again"
+            self.set_state(task, _PENDING, out, why)
+        for task in revived:
+            if task.compensates is not None:  # outside the graph: ready at once
+                self.make_ready(task, out)
+        self.release_ready(workflow, out)
+        return len(revived)
 
     def cancel(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
         """Cancel ``task`` (not finished); a running attempt's outcome will be ignored."""

@@ -32,6 +32,7 @@ from orchestrator.core.commands import (
     ReleaseWorkflow,
 )
 from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.dead_letters import DeadLetter, DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.events import (
@@ -39,6 +40,8 @@ from orchestrator.core.events import (
     AttemptsFinished,
     AttemptsProgressed,
     ClusterObserved,
+    DeadLettersPurgeRequested,
+    DeadLettersRequeueRequested,
     Event,
     Tick,
     WorkflowCancelRequested,
@@ -51,7 +54,7 @@ from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec, function_pool
 from orchestrator.core.records import InFlight, WorkflowRecord
-from orchestrator.core.states import TaskState
+from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.core.timers import Timers
 from orchestrator.core.validation import check_fit, check_structure
@@ -76,8 +79,14 @@ class Scheduler:
             clock, BatchPolicy(config), self._fleet, self._timers, in_flight
         )
         self._dirty_pools = self._fleet.dirty
+        self._dead_letters = DeadLetterQueue()
         self._life = TaskLifecycle(
-            clock, self._timers, self._dispatcher, self._fleet, self._finish_workflow
+            clock,
+            self._timers,
+            self._dispatcher,
+            self._fleet,
+            self._dead_letters,
+            self._finish_workflow,
         )
 
     # -- entry point ---------------------------------------------------------------------
@@ -95,23 +104,19 @@ class Scheduler:
         out: list[Command] = []
         try:
             match event:
-                case AttemptsFinished():
-                    self._on_attempts_finished(event, out)
-                case Tick():
-                    self._on_tick(out)
-                case WorkflowSubmitted():
-                    self._on_workflow_submitted(event, out)
-                case AgentLost():
-                    self._on_agent_lost(event, out)
-                case AttemptsProgressed():
-                    self._on_attempts_progressed(event)
+                case AttemptsFinished() | AttemptsProgressed() | AgentLost() | Tick():
+                    self._on_fact(event, out)
                 case ClusterObserved():
                     for pool in self._fleet.observe(event.nodes):
                         self._life.fail_infeasible(pool, out)
-                case WorkflowCancelRequested():
-                    self._on_cancel_requested(event, out)
-                case WorkflowReleaseRequested():
-                    self._on_release_requested(event, out)
+                case (
+                    WorkflowSubmitted()
+                    | WorkflowCancelRequested()
+                    | WorkflowReleaseRequested()
+                    | DeadLettersRequeueRequested()
+                    | DeadLettersPurgeRequested()
+                ):
+                    self._on_request(event, out)
                 case _:
                     _refuse(event)
             # What happened is published before what it causes (the dispatches).
@@ -123,6 +128,48 @@ class Scheduler:
         return out
 
     # -- events --------------------------------------------------------------------------
+
+    def _on_fact(
+        self,
+        event: AttemptsFinished | AttemptsProgressed | AgentLost | Tick,
+        out: list[Command],
+    ) -> None:
+        """Apply what happened on the cluster: attempts ended or progressed, agents lost."""
+        match event:
+            case AttemptsFinished():
+                self._on_attempts_finished(event, out)
+            case Tick():
+                self._on_tick(out)
+            case AgentLost():
+                self._on_agent_lost(event, out)
+            case AttemptsProgressed():
+                self._on_attempts_progressed(event)
+            case _:
+                _refuse(event)
+
+    def _on_request(
+        self,
+        event: WorkflowSubmitted
+        | WorkflowCancelRequested
+        | WorkflowReleaseRequested
+        | DeadLettersRequeueRequested
+        | DeadLettersPurgeRequested,
+        out: list[Command],
+    ) -> None:
+        """Apply what a user asked for."""
+        match event:
+            case WorkflowSubmitted():
+                self._on_workflow_submitted(event, out)
+            case WorkflowCancelRequested():
+                self._on_cancel_requested(event, out)
+            case WorkflowReleaseRequested():
+                self._on_release_requested(event, out)
+            case DeadLettersRequeueRequested():
+                self._on_requeue_requested(event, out)
+            case DeadLettersPurgeRequested():
+                self._on_purge_requested(event)
+            case _:
+                _refuse(event)
 
     def _on_workflow_submitted(self, event: WorkflowSubmitted, out: list[Command]) -> None:
         workflow = event.workflow
@@ -169,7 +216,34 @@ class Scheduler:
             raise ValueError(f"workflow {event.workflow_id!r} is still running; cancel it first")
         self._release(event.workflow_id, out)
 
+    def _on_requeue_requested(self, event: DeadLettersRequeueRequested, out: list[Command]) -> None:
+        workflow = self._workflows.get(event.workflow_id)
+        if workflow is None:
+            raise KeyError(f"no workflow {event.workflow_id!r}")
+        requeued = self._dead_letters.take(event.workflow_id, event.task_ids)
+        if not requeued:
+            return
+        if workflow.state.is_terminal:  # it runs again
+            workflow.state = WorkflowState.RUNNING
+            workflow.finished_s = None
+            self._finished_workflows.remove(workflow.workflow_id)
+            message = f"re-queued {len(requeued)} dead letter(s)"
+            out.append(
+                PublishWorkflowEvent(
+                    workflow_id=workflow.workflow_id, state=WorkflowState.RUNNING, message=message
+                )
+            )
+        self._life.requeue(workflow, requeued, out)
+
+    def _on_purge_requested(self, event: DeadLettersPurgeRequested) -> None:
+        if event.workflow_id is None:
+            for workflow_id in {letter.workflow_id for letter in self._dead_letters.letters()}:
+                self._dead_letters.take(workflow_id, None)
+        else:
+            self._dead_letters.take(event.workflow_id, event.task_ids)
+
     def _release(self, workflow_id: str, out: list[Command]) -> None:
+        self._dead_letters.forget(workflow_id)
         del self._workflows[workflow_id]
         self._finished_workflows.remove(workflow_id)
         out.append(ReleaseWorkflow(workflow_id=workflow_id))
@@ -285,6 +359,10 @@ class Scheduler:
         return snapshots.scheduler_statistics(
             self._workflows.values(), self._fleet.pools, self._dispatcher.attempts_running()
         )
+
+    def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
+        """Return the tasks that failed for good, of one workflow or of all, oldest first."""
+        return self._dead_letters.letters(workflow_id)
 
     def pool_specs(self) -> dict[str, AgentPoolSpec]:
         """Return every pool's spec by key."""

@@ -60,6 +60,9 @@ TASK_TRANSITIONS: frozenset[tuple[TaskState, TaskState]] = frozenset(
         (TaskState.PENDING, TaskState.FAILED),
         (TaskState.READY, TaskState.FAILED),
         (TaskState.RETRY_WAIT, TaskState.FAILED),
+        # Re-queued from the dead-letter queue, with the tasks its failure skipped.
+        (TaskState.FAILED, TaskState.PENDING),
+        (TaskState.SKIPPED, TaskState.PENDING),
     }
 )
 

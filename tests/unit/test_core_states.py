@@ -33,6 +33,9 @@ LEGAL = {
     (S.PENDING, S.FAILED),
     (S.READY, S.FAILED),
     (S.RETRY_WAIT, S.FAILED),
+    # Re-queued from the dead-letter queue, with what its failure skipped
+    (S.FAILED, S.PENDING),
+    (S.SKIPPED, S.PENDING),
 }
 
 
@@ -81,11 +84,12 @@ def test_notable_illegal_pairs_are_refused_by_the_table(
         check_transition("t", current, requested)
 
 
-def test_terminal_states_have_no_way_out_but_a_lost_result() -> None:
+def test_terminal_states_have_no_way_out_but_recompute_and_requeue() -> None:
     assert frozenset(s for s in TaskState if s.is_terminal) == TERMINAL_TASK_STATES
     assert {S.SUCCEEDED, S.FAILED, S.SKIPPED, S.CANCELLED} == TERMINAL_TASK_STATES
     ways_out = {pair for pair in TASK_TRANSITIONS if pair[0] in TERMINAL_TASK_STATES}
-    assert ways_out == {(S.SUCCEEDED, S.PENDING)}
+    # A lost result computed again; a dead letter re-queued with what it skipped
+    assert ways_out == {(S.SUCCEEDED, S.PENDING), (S.FAILED, S.PENDING), (S.SKIPPED, S.PENDING)}
 
 
 def test_every_non_terminal_state_can_end() -> None:
