@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
+from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.specs import WorkflowSpec
@@ -30,7 +31,7 @@ from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, 
 from orchestrator.progress import follow
 from orchestrator.runtime.client import SupervisorClient, SupervisorUnavailableError
 from orchestrator.runtime.cluster import connect, disconnect
-from orchestrator.runtime.spawn import spawn_supervisor
+from orchestrator.runtime.spawn import find_supervisor, spawn_supervisor
 from orchestrator.settings import Settings
 from orchestrator.workflow import Workflow, check_structure
 
@@ -152,6 +153,15 @@ class WorkflowRun:
         """Cancel every task that has not finished."""
         self._client.cancel(self.id, reason)
 
+    def dead_letters(self) -> list[DeadLetter]:
+        """Return this workflow's tasks that failed for good (see `Orchestrator.dead_letters`)."""
+        return self._client.dead_letters(self.id)
+
+    def requeue(self, task_ids: Iterable[str] | None = None) -> None:
+        """Run this workflow's dead letters again (all when ``task_ids`` is None)."""
+        ids = tuple(task_ids) if task_ids is not None else None
+        self._client.requeue_dead_letters(self.id, ids)
+
     def release(self) -> None:
         """Forget this finished workflow and free its results in the object store.
 
@@ -175,6 +185,9 @@ class Orchestrator:
         settings: Settings; by default read from files and the environment.
         tracer_provider_factory: Builds the OpenTelemetry tracer provider inside the
             supervisor's process (it is pickled there); by default from settings.
+        join_only: Join the supervisor already running in the namespace and never start
+            one (operator tools: ``orchestrator dlq`` and the like); `start` raises
+            `SupervisorUnavailableError` when there is none.
 
     Every method that talks to the supervisor raises `SupervisorUnavailableError` when
     it is gone.
@@ -186,11 +199,14 @@ class Orchestrator:
         *,
         settings: Settings | None = None,
         tracer_provider_factory: Callable[[], TracerProvider] | None = None,
+        join_only: bool = False,
     ) -> None:
         self.settings = settings or Settings()
         self._address = address
         self._tracer_provider_factory = tracer_provider_factory
+        self._join_only = join_only
         self._owns_ray = False
+        self._owns_supervisor = False
         self._client: SupervisorClient | None = None
 
     def start(self) -> Orchestrator:
@@ -201,7 +217,22 @@ class Orchestrator:
         """
         if self._client is None:
             self._owns_ray = connect(self.settings.ray, self._address)
-            handle = spawn_supervisor(self.settings, self._tracer_provider_factory)
+            if self._join_only:
+                handle = find_supervisor(self.settings)
+                if handle is None:
+                    self.shutdown()
+                    ray_settings = self.settings.ray
+                    raise SupervisorUnavailableError(
+                        f"no orchestrator is running here: no supervisor "
+                        f"{ray_settings.supervisor_name!r} in namespace "
+                        f"{ray_settings.namespace!r} (start one with detached=true, or "
+                        "give --address of the cluster that runs it)"
+                    )
+                self._owns_supervisor = False
+            else:
+                handle, self._owns_supervisor = spawn_supervisor(
+                    self.settings, self._tracer_provider_factory
+                )
             self._client = SupervisorClient(handle)
         return self
 
@@ -276,6 +307,38 @@ class Orchestrator:
         """Return the scheduler's counters: workflows, tasks per state, pools and agents."""
         return self.client.statistics()
 
+    def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
+        """Return the tasks that failed for good, of one workflow or of all, oldest first.
+
+        Each keeps its arguments, last error and traceback until it is re-queued
+        (`requeue_dead_letters`), purged, or its workflow released.
+        """
+        return self.client.dead_letters(workflow_id)
+
+    def requeue_dead_letters(self, workflow_id: str, task_ids: Iterable[str] | None = None) -> None:
+        """Run a workflow's dead letters again (all when ``task_ids`` is None).
+
+        Each gets fresh attempts; the tasks its failure skipped run again too; a
+        finished workflow runs again (``wait`` on its run waits for the new end).
+
+        Raises:
+            KeyError: unknown workflow, or a named task is not a dead letter; nothing is
+                re-queued then.
+        """
+        ids = tuple(task_ids) if task_ids is not None else None
+        self.client.requeue_dead_letters(workflow_id, ids)
+
+    def purge_dead_letters(
+        self, workflow_id: str | None = None, task_ids: Iterable[str] | None = None
+    ) -> None:
+        """Drop dead letters: the named ones of a workflow, all of it, or every one.
+
+        Raises:
+            KeyError: a named task is not a dead letter; nothing is purged then.
+        """
+        ids = tuple(task_ids) if task_ids is not None else None
+        self.client.purge_dead_letters(workflow_id, ids)
+
     def workflows(self) -> list[WorkflowStatus]:
         """Return the status of every workflow the supervisor knows."""
         return self.client.workflows()
@@ -283,9 +346,9 @@ class Orchestrator:
     def shutdown(self) -> None:
         """Stop agents, the heartbeat and the supervisor; stop Ray if this object started it.
 
-        The supervisor is stopped even when this object only joined it (unless
-        ``settings.ray.detached``), so a second driver that joined must not shut down
-        while the first still uses it.
+        Only a supervisor this object created is stopped, and not when
+        ``settings.ray.detached``: a driver that joined a running supervisor leaves it
+        (and every workflow on it) running.
 
         Raises:
             SupervisorUnavailableError: the supervisor was already gone; this object has
@@ -293,7 +356,7 @@ class Orchestrator:
         """
         client, self._client = self._client, None
         try:
-            if client is not None and not self.settings.ray.detached:
+            if client is not None and self._owns_supervisor and not self.settings.ray.detached:
                 client.stop(timeout_s=30)
         finally:
             if self._owns_ray:

@@ -9,6 +9,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
+from orchestrator.cli_dlq import dlq
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import WorkflowState
@@ -132,6 +133,8 @@ def run(
                 console.print(f"wrote {path}")
     sys.exit(EXIT_OK if status.state is WorkflowState.SUCCEEDED else EXIT_FAILED)
 
+
+main.add_command(dlq)
 
 if __name__ == "__main__":
     main()

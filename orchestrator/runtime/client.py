@@ -17,6 +17,7 @@ from typing import Any
 import ray
 from ray.exceptions import OwnerDiedError, RayActorError, RayTaskError
 
+from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
@@ -106,6 +107,19 @@ class SupervisorClient:
     def release(self, workflow_id: str) -> None:
         """Forget a finished workflow and free its results (``ValueError`` if running)."""
         self._call("release", workflow_id)
+
+    def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
+        """Return the tasks that failed for good (of one workflow, or all), oldest first."""
+        letters: list[DeadLetter] = self._call("dead_letters", workflow_id)
+        return letters
+
+    def requeue_dead_letters(self, workflow_id: str, task_ids: tuple[str, ...] | None) -> None:
+        """Run a workflow's dead letters again (``KeyError`` names what is not one)."""
+        self._call("requeue_dead_letters", workflow_id, task_ids)
+
+    def purge_dead_letters(self, workflow_id: str | None, task_ids: tuple[str, ...] | None) -> None:
+        """Drop dead letters (``KeyError`` names what is not one)."""
+        self._call("purge_dead_letters", workflow_id, task_ids)
 
     def statistics(self) -> SchedulerStatistics:
         """Return the scheduler's counters: workflows, tasks per state, pools, agents."""

@@ -75,15 +75,30 @@ class SupervisorActor(Supervisor):
         )
 
 
+def find_supervisor(settings: Settings) -> Any | None:
+    """Return a handle to the running named supervisor of the namespace, or None."""
+    try:
+        return ray.get_actor(settings.ray.supervisor_name, namespace=settings.ray.namespace)
+    except ValueError:
+        return None
+
+
 def spawn_supervisor(
     settings: Settings,
     tracer_provider_factory: Callable[[], TracerProvider] | None = None,
-) -> Any:
+) -> tuple[Any, bool]:
     """Return a handle to the named supervisor, creating it if the namespace has none.
 
     The supervisor asks for no CPU: it decides, agents work. It is named, so other drivers
     in the same namespace find it; with ``ray.detached`` it outlives this driver.
+
+    Returns:
+        The handle, and whether this call created the supervisor (a driver that only
+        joined one must not stop it).
     """
+    running = find_supervisor(settings)
+    if running is not None:
+        return running, False
     options: dict[str, Any] = {
         "name": settings.ray.supervisor_name,
         "namespace": settings.ray.namespace,
@@ -93,4 +108,5 @@ def spawn_supervisor(
     }
     if settings.ray.detached:
         options["lifetime"] = "detached"
-    return ray.remote(SupervisorActor).options(**options).remote(settings, tracer_provider_factory)
+    actor = ray.remote(SupervisorActor).options(**options)
+    return actor.remote(settings, tracer_provider_factory), True

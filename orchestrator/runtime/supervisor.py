@@ -31,6 +31,7 @@ from orchestrator.core.commands import (
     StartAgent,
     StopAgent,
 )
+from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
@@ -38,6 +39,8 @@ from orchestrator.core.events import (
     AttemptsFinished,
     AttemptsProgressed,
     ClusterObserved,
+    DeadLettersPurgeRequested,
+    DeadLettersRequeueRequested,
     Event,
     Tick,
     WorkflowCancelRequested,
@@ -190,6 +193,32 @@ class Supervisor:
             ValueError: the workflow is still running.
         """
         self._handle(WorkflowReleaseRequested(workflow_id=workflow_id))
+
+    async def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
+        """Return the tasks that failed for good (of one workflow, or all), oldest first."""
+        return self._scheduler.dead_letters(workflow_id)
+
+    async def requeue_dead_letters(
+        self, workflow_id: str, task_ids: tuple[str, ...] | None = None
+    ) -> None:
+        """Run dead letters of a workflow again (all when ``task_ids`` is None).
+
+        Raises:
+            KeyError: unknown workflow, or a named task is not a dead letter (nothing
+                re-queued then).
+        """
+        self._ensure_running()
+        self._handle(DeadLettersRequeueRequested(workflow_id=workflow_id, task_ids=task_ids))
+
+    async def purge_dead_letters(
+        self, workflow_id: str | None = None, task_ids: tuple[str, ...] | None = None
+    ) -> None:
+        """Drop dead letters: of a workflow (the named ones, or all), or every one.
+
+        Raises:
+            KeyError: a named task is not a dead letter (nothing purged then).
+        """
+        self._handle(DeadLettersPurgeRequested(workflow_id=workflow_id, task_ids=task_ids))
 
     async def statistics(self) -> SchedulerStatistics:
         """Return the scheduler's counters: workflows, tasks per state, pools, agents."""
@@ -386,6 +415,14 @@ class Supervisor:
             )
 
     def _publish_workflow(self, command: PublishWorkflowEvent) -> None:
+        event = self._finished.get(command.workflow_id)
+        if not command.state.is_terminal:  # a finished workflow runs again (dead letters)
+            self._log.info(
+                "workflow.reopened", workflow_id=command.workflow_id, detail=command.message
+            )
+            if event is not None:
+                event.clear()
+            return
         self._log.info(
             "workflow.finished",
             workflow_id=command.workflow_id,
@@ -393,6 +430,5 @@ class Supervisor:
             counts=command.message,
         )
         self._tracer.workflow_finished(command.workflow_id, command.state)
-        event = self._finished.get(command.workflow_id)
         if event is not None:
             event.set()

@@ -182,3 +182,10 @@ def slow_but_talking(ledger: str, steps: int, step_s: float) -> int:
         ctx.heartbeat({"step": step})
         time.sleep(step_s)
     return steps
+
+
+def fails_until(flag: str, value: Any) -> Any:
+    """Fail until the file ``flag`` exists (an outage fixed by an operator), then return."""
+    if not Path(flag).exists():
+        raise ConnectionError(f"service down: {flag} is missing")
+    return value
