@@ -82,10 +82,15 @@ class LoggingSettings(_Section):
     Attributes:
         level: Lowest level written.
         format: ``console`` (coloured key=value) or ``json`` (one object per line).
+        task_lines_max_tasks: Workflows with more tasks than this log their per-task
+            lines (re-queued, retried, failed, skipped, cancelled) at debug level: a
+            10,000-task workflow cancelled would otherwise write 10,000 lines. Its
+            summary line stays.
     """
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
+    task_lines_max_tasks: int = Field(default=1000, ge=0)
 
 
 class TracingSettings(_Section):

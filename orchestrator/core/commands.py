@@ -59,11 +59,16 @@ class StartAgent(_Command):
 
 
 class StopAgent(_Command):
-    """Stop (kill) an agent; any call still running on it is abandoned."""
+    """Stop (kill) an agent; any call still running on it is abandoned.
+
+    ``lost``: the agent was lost (died, hung, its node gone...) rather than stopped on
+    purpose; ``reason`` then carries the full cause, told once for the agent.
+    """
 
     kind: Literal["stop_agent"] = "stop_agent"
     agent_id: str
     reason: str
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)

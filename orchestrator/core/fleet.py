@@ -139,12 +139,14 @@ class AgentFleet:
         """Note that ``pool`` has nothing ready: it no longer waits for capacity."""
         self._starved.discard(pool)
 
-    def remove(self, agent: AgentRecord, reason: str, out: list[Command]) -> None:
+    def remove(
+        self, agent: AgentRecord, reason: str, out: list[Command], *, lost: bool = False
+    ) -> None:
         """Stop ``agent`` and release its capacity (its calls are the caller's business)."""
         del self.agents[agent.agent_id]
         del agent.pool.agents[agent.agent_id]
         self.ledger.release(agent.agent_id)
-        out.append(StopAgent(agent_id=agent.agent_id, reason=reason))
+        out.append(StopAgent(agent_id=agent.agent_id, reason=reason, lost=lost))
         # Its pool may need a replacement, and freed capacity may let a waiting pool grow.
         self.dirty.add(agent.pool)
         self.dirty.update(self._starved)

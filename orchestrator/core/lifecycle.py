@@ -373,7 +373,7 @@ class TaskLifecycle:
 
         The full ``reason`` goes once into the `StopAgent`; task messages stay short.
         """
-        self._fleet.remove(agent, f"{cause}: {reason}", out)
+        self._fleet.remove(agent, f"{cause}: {reason}", out, lost=cause != "stopped")
         waiting, occupying = self._dispatcher.abandon(agent)
         what = what_happened(agent.agent_id, cause)
         if charge == "running" and occupying == 1 and len(waiting) == 1:

@@ -26,11 +26,18 @@ def classify_loss(error: RayActorError) -> LossCause:
         return "failed_to_start"
     if error.preempted:
         return "node_lost"
-    text = str(error)
+    if not isinstance(error, ActorDiedError):
+        cause = cause_from_message(str(error))
+        return cause if cause != "died" else "unreachable"
+    return cause_from_message(str(error))
+
+
+def cause_from_message(text: str) -> LossCause:
+    """Return the cause of a death told only by Ray's message (e.g. from a failed ping)."""
     if any(marker in text for marker in _KILLED_MARKERS):
         return "killed"
     if any(marker in text.lower() for marker in _NODE_MARKERS):
         return "node_lost"
-    if isinstance(error, ActorDiedError):
-        return "died"
-    return "unreachable"
+    if "creation task" in text:  # "The actor died because of an error raised in its creation task"
+        return "failed_to_start"
+    return "died"

@@ -56,6 +56,7 @@ from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, 
 from orchestrator.runtime.agent_host import agent_host_class
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.dispatcher import Dispatcher
+from orchestrator.runtime.loss_causes import cause_from_message
 from orchestrator.runtime.ray_options import actor_options
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.tracing import WorkflowTracer
@@ -112,6 +113,8 @@ class Supervisor:
         self._results = ResultStore()
         # Result refs of the outcomes being handled, until the scheduler accepts them.
         self._candidates: dict[tuple[str, str, int], Any] = {}
+        # Workflows too large for per-task lines at info level (see LoggingSettings).
+        self._quiet_workflows: set[str] = set()
         self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop)
         self._finished: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
@@ -141,6 +144,8 @@ class Supervisor:
         workflow_id = spec.id or ""
         self._finished[workflow_id] = asyncio.Event()
         self._results.open(workflow_id)
+        if len(spec.rows) > self._settings.logging.task_lines_max_tasks:
+            self._quiet_workflows.add(workflow_id)
         self._tracer.workflow_started(spec)
         log.info("workflow.submitted", name=spec.name, tasks=len(spec.rows))
         self._execute(commands)
@@ -266,14 +271,20 @@ class Supervisor:
     # -- heartbeat-facing API ------------------------------------------------------------
 
     async def report_agent_health(self, agent_id: str, health: str, detail: str) -> None:
-        """Receive a health change from the heartbeat actor."""
+        """Receive a health change from the heartbeat actor.
+
+        A lost agent's cause is logged once, when the scheduler stops it (`StopAgent`);
+        here only at debug level (its calls may already have reported it).
+        """
         state = AgentHealth(health)
-        log = self._log.bind(agent_id=agent_id, health=health, detail=detail)
+        log = self._log.bind(agent_id=agent_id, health=health)
         if not state.needs_replacement:
-            (log.warning if state is AgentHealth.SLOW else log.debug)("agent.health")
+            (log.warning if state is AgentHealth.SLOW else log.debug)("agent.health", detail=detail)
             return
-        log.warning("agent.replacing")
-        self._handle(AgentLost(agent_id=agent_id, cause=_LOSS_CAUSES[state], reason=detail))
+        log.debug("agent.health", detail=detail)
+        dead = state is AgentHealth.DEAD
+        cause = cause_from_message(detail) if dead else _LOSS_CAUSES[state]
+        self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=detail))
 
     async def report_progress(self, progress: list[AttemptProgress]) -> None:
         """Receive handlers' progress reports (``ctx.heartbeat``) from the heartbeat actor."""
@@ -374,6 +385,7 @@ class Supervisor:
 
     def _release_workflow(self, command: ReleaseWorkflow) -> None:
         self._results.release(command.workflow_id)
+        self._quiet_workflows.discard(command.workflow_id)
         self._finished.pop(command.workflow_id, None)
         self._log.debug("workflow.released", workflow_id=command.workflow_id)
 
@@ -390,7 +402,11 @@ class Supervisor:
 
     def _stop_agent(self, command: StopAgent) -> None:
         self._kill(command.agent_id)
-        self._log.info("agent.stopped", agent_id=command.agent_id, reason=command.reason)
+        # Once per agent: a lost agent's cause (Ray's long message) is logged here only.
+        if command.lost:
+            self._log.warning("agent.lost", agent_id=command.agent_id, reason=command.reason)
+        else:
+            self._log.info("agent.stopped", agent_id=command.agent_id, reason=command.reason)
 
     def _kill(self, agent_id: str, *, unregister: bool = True) -> None:
         handle = self._agents.pop(agent_id, None)
@@ -402,10 +418,16 @@ class Supervisor:
     def _publish_tasks(self, command: PublishTaskEvents) -> None:
         self._results.accept(command.events, self._candidates)
         log = self._log
+        quiet = self._quiet_workflows
         for event in command.events:
             if event.state is TaskState.SUCCEEDED:
                 continue
-            level = "warning" if event.state in (TaskState.FAILED, TaskState.RETRY_WAIT) else "info"
+            if event.workflow_id in quiet:  # a large workflow: its summary line tells
+                level = "debug"
+            elif event.state in (TaskState.FAILED, TaskState.RETRY_WAIT):
+                level = "warning"
+            else:
+                level = "info"
             getattr(log, level)(
                 f"task.{event.state.value}",
                 workflow_id=event.workflow_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
-from orchestrator.runtime.loss_causes import classify_loss
+from orchestrator.runtime.loss_causes import cause_from_message, classify_loss
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +47,17 @@ def _died(message: str, *, init_failed: bool = False, preempted: bool = False) -
 )
 def test_each_message_gives_its_cause(error: RayActorError, cause: str) -> None:
     assert classify_loss(error) == cause
+
+
+@pytest.mark.parametrize(
+    ("message", "cause"),
+    [
+        (_EXITED, "died"),
+        (_KILLED, "killed"),
+        (_HEAD + "The actor died because its node has died.", "node_lost"),
+        ("The actor died because of an error raised in its creation task, boom", "failed_to_start"),
+    ],
+)
+def test_a_message_alone_gives_its_cause(message: str, cause: str) -> None:
+    # What the heartbeat reports: only the text of the error its ping got
+    assert cause_from_message(message) == cause
