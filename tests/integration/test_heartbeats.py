@@ -35,8 +35,10 @@ def test_a_silent_handler_is_stopped_and_retried_from_its_last_report(
     assert run.result("crawl") == {"resumed_from": {"page": 7}}
     entries = workloads.read_ledger(ledger)
     assert [(e["attempt"], e["resumed"]) for e in entries] == [(1, None), (2, {"page": 7})]
-    stopped_after_s = entries[1]["time_s"] - entries[0]["time_s"]
-    assert stopped_after_s < 4 * TIMEOUT_S, stopped_after_s
+    # Detection takes about the limit (plus a ping interval); the retry also waits for a
+    # new agent process to start, which a loaded machine makes slow: a loose bound.
+    retried_after_s = entries[1]["time_s"] - entries[0]["time_s"]
+    assert TIMEOUT_S <= retried_after_s < 10 * TIMEOUT_S, retried_after_s
     info = run.task("crawl")
     assert info.attempts == 2
 
