@@ -189,3 +189,14 @@ def fails_until(flag: str, value: Any) -> Any:
     if not Path(flag).exists():
         raise ConnectionError(f"service down: {flag} is missing")
     return value
+
+
+def ledgered_on_node(ledger: str, index: int, seconds: float) -> int:
+    """Record start and end with the node that ran it, sleeping ``seconds`` in between."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    record(ledger, {"task": index, "event": "start", "node": node})
+    time.sleep(seconds)
+    record(ledger, {"task": index, "event": "end", "node": node})
+    return index
