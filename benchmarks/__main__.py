@@ -28,6 +28,7 @@ BENCHMARKS = {
     "core": "benchmarks.core_sim",
     "workflows": "benchmarks.workflows",
     "memory": "benchmarks.memory",
+    "faults": "benchmarks.faults",
 }
 
 

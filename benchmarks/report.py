@@ -140,5 +140,6 @@ def write_summary(directory: Path) -> str:
     """Rebuild ``README.md`` from every result JSON in ``directory``; return its text."""
     results = [load_result(path) for path in sorted(directory.glob("*.json"))]
     text = summary(results)
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "README.md").write_text(text + "\n", encoding="utf-8")
     return text

@@ -27,3 +27,10 @@ class NoopActor:
     def ready(self) -> bool:
         """Return True once the actor is up."""
         return True
+
+
+def crash() -> None:
+    """End the agent's process at once (a poison task: a segfault, an ``os._exit``)."""
+    import os
+
+    os._exit(3)
