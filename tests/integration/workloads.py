@@ -200,3 +200,9 @@ def ledgered_on_node(ledger: str, index: int, seconds: float) -> int:
     time.sleep(seconds)
     record(ledger, {"task": index, "event": "end", "node": node})
     return index
+
+
+def undo(ledger: str, result: Any) -> str:
+    """A compensation: record what it undoes (the result of the task it compensates)."""
+    record(ledger, {"undo": result})
+    return f"undid {result}"
