@@ -20,7 +20,7 @@ from benchmarks.common import (
     log,
     use_ray_environment,
 )
-from benchmarks.report import render, targets_table, write_result, write_summary
+from benchmarks.results_files import render, targets_table, write_result, write_summary
 
 #: Benchmark name -> module with ``run(options) -> BenchmarkResult``, in running order.
 BENCHMARKS = {

@@ -207,7 +207,7 @@ def agent_spec(agent_class: type[Any] | str, **overrides: Any) -> AgentSpec:
 
 
 def _resolve_class(path: str) -> type[Any]:
-    from orchestrator.imports import import_object
+    from orchestrator.import_paths import import_object
 
     obj = import_object(path)
     if not isinstance(obj, type):

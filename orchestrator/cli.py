@@ -102,7 +102,7 @@ def run(
         max_cores = slots  # a task wider than the cluster could never run
     spec = _load(workflow_file, time_scale, mode, max_cores)
     from orchestrator.api import Orchestrator
-    from orchestrator.report import print_report, write_outputs
+    from orchestrator.run_output import print_report, write_outputs
     from orchestrator.settings import Settings
 
     settings = Settings()

@@ -37,8 +37,8 @@ from pydantic import ValidationError
 from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
-from orchestrator.imports import import_object
-from orchestrator.spec_errors import format_location, problems_from_validation_error
+from orchestrator.import_paths import import_object
+from orchestrator.validation_problems import format_location, problems_from_validation_error
 from orchestrator.workflow import structure_problems
 
 _TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks"}

@@ -33,7 +33,7 @@ from orchestrator.core.specs import (
     WorkflowSpec,
 )
 from orchestrator.core.validation import check_structure as check_core_structure
-from orchestrator.spec_errors import problems_from_validation_error
+from orchestrator.validation_problems import problems_from_validation_error
 
 
 @dataclass(frozen=True, slots=True)

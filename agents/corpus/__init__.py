@@ -14,7 +14,7 @@ combine the shards; `write_report` renders Markdown, cross-checking the line cou
 
 from agents.corpus.lines import CorpusTools, parse_wc_lines, wc_argv
 from agents.corpus.plan import CorpusInputError, plan_shards, shard_paths, stdlib_dir
-from agents.corpus.report import write_report
+from agents.corpus.summary_page import write_report
 from agents.corpus.syntax import (
     LongestFunction,
     SyntaxStats,

@@ -17,7 +17,7 @@ from typing import Any
 from orchestrator.core.bounds import task_cores
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.specs import OutputOf, WorkflowSpec
-from orchestrator.imports import import_object
+from orchestrator.import_paths import import_object
 
 # Same depth limit as the spec's placeholder scan.
 _MAX_DEPTH = 8

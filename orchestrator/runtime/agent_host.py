@@ -22,7 +22,7 @@ from ray.exceptions import ObjectLostError
 from orchestrator.agent import NonRetryableError, TaskContext, running
 from orchestrator.core.events import AttemptOutcome, AttemptProgress
 from orchestrator.core.specs import substitute_outputs
-from orchestrator.imports import import_object
+from orchestrator.import_paths import import_object
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging

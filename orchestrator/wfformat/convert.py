@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.resources import ResourceSpec
 from orchestrator.core.specs import ID_PATTERN, TaskSpec, WorkflowSpec
-from orchestrator.spec_errors import problems_from_validation_error
+from orchestrator.validation_problems import problems_from_validation_error
 from orchestrator.wfformat.fields import missing_or_wrong, type_name
 from orchestrator.wfformat.graph import (
     as_identifier,

@@ -15,7 +15,7 @@ import yaml
 from agents.function import FunctionAgent
 from orchestrator.agent import TaskContext, agent_name, agent_spec
 from orchestrator.core.specs import OutputOf, Priority, TaskSpec
-from orchestrator.imports import import_object
+from orchestrator.import_paths import import_object
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "corpus_report.yaml"
 

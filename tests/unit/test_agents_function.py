@@ -9,7 +9,7 @@ import pytest
 from agents.function import FunctionAgent
 from orchestrator.agent import NonRetryableError, TaskContext, agent_spec
 from orchestrator.core.pools import FUNCTION_AGENT_CLASS
-from orchestrator.imports import import_object
+from orchestrator.import_paths import import_object
 
 
 def _ctx(function: Any, *args: Any, **kwargs: Any) -> TaskContext:

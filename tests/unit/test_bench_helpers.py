@@ -23,7 +23,7 @@ from benchmarks.common import (
     ratio,
     rotated,
 )
-from benchmarks.report import (
+from benchmarks.results_files import (
     load_result,
     markdown_table,
     render,

@@ -20,7 +20,7 @@ from orchestrator.core import (
     WorkflowRejectedError,
     WorkflowSpec,
 )
-from orchestrator.spec_errors import format_location, problems_from_validation_error
+from orchestrator.validation_problems import format_location, problems_from_validation_error
 
 
 def _errors(exc: pytest.ExceptionInfo[ValidationError]) -> list[tuple[tuple[Any, ...], str]]:

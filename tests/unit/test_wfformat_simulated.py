@@ -8,7 +8,7 @@ import time
 import pytest
 
 from agents.simulated import SIMULATION_MODES, simulate
-from orchestrator.imports import import_object
+from orchestrator.import_paths import import_object
 from orchestrator.wfformat import SIMULATE_FUNCTION
 
 
