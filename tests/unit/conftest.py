@@ -345,7 +345,6 @@ class Ledger:
         agents_killed: Every agent id the simulation killed.
         stale_deliveries: Outcomes delivered after their agent was reported lost.
         crashes: ``(workflow, task, attempt number)`` of each attempt that killed its agent.
-        nodes_removed: Nodes taken out of the cluster, in order.
         in_flight_on_removal: Attempts sent to the agents of removed nodes and not ended
             when their node went (the re-executions a node loss may cost).
         input_losses: ``(workflow, task, lost inputs)`` of each attempt that could not
@@ -371,7 +370,6 @@ class Ledger:
     stale_deliveries: int = 0
     wasted_ticks: int = 0
     crashes: list[tuple[str, str, int]] = field(default_factory=list)
-    nodes_removed: list[str] = field(default_factory=list)
     in_flight_on_removal: int = 0
     input_losses: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
@@ -567,7 +565,6 @@ class SimRuntime:
 
     def remove_node(self, node_id: str) -> Commands:
         """Take a node out of the cluster: its agents die, the results it held are lost."""
-        self.ledger.nodes_removed.append(node_id)
         doomed = [a.agent_id for a in self.agents.values() if a.node_id == node_id]
         self.ledger.in_flight_on_removal += sum(
             len(call.orders)

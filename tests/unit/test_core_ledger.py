@@ -10,7 +10,6 @@ before its dependencies succeeded, re-executions within the stated bound.
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from typing import Any
 
@@ -88,6 +87,8 @@ def assert_ledger(sim: Any, workflows: list[WorkflowSpec]) -> Counter[TaskState]
     """Check every guarantee against the ledger; return the final states' counts."""
     scheduler, ledger = sim.scheduler, sim.ledger
     assert ledger.violations == []
+    # Every tick consumed what it was asked for (no wakeup had to be sent twice)
+    assert ledger.wasted_ticks == 0
     finals: Counter[TaskState] = Counter()
     attempts = Counter((o.workflow_id, o.task_id) for _, _, o in ledger.attempts)
     terminal_events = Counter(
@@ -142,14 +143,12 @@ def test_ledger_under_random_faults(spec: Any, make_sim: Any, make_behaviour: An
         death_rate=0.01,
         stale_rate=0.5,
     )
-    started = time.perf_counter()
     sim.send(spec.nodes(4, 4))
     sim.submit(big)
     sim.submit(side)
     sim.at(sim.clock.now_s() + 0.5, lambda: sim.send(WorkflowCancelRequested(workflow_id="side")))
     # When everything runs to the end
     sim.run()
-    elapsed_s = time.perf_counter() - started
     # Then every guarantee holds
     finals = assert_ledger(sim, [big, side])
     assert sim.scheduler.workflow_status("side").state is WorkflowState.CANCELLED
@@ -167,8 +166,6 @@ def test_ledger_under_random_faults(spec: Any, make_sim: Any, make_behaviour: An
     assert finals[S.SKIPPED] >= 1
     assert finals[S.CANCELLED] >= 1
     assert max(sim.ledger.batch_sizes) > 1
-    # In a fraction of the time the tasks would take in earnest
-    assert elapsed_s < 5.0, f"simulation took {elapsed_s:.2f}s"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

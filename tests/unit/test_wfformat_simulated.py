@@ -24,7 +24,6 @@ def test_takes_the_requested_time_and_reports_it(mode: str) -> None:
     elapsed = time.perf_counter() - start
 
     assert 0.05 <= spent <= elapsed
-    assert elapsed < 1.0
 
 
 def test_compute_mode_keeps_the_cpu_busy() -> None:
@@ -36,13 +35,16 @@ def test_compute_mode_keeps_the_cpu_busy() -> None:
     simulate(0.05, "sleep")
     idle = time.process_time() - sleep_start
 
-    # Loose on purpose: other processes may share the two cores of a test machine.
+    # Relative, not absolute: other processes may share the two cores of a test machine.
     assert busy > 0.01
-    assert idle < 0.005
+    assert idle < busy / 4
 
 
 def test_upstream_inputs_are_accepted_and_ignored() -> None:
-    assert simulate(0.0, "sleep", {"upstream": 1}, [2, 3], None) >= 0.0
+    # Inputs change nothing: the task still takes (and reports) its own duration
+    spent = simulate(0.02, "sleep", {"upstream": 1}, [2, 3], None)
+    assert isinstance(spent, float)
+    assert spent >= 0.02
 
 
 @pytest.mark.parametrize(
