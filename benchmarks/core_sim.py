@@ -16,8 +16,6 @@ grows with size compared with n log n.
 from __future__ import annotations
 
 import gc
-import heapq
-import itertools
 import math
 import random
 import tracemalloc
@@ -38,23 +36,18 @@ from benchmarks.common import (
     rate,
 )
 from orchestrator.core import (
-    AttemptOutcome,
-    AttemptsFinished,
     ClusterObserved,
-    DispatchBatch,
     FakeClock,
     NodeCapacity,
     Priority,
-    PublishWorkflowEvent,
     Scheduler,
     SchedulerConfig,
-    StopAgent,
     TaskSpec,
-    Tick,
     WorkflowSpec,
     WorkflowState,
     WorkflowSubmitted,
 )
+from orchestrator.testing.rounds import run_events, run_rounds
 
 #: Sizes of the default run and of ``--quick``.
 SIZES = (1_000, 10_000, 100_000)
@@ -162,37 +155,8 @@ def simulate(spec: WorkflowSpec, *, slots: int = SLOTS, task_s: float = TASK_S) 
     commands = scheduler.handle(WorkflowSubmitted(workflow=spec))
     submit_s = watch.elapsed_s()
     watch = Stopwatch()
-    inflight: list[DispatchBatch] = []
-    dispatched = rounds = calls = 0
-    finished = False
-    while True:
-        for command in commands:
-            if type(command) is DispatchBatch:
-                inflight.append(command)
-                dispatched += len(command.attempts)
-                calls += 1
-            elif type(command) is PublishWorkflowEvent:
-                finished = True
-        if finished:
-            break
-        if not inflight:
-            raise RuntimeError(f"the scheduler stalled after {dispatched} attempts")
-        # Every call in flight runs its attempts one after the other, from now.
-        now = clock.now_s()
-        outcomes = []
-        longest_s = 0.0
-        for batch in inflight:
-            started_s = now
-            for order in batch.attempts:
-                outcomes.append(
-                    AttemptOutcome(order.attempt_id, True, started_s, started_s + task_s)
-                )
-                started_s += task_s
-            longest_s = max(longest_s, started_s - now)
-        inflight.clear()
-        clock.advance(longest_s)
-        rounds += 1
-        commands = scheduler.handle(AttemptsFinished(outcomes=tuple(outcomes)))
+    done = run_rounds(scheduler, clock, commands, task_s)
+    dispatched, rounds, calls = done.dispatched, done.rounds, done.calls
     schedule_s = watch.elapsed_s()
     status = scheduler.workflow_status(spec.id or "")
     if status.state is not WorkflowState.SUCCEEDED or dispatched != len(spec.tasks):
@@ -227,48 +191,8 @@ def simulate_makespan(
     scheduler = Scheduler(clock, config)
     scheduler.handle(_cluster(slots))
     durations = {task.id: task.estimated_duration_s or 0.0 for task in spec.tasks}
-    busy_until: dict[str, float] = {}
-    ends: list[tuple[float, int, tuple[AttemptOutcome, ...]]] = []
-    sequence = itertools.count()
-
-    def execute(commands: list[object]) -> bool:
-        finished = False
-        for command in commands:
-            if isinstance(command, DispatchBatch):
-                started_s = max(clock.now_s(), busy_until.get(command.agent_id, 0.0))
-                outcomes = []
-                for order in command.attempts:
-                    ended_s = started_s + durations[order.task_id]
-                    outcomes.append(AttemptOutcome(order.attempt_id, True, started_s, ended_s))
-                    started_s = ended_s
-                busy_until[command.agent_id] = started_s
-                heapq.heappush(ends, (started_s, next(sequence), tuple(outcomes)))
-            elif isinstance(command, StopAgent):
-                busy_until.pop(command.agent_id, None)
-            elif isinstance(command, PublishWorkflowEvent):
-                finished = True
-        return finished
-
-    if execute(scheduler.handle(WorkflowSubmitted(workflow=spec.with_id("policy-sim")))):
-        return 0.0
-    idle_ticks = 0
-    while ends:
-        next_end_s = ends[0][0]
-        wakeup_s = scheduler.next_wakeup_s()
-        if wakeup_s is not None and wakeup_s < next_end_s and idle_ticks < 3:
-            clock.set(max(wakeup_s, clock.now_s()))
-            idle_ticks += 1
-            if execute(scheduler.handle(Tick())):
-                return clock.now_s()
-            continue
-        idle_ticks = 0
-        clock.set(max(next_end_s, clock.now_s()))
-        outcomes: list[AttemptOutcome] = []
-        while ends and ends[0][0] <= next_end_s:
-            outcomes.extend(heapq.heappop(ends)[2])
-        if execute(scheduler.handle(AttemptsFinished(outcomes=tuple(outcomes)))):
-            return clock.now_s()
-    raise RuntimeError("the scheduler stopped dispatching before the workflow ended")
+    first = scheduler.handle(WorkflowSubmitted(workflow=spec.with_id("policy-sim")))
+    return run_events(scheduler, clock, first, durations)
 
 
 @dataclass(frozen=True, slots=True)

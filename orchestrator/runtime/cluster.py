@@ -44,7 +44,7 @@ def connect(settings: RaySettings, address: str | None = None) -> bool:
 def observe_nodes() -> tuple[NodeCapacity, ...]:
     """Return the CPU, GPU and memory of every live node."""
     nodes = []
-    for node in ray.nodes():  # type: ignore[no-untyped-call]
+    for node in ray.nodes():
         if not node.get("Alive", False):
             continue
         resources = node.get("Resources", {})

@@ -13,7 +13,8 @@ import pytest
 import ray
 
 from orchestrator import Orchestrator, Priority, TaskState, Workflow, WorkflowState
-from orchestrator.api import TaskFailedError
+from orchestrator.api import TaskFailedError, WorkflowRun
+from orchestrator.core.status import TaskInfo
 from tests.integration import workloads
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,9 @@ def test_large_results_pass_by_reference_not_through_the_supervisor(
     assert after - before < size // 4
 
 
-def test_priorities_decide_the_order_on_a_busy_agent(orchestrator: Orchestrator, tmp_path) -> None:
+def test_priorities_decide_the_order_on_a_busy_agent(
+    orchestrator: Orchestrator, tmp_path: Path
+) -> None:
     # Given one replica and tasks of every priority, all ready at once
     ledger = str(tmp_path / "order.jsonl")
     wf = Workflow("priorities")
@@ -112,7 +115,7 @@ def test_priorities_decide_the_order_on_a_busy_agent(orchestrator: Orchestrator,
 
 
 def test_killed_agent_is_replaced_and_its_task_completes(
-    orchestrator: Orchestrator, tmp_path
+    orchestrator: Orchestrator, tmp_path: Path
 ) -> None:
     ledger = str(tmp_path / "kill.jsonl")
     wf = Workflow("kill-agent")
@@ -137,7 +140,7 @@ def test_killed_agent_is_replaced_and_its_task_completes(
 
 
 def test_hung_agent_is_detected_by_heartbeat_and_replaced(
-    orchestrator: Orchestrator, tmp_path
+    orchestrator: Orchestrator, tmp_path: Path
 ) -> None:
     # Given an agent whose first attempt holds the GIL so it cannot answer pings
     ledger = str(tmp_path / "hang.jsonl")
@@ -205,7 +208,9 @@ def test_cancel_stops_what_has_not_run(orchestrator: Orchestrator) -> None:
     assert run.task("second").error_message == "changed my mind"
 
 
-def _wait_for_state(run, task_id: str, state: TaskState, timeout_s: float = 30.0):
+def _wait_for_state(
+    run: WorkflowRun, task_id: str, state: TaskState, timeout_s: float = 30.0
+) -> TaskInfo:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         info = run.task(task_id)
@@ -264,6 +269,7 @@ def test_restarted_heartbeat_watches_the_live_agents_again(orchestrator: Orchest
     run = orchestrator.submit(wf)
     assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
     agent_id = run.task("warm").agent_id
+    assert agent_id is not None
     supervisor = orchestrator.supervisor
     (heartbeat,) = ray.get(supervisor.heartbeat_handle.remote())
     assert agent_id in ray.get(heartbeat.health.remote())
@@ -287,7 +293,7 @@ def test_restarted_heartbeat_watches_the_live_agents_again(orchestrator: Orchest
 
 
 def test_a_second_driver_joins_the_running_cluster_and_leaves_it_up(
-    orchestrator: Orchestrator, tmp_path
+    orchestrator: Orchestrator, tmp_path: Path
 ) -> None:
     # Given this module's Ray, a second driver (the CLI in another process) joins it by
     # address, in a namespace of its own so that it gets its own supervisor

@@ -5,14 +5,14 @@ from __future__ import annotations
 import graphlib
 import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pytest
 
 from orchestrator.core import CriticalPath, GraphValidationError, TaskGraph
 
 
-def graph_of(edges: dict[str, Iterable[str]]) -> TaskGraph:
+def graph_of(edges: Mapping[str, Iterable[str]]) -> TaskGraph:
     """Return a graph built from ``{node: dependencies}`` in dict order."""
     graph = TaskGraph()
     for node, deps in edges.items():

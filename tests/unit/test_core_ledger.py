@@ -57,7 +57,8 @@ def random_workflow(rng: random.Random, spec: Any, workflow_id: str, size: int) 
         spec.agent("cpu", replicas=6),
         spec.agent("io", replicas=3, max_concurrency=4, resources={"num_cpus": 0.5}),
     ]
-    return spec.workflow(*tasks, agents=agents, workflow_id=workflow_id)
+    workflow: WorkflowSpec = spec.workflow(*tasks, agents=agents, workflow_id=workflow_id)
+    return workflow
 
 
 def fault_injector(rng: random.Random, behaviour: Any, workflows: list[WorkflowSpec]) -> Any:

@@ -126,4 +126,5 @@ def _time_of_result(sim: Any, count: int) -> float:
     step_s = 0.01
     while sum(sim.ledger.results.values()) < count:
         sim.run(until_s=sim.clock.now_s() + step_s)
-    return sim.clock.now_s()
+    now_s: float = sim.clock.now_s()
+    return now_s

@@ -8,9 +8,10 @@ import random
 import pytest
 
 from orchestrator.core import Priority, PriorityTaskQueue
+from orchestrator.core.queue import ItemT
 
 
-def drain(queue: PriorityTaskQueue[str]) -> list[str]:
+def drain(queue: PriorityTaskQueue[ItemT]) -> list[ItemT]:
     """Pop everything."""
     return [queue.pop() for _ in range(len(queue))]
 

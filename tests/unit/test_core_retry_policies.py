@@ -27,7 +27,9 @@ S = TaskState
 def test_jitter_places_the_wait_within_its_range(
     jitter: str, draw: float, expected_s: float
 ) -> None:
-    policy = RetryPolicy(initial_backoff_s=1.0, backoff_multiplier=2.0, jitter=jitter)  # type: ignore[arg-type]
+    policy = RetryPolicy.model_validate(
+        {"initial_backoff_s": 1.0, "backoff_multiplier": 2.0, "jitter": jitter}
+    )
     assert policy.backoff_s(3, draw) == pytest.approx(expected_s)  # 1 * 2**2 = 4 s
 
 

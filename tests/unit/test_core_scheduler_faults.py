@@ -16,12 +16,13 @@ from orchestrator.core import (
     WorkflowCancelRequested,
     WorkflowState,
 )
+from orchestrator.core.events import LossCause
 
 S = TaskState
 
 
-def lost(agent_id: str, cause: str = "died") -> AgentLost:
-    return AgentLost(agent_id=agent_id, cause=cause, reason="simulated")  # type: ignore[arg-type]
+def lost(agent_id: str, cause: LossCause = "died") -> AgentLost:
+    return AgentLost(agent_id=agent_id, cause=cause, reason="simulated")
 
 
 # -- retries ----------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_every_field_error_is_reported_at_once() -> None:
             agent="worker",
             resources={"num_cpus": -1},
             priority="urgent",
-            extra_field=1,
+            extra_field=1,  # type: ignore[call-arg]
         )
     assert set(_locs(exc)) == {
         ("id",),

@@ -1,0 +1,458 @@
+"""`SimRuntime`: plays the Ray shell on a fake clock, with faults, and keeps a `Ledger`.
+
+It feeds events to a `Scheduler`, executes the commands that come back (starts agents,
+runs dispatched batches on the fake clock, stops agents) and records every attempt,
+effect and result. Faults are drawn from a seeded random generator (agent deaths, late
+results, lost results), or scripted (`Behaviour`: slow, failing, hanging or crashing
+attempts; `kill`, `remove_node`, `lose_result`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import assert_never
+
+from orchestrator.core import (
+    AgentLost,
+    AgentPoolSpec,
+    AttemptOrder,
+    AttemptOutcome,
+    AttemptsFinished,
+    ClusterObserved,
+    Command,
+    DispatchBatch,
+    Event,
+    FakeClock,
+    NodeCapacity,
+    PublishPoolEvent,
+    PublishTaskEvents,
+    PublishWorkflowEvent,
+    ReleaseWorkflow,
+    Scheduler,
+    SchedulerConfig,
+    StartAgent,
+    StopAgent,
+    TaskEvent,
+    TaskState,
+    Tick,
+    WorkflowSpec,
+    WorkflowSubmitted,
+)
+from orchestrator.core.events import LossCause
+from orchestrator.testing.driving import Commands, outcome
+from orchestrator.testing.ledger import Ledger
+from orchestrator.testing.specs import START_S
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """What one attempt does when the simulated agent runs it.
+
+    Attributes:
+        duration_s: How long it runs (fake seconds).
+        ok: Whether it returns normally.
+        retryable: False for a `NonRetryableError`.
+        hang: It never returns (only a timeout or a death ends it).
+        crash: It kills its agent's process as it starts (``os._exit``): the call's
+            outcomes never come, and the runtime reports the agent ``died``.
+    """
+
+    duration_s: float = 0.01
+    ok: bool = True
+    retryable: bool = True
+    hang: bool = False
+    crash: bool = False
+
+
+BehaviourFn = Callable[[AttemptOrder], Behaviour]
+
+
+@dataclass(slots=True)
+class SimCall:
+    """One dispatched call as the simulated agent sees it."""
+
+    call_id: int
+    agent_id: str
+    orders: tuple[AttemptOrder, ...]
+    dispatched_s: float
+    outcomes: tuple[AttemptOutcome, ...] = ()
+
+
+@dataclass(slots=True)
+class SimAgent:
+    """One live simulated agent: a FIFO of calls and ``max_concurrency`` slots."""
+
+    agent_id: str
+    pool: AgentPoolSpec
+    node_id: str | None = None
+    queue: deque[SimCall] = field(default_factory=deque)
+    running: dict[int, SimCall] = field(default_factory=dict)
+
+
+class SimRuntime:
+    """Executes scheduler commands on a fake clock, like the Ray shell would.
+
+    Agents start at once. Each runs up to ``max_concurrency`` calls at a time, FIFO; the
+    attempts of a call run one after the other and their outcomes are reported together
+    when the call ends. Ticks are sent when `Scheduler.next_wakeup_s` asks for them.
+
+    Every attempt takes ``duration_s`` and succeeds unless ``behaviour`` says otherwise.
+    Faults, drawn from ``rng``: ``death_rate`` is the chance that an agent dies during a
+    call it starts (the runtime then reports `AgentLost`); ``stale_rate`` is the chance
+    that such a dead agent's call still reports its outcome afterwards (a late message the
+    scheduler must ignore).
+    """
+
+    def __init__(
+        self,
+        config: SchedulerConfig | None = None,
+        behaviour: BehaviourFn | None = None,
+        *,
+        clock: FakeClock | None = None,
+        rng: random.Random | None = None,
+        duration_s: float = 0.01,
+        death_rate: float = 0.0,
+        stale_rate: float = 0.0,
+        death_cause: LossCause = "died",
+        result_loss_rate: float = 0.0,
+    ) -> None:
+        self.config = config or SchedulerConfig()
+        self.clock = clock or FakeClock(START_S)
+        self.scheduler = Scheduler(self.clock, self.config)
+        default = Behaviour(duration_s)
+        self.behaviour: BehaviourFn = behaviour or (lambda order: default)
+        self.rng = rng or random.Random(0)
+        self.death_rate = death_rate
+        self.stale_rate = stale_rate
+        self.death_cause = death_cause
+        self.result_loss_rate = result_loss_rate
+        # Results lost (their node died): an attempt needing one cannot fetch it.
+        self.lost_results: set[tuple[str, str]] = set()
+        # Results declared void by the scheduler (a SUCCEEDED task back to PENDING).
+        self.voided: set[tuple[str, str]] = set()
+        # The nodes last reported, and the node holding each result (of a node-bound agent).
+        self.nodes: tuple[NodeCapacity, ...] = ()
+        self.result_nodes: dict[tuple[str, str], str] = {}
+        self.ledger = Ledger()
+        self.agents: dict[str, SimAgent] = {}
+        self.inflight: dict[str, set[int]] = defaultdict(set)
+        self.specs: dict[str, WorkflowSpec] = {}
+        self.steps = 0
+        self._timeline: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def send(self, event: Event) -> Commands:
+        """Hand ``event`` to the scheduler, execute the commands, check the invariants."""
+        workflow = event.workflow if isinstance(event, WorkflowSubmitted) else None
+        if isinstance(workflow, WorkflowSpec) and workflow.id is not None:
+            self.specs.setdefault(workflow.id, workflow)
+        if isinstance(event, ClusterObserved):
+            self.nodes = event.nodes
+        commands = Commands(self.scheduler.handle(event))
+        self.steps += 1
+        self.execute(commands)
+        self._check_call_bound()
+        return commands
+
+    def submit(self, workflow: WorkflowSpec) -> Commands:
+        """Submit ``workflow``."""
+        return self.send(WorkflowSubmitted(workflow=workflow))
+
+    def at(self, time_s: float, action: Callable[[], None]) -> None:
+        """Run ``action`` when the fake clock reaches ``time_s``."""
+        heapq.heappush(self._timeline, (time_s, next(self._seq), action))
+
+    def run(self, until_s: float = math.inf, max_steps: int = 1_000_000) -> None:
+        """Deliver timeline events and ticks in time order until nothing is left to do.
+
+        Stops when every workflow has ended and no timeline event is left, at ``until_s``,
+        or when the scheduler asks for nothing more.
+        """
+        same_time_ticks = 0
+        last_tick_s = math.nan
+        for _ in range(max_steps):
+            if not self._timeline and self.all_workflows_ended():
+                return
+            next_event_s = self._timeline[0][0] if self._timeline else math.inf
+            wakeup = self.scheduler.next_wakeup_s()
+            next_tick_s = math.inf if wakeup is None else wakeup
+            when = min(next_event_s, next_tick_s)
+            if when == math.inf or when > until_s:
+                if until_s != math.inf:
+                    self.clock.set(max(until_s, self.clock.now_s()))
+                return
+            self.clock.set(max(when, self.clock.now_s()))
+            if next_event_s <= next_tick_s:
+                _, _, action = heapq.heappop(self._timeline)
+                action()
+                continue
+            assert wakeup is not None  # the tick is the earliest thing to do
+            same_time_ticks = self._tick(wakeup, last_tick_s, same_time_ticks)
+            last_tick_s = wakeup
+        raise AssertionError(f"simulation did not settle within {max_steps} steps")
+
+    def drain(self) -> None:
+        """Run to the end, then tick until the scheduler wants no more ticks (idle agents)."""
+        self.run()
+        same_time_ticks = 0
+        last_tick_s = math.nan
+        for _ in range(1000):
+            wakeup = self.scheduler.next_wakeup_s()
+            if wakeup is None:
+                return
+            self.clock.set(max(wakeup, self.clock.now_s()))
+            same_time_ticks = self._tick(wakeup, last_tick_s, same_time_ticks)
+            last_tick_s = wakeup
+        raise AssertionError("the scheduler never stopped asking for ticks")
+
+    def _tick(self, wakeup: float | None, last_tick_s: float, repeats: int) -> int:
+        """Send the `Tick` the scheduler asked for; return how often this wakeup repeated.
+
+        A tick should consume what it was asked for. When the same wakeup comes back, the
+        tick did nothing (see `test_a_tick_at_the_reported_wakeup_retires_the_idle_agent`):
+        the repeat is counted in ``ledger.wasted_ticks`` and the clock nudged by 1 us, as a
+        real clock would move on; a wakeup that still does not go away is a livelock.
+        """
+        repeats = repeats + 1 if wakeup == last_tick_s else 0
+        if repeats:
+            self.ledger.wasted_ticks += 1
+            if repeats > 3:
+                raise AssertionError(f"scheduler keeps asking for a tick at {wakeup}")
+            self.clock.advance(1e-6)
+        self.send(Tick())
+        return repeats
+
+    def all_workflows_ended(self) -> bool:
+        """Return whether every submitted workflow is in a terminal state."""
+        return all(
+            self.scheduler.workflow_status(w).state.is_terminal
+            for w in self.scheduler.workflow_ids()
+        )
+
+    def kill(self, agent_id: str, *, cause: LossCause = "died", stale: bool = False) -> Commands:
+        """Kill an agent now and report it lost; ``stale`` lets its running calls report late."""
+        agent = self.agents.pop(agent_id)
+        self.ledger.agents_killed.append(agent_id)
+        self.inflight.pop(agent_id, None)
+        if stale:
+            for call in agent.running.values():
+                if call.outcomes:
+                    self.at(call.outcomes[-1].finished_s, self._late_delivery(call))
+        return self.send(AgentLost(agent_id=agent_id, cause=cause, reason="simulated"))
+
+    def _late_delivery(self, call: SimCall) -> Callable[[], None]:
+        return lambda: self._deliver(call, stale=True)
+
+    # -- executing commands ----------------------------------------------------------------
+
+    def execute(self, commands: list[Command]) -> None:
+        """Carry out ``commands``; task events first, as they happened before the dispatches.
+
+        Every command type is handled (a `match` ending in `assert_never`): a command the
+        simulation does not know is a type error, as in the real supervisor.
+        """
+        for command in commands:
+            if isinstance(command, PublishTaskEvents):
+                self._record_task_events(command.events)
+        for command in commands:
+            match command:
+                case StartAgent():
+                    self._start_agent(command)
+                case StopAgent():
+                    self.ledger.agents_stopped.append(command.agent_id)
+                    self.agents.pop(command.agent_id, None)
+                    self.inflight.pop(command.agent_id, None)
+                case DispatchBatch():
+                    self._accept(command)
+                case PublishWorkflowEvent():
+                    self.ledger.workflow_events.append(command)
+                case PublishTaskEvents() | PublishPoolEvent() | ReleaseWorkflow():
+                    pass  # task events are recorded above; the rest needs no action here
+                case _:
+                    assert_never(command)
+
+    def _start_agent(self, command: StartAgent) -> None:
+        if command.agent_id in self.agents:
+            self.ledger.violations.append(f"agent {command.agent_id} started twice")
+        self.agents[command.agent_id] = SimAgent(command.agent_id, command.pool, command.node_id)
+        self.ledger.agents_started.append(command.agent_id)
+        if self.nodes and command.node_id not in {node.node_id for node in self.nodes}:
+            self.ledger.violations.append(
+                f"agent {command.agent_id} placed on unknown node {command.node_id}"
+            )
+
+    def remove_node(self, node_id: str) -> Commands:
+        """Take a node out of the cluster: its agents die, the results it held are lost."""
+        doomed = [a.agent_id for a in self.agents.values() if a.node_id == node_id]
+        self.ledger.in_flight_on_removal += sum(
+            len(call.orders)
+            for a in doomed
+            for call in (*self.agents[a].queue, *self.agents[a].running.values())
+        )
+        for key, holder in self.result_nodes.items():
+            if holder == node_id:
+                self.lost_results.add(key)
+        commands = Commands()
+        for agent_id in doomed:
+            commands.extend(self.kill(agent_id, cause="node_lost"))
+        remaining = tuple(node for node in self.nodes if node.node_id != node_id)
+        commands.extend(self.send(ClusterObserved(nodes=remaining)))
+        return commands
+
+    def lose_result(self, workflow_id: str, task_id: str) -> None:
+        """Lose a task's result, as if the node holding it died."""
+        self.lost_results.add((workflow_id, task_id))
+
+    def _lost_inputs(self, order: AttemptOrder) -> tuple[str, ...]:
+        lost = self.lost_results
+        for dep in order.inputs:
+            key = (order.workflow_id, dep)
+            if self.result_loss_rate and self.rng.random() < self.result_loss_rate:
+                lost.add(key)
+        return tuple(dep for dep in order.inputs if (order.workflow_id, dep) in lost)
+
+    def _record_task_events(self, events: Iterable[TaskEvent]) -> None:
+        ledger = self.ledger
+        for event in events:
+            ledger.task_events.append(event)
+            key = (event.workflow_id, event.task_id)
+            if event.state is TaskState.PENDING and ledger.results[key]:
+                self.voided.add(key)  # its result is void: it will be computed again
+            if event.state is TaskState.SUCCEEDED:
+                self.voided.discard(key)
+                self.lost_results.discard(key)
+                ledger.results[key] += 1
+                ledger.success_s.setdefault(key, self.clock.now_s())
+                if not ledger.effects.get((*key, event.attempt), False):
+                    ledger.violations.append(
+                        f"{key} succeeded with attempt {event.attempt}, which never succeeded"
+                    )
+
+    def _accept(self, batch: DispatchBatch) -> None:
+        ledger = self.ledger
+        now = self.clock.now_s()
+        agent = self.agents.get(batch.agent_id)
+        if agent is None:
+            ledger.violations.append(f"call {batch.call_id} sent to unknown agent {batch.agent_id}")
+            return
+        ledger.batch_sizes.append(len(batch.attempts))
+        for order in batch.attempts:
+            ledger.attempts.append((now, batch.agent_id, order))
+            for dep in order.inputs:
+                dep_key = (order.workflow_id, dep)
+                if ledger.results[dep_key] < 1 or dep_key in self.voided:
+                    ledger.violations.append(
+                        f"{order.task_id} dispatched at {now} before its dependency {dep} succeeded"
+                    )
+            key = (order.workflow_id, order.task_id)
+            if ledger.results[key] and key not in self.voided:
+                ledger.violations.append(f"{order.task_id} dispatched after it succeeded")
+        self.inflight[batch.agent_id].add(batch.call_id)
+        agent.queue.append(SimCall(batch.call_id, batch.agent_id, batch.attempts, now))
+        self._pump(agent)
+
+    def _pump(self, agent: SimAgent) -> None:
+        """Start queued calls while the agent has a free slot."""
+        while agent.queue and len(agent.running) < agent.pool.max_concurrency:
+            call = agent.queue.popleft()
+            agent.running[call.call_id] = call
+            self._start(agent, call)
+
+    def _start(self, agent: SimAgent, call: SimCall) -> None:
+        time_s = self.clock.now_s()
+        outcomes = []
+        for order in call.orders:
+            lost = self._lost_inputs(order)
+            if lost:
+                self.ledger.input_losses.append((order.workflow_id, order.task_id, lost))
+                outcomes.append(
+                    AttemptOutcome(
+                        order.attempt_id,
+                        False,
+                        time_s,
+                        time_s,
+                        error_type="InputLost",
+                        error_message=f"inputs {lost} lost",
+                        lost_inputs=lost,
+                    )
+                )
+                continue
+            behaviour = self.behaviour(order)
+            if behaviour.crash:
+                self.ledger.crashes.append((order.workflow_id, order.task_id, order.attempt))
+                call.outcomes = tuple(outcomes)
+                self.at(time_s, lambda: self._die(agent.agent_id, False, "died"))
+                return  # the process is gone: no outcome of this call ever comes
+            if behaviour.hang:
+                call.outcomes = tuple(outcomes)
+                return  # the call never ends: only a timeout (StopAgent) or a death frees it
+            end_s = time_s + behaviour.duration_s
+            outcomes.append(
+                outcome(
+                    order,
+                    ok=behaviour.ok,
+                    started_s=time_s,
+                    finished_s=end_s,
+                    retryable=behaviour.retryable,
+                )
+            )
+            time_s = end_s
+        call.outcomes = tuple(outcomes)
+        start_s = self.clock.now_s()
+        if self.death_rate and self.rng.random() < self.death_rate:
+            die_s = start_s + (time_s - start_s) * self.rng.random()
+            stale = self.rng.random() < self.stale_rate
+            self.at(die_s, lambda: self._die(agent.agent_id, stale, self.death_cause))
+        self.at(time_s, lambda: self._deliver(call))
+
+    def _die(self, agent_id: str, stale: bool, cause: LossCause) -> None:
+        if agent_id in self.agents:
+            self.kill(agent_id, cause=cause, stale=stale)
+
+    def _deliver(self, call: SimCall, *, stale: bool = False) -> None:
+        agent = self.agents.get(call.agent_id)
+        alive = agent is not None and call.call_id in agent.running
+        if not alive and not stale:
+            return  # the agent was stopped or died: the outcome never comes
+        if not alive:
+            self.ledger.stale_deliveries += len(call.outcomes)
+        for done in call.outcomes:
+            order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
+            key = (order.workflow_id, order.task_id)
+            self.ledger.effects[(*key, order.attempt)] = done.ok
+            if done.ok and agent is not None and agent.node_id is not None:
+                self.result_nodes[key] = agent.node_id
+            self.ledger.effect_times[key].append((done.started_s, done.finished_s))
+        if agent is not None and alive:
+            del agent.running[call.call_id]
+            self.inflight[call.agent_id].discard(call.call_id)
+        self.send(AttemptsFinished(outcomes=call.outcomes))
+        if agent is not None and alive and agent.agent_id in self.agents:
+            self._pump(agent)
+
+    # -- invariants --------------------------------------------------------------------------
+
+    def call_bound(self, pool: AgentPoolSpec) -> int:
+        """Return the most calls the policy allows in flight on one agent of ``pool``."""
+        return pool.max_concurrency + self.config.pipeline_depth
+
+    def _check_call_bound(self) -> None:
+        live = self.scheduler.agents()
+        for agent_id, calls in self.inflight.items():
+            agent = self.agents.get(agent_id)
+            if agent is None or agent_id not in live:
+                continue
+            self.ledger.max_calls_seen = max(self.ledger.max_calls_seen, len(calls))
+            if len(calls) > self.call_bound(agent.pool):
+                self.ledger.violations.append(
+                    f"{agent_id} has {len(calls)} calls in flight "
+                    f"(bound {self.call_bound(agent.pool)})"
+                )
