@@ -27,6 +27,8 @@ class AttemptOrder(NamedTuple):
         priority: The task's priority.
         last_heartbeat: The details of the last progress an earlier attempt of the task
             reported (``ctx.last_heartbeat``), so that it can resume where it stopped.
+        heartbeat_timeout_s: The task's heartbeat timeout, or None: with it, the agent
+            marks when the handler starts, which starts the timeout's clock.
     """
 
     attempt_id: int
@@ -39,6 +41,7 @@ class AttemptOrder(NamedTuple):
     inputs: tuple[str, ...]
     priority: Priority
     last_heartbeat: Any = None
+    heartbeat_timeout_s: float | None = None
 
 
 class _Command(BaseModel):

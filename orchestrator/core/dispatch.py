@@ -304,8 +304,10 @@ class Dispatcher:
             if task.timeout_s is not None:
                 add_timeout(now_s + task.timeout_s, attempt_id, task)
             extras = task.extras
-            if extras is not None and extras.heartbeat_timeout_s is not None:
-                self._timers.add_silence(now_s + extras.heartbeat_timeout_s, attempt_id, task)
+            watched_s = None if extras is None else extras.heartbeat_timeout_s
+            if watched_s is not None:
+                task.last_progress_s = None  # until the agent marks the handler's start
+                self._timers.add_silence(now_s + watched_s, attempt_id, task)
             orders.append(
                 AttemptOrder(
                     attempt_id,
@@ -318,6 +320,7 @@ class Dispatcher:
                     task.inputs,
                     _PRIORITIES[task.priority],
                     task.last_heartbeat,
+                    watched_s,
                 )
             )
         call = call_record(

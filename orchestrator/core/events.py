@@ -54,11 +54,15 @@ class AttemptProgress(NamedTuple):
         attempt_id: The attempt.
         at_s: When the handler reported it (wall clock, seconds).
         details: What the handler passed (small, picklable); a retry receives the last.
+        reported: False for the mark the agent makes itself when the handler starts (it
+            carries no details): an attempt's heartbeat timeout counts from there, not
+            from its dispatch, so a slow agent start-up is not taken for silence.
     """
 
     attempt_id: int
     at_s: float
     details: Any = None
+    reported: bool = True
 
 
 class _Event(BaseModel):

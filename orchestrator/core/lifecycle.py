@@ -315,13 +315,19 @@ class TaskLifecycle:
     def check_silence(self, task: TaskRecord, attempt_id: int, out: list[Command]) -> None:
         """Fail attempt ``attempt_id`` if it reported no progress for its heartbeat timeout.
 
-        An attempt that did report is checked again one timeout after its last report.
+        The clock starts when the agent marks the handler's start (a slow agent start-up
+        is not silence; an agent that never starts is the heartbeat's start timeout's
+        business). An attempt that did report is checked again one timeout after its last
+        report.
         """
         extras = task.extras
         assert extras is not None and extras.heartbeat_timeout_s is not None
         limit_s = extras.heartbeat_timeout_s
         now_s = self._clock.now_s()
-        last_s = max(task.last_progress_s or 0.0, task.started_s or 0.0)
+        if task.last_progress_s is None:  # not started on its agent yet: no silence
+            self._timers.add_silence(now_s + limit_s, attempt_id, task)
+            return
+        last_s = task.last_progress_s
         if now_s - last_s < limit_s:
             self._timers.add_silence(last_s + limit_s, attempt_id, task)
             return

@@ -267,7 +267,8 @@ class Scheduler:
         for progress in event.progress:
             task = running_task(progress.attempt_id)
             if task is not None:  # a late report of an attempt given up on is ignored
-                task.last_heartbeat = progress.details
+                if progress.reported:
+                    task.last_heartbeat = progress.details
                 task.last_progress_s = progress.at_s
 
     def _on_agent_lost(self, event: AgentLost, out: list[Command]) -> None:

@@ -105,6 +105,9 @@ class AgentHost:
             started = time.time()
             with self._lock:
                 self._running[ident] = (item.task_id, started)
+                if item.watch_progress:  # its heartbeat timeout counts from here
+                    mark = AttemptProgress(item.attempt_id, started, reported=False)
+                    self._progress[item.attempt_id] = mark
             try:
                 if inputs:
                     args = substitute_outputs(args, inputs)

@@ -34,6 +34,8 @@ class AttemptPayload(NamedTuple):
         input_slots: For each of ``input_ids``, the index of its ref in the call's refs
             (a ref shared by several attempts of the batch is sent once).
         last_heartbeat: What an earlier attempt of the task last reported as progress.
+        watch_progress: Whether to mark the handler's start as progress (the task has a
+            heartbeat timeout).
     """
 
     attempt_id: int
@@ -46,6 +48,7 @@ class AttemptPayload(NamedTuple):
     input_ids: tuple[str, ...]
     input_slots: tuple[int, ...]
     last_heartbeat: Any = None
+    watch_progress: bool = False
 
 
 def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayload:
@@ -61,6 +64,7 @@ def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayl
         order.inputs,
         input_slots,
         order.last_heartbeat,
+        order.heartbeat_timeout_s is not None,
     )
 
 

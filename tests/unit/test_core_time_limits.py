@@ -93,3 +93,28 @@ def test_schedule_to_close_of_a_task_that_ended_in_time_does_nothing(
     driver.finish(*commands.orders)
     assert driver.tick(driver.clock.now_s() + 10.0).task_events == []
     assert driver.state("t") is S.SUCCEEDED
+
+
+def test_the_heartbeat_clock_starts_when_the_agent_marks_the_handlers_start(
+    driver: Any, spec: Any
+) -> None:
+    # Given a task with a 10 s heartbeat timeout whose agent is slow to start
+    retry = RetryPolicy(max_attempts=2, initial_backoff_s=0.0)
+    commands = driver.submit(spec.workflow(spec.task("t", retry=retry, heartbeat_timeout_s=10.0)))
+    [order] = commands.orders
+    start_s = driver.clock.now_s()
+    # Then no silence is counted before the handler starts
+    assert driver.tick(start_s + 10.0).stopped == []
+    assert driver.tick(start_s + 20.0).stopped == []
+    # When the agent marks the start at +25 s (the mark carries no details)
+    driver.send(
+        AttemptsProgressed(
+            progress=(AttemptProgress(order.attempt_id, start_s + 25.0, reported=False),)
+        )
+    )
+    assert driver.tick(start_s + 34.0).stopped == []
+    # Then the silence counts from there, and the retry gets no details from the mark
+    commands = driver.tick(start_s + 35.0)
+    assert commands.stopped == ["worker#1"]
+    [again] = commands.orders
+    assert (again.attempt, again.last_heartbeat) == (2, None)
