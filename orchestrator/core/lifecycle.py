@@ -13,7 +13,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 
-from orchestrator.core import compensation, dead_letters
+from orchestrator.core import compensation
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, PublishPoolEvent, PublishTaskEvents, TaskEvent
 from orchestrator.core.dead_letters import DeadLetterQueue
@@ -197,51 +197,6 @@ class TaskLifecycle:
                 dependent.error_message = reason
                 self.set_state(dependent, TaskState.SKIPPED, out, reason)
 
-    def recompute_inputs(self, task: TaskRecord, lost: tuple[str, ...], out: list[Command]) -> None:
-        """Compute again the upstream results ``task``'s attempt could not fetch (lineage).
-
-        Each lost result's task goes back to PENDING (then READY) and runs again; the
-        tasks waiting in a queue for it wait for it again; ``task`` itself waits for it
-        again, its attempt free of charge but counted as a loss. A result lost more often
-        than its task's ``max_agent_losses``, or ``task`` losing its inputs more often
-        than its own, fails ``task`` with ``InputLost``.
-        """
-        workflow = task.workflow
-        tasks, graph = workflow.tasks, workflow.graph
-        task.losses += 1
-        names = ", ".join(repr(name) for name in lost)
-        if task.compensates is not None:  # never re-run a task to compensate it
-            task.error_type = "InputLost"
-            task.error_message = f"the result of {names} was lost"
-            self.fail(task, f"InputLost: {task.error_message}", out)
-            return
-        for upstream in (tasks[name] for name in lost if name in tasks):
-            fresh = (upstream.finished_s or 0.0) > (task.started_s or 0.0)
-            if upstream.state is not TaskState.SUCCEEDED or fresh:
-                continue  # computed again already, or being computed
-            upstream.recomputes += 1
-            if upstream.recomputes > upstream.retry.max_agent_losses:
-                task.losses = task.retry.max_agent_losses + 1
-                break
-            graph.undo(upstream.task_id)
-            message = f"its result was lost; computed again for {task.task_id!r}"
-            self.set_state(upstream, _PENDING, out, message)
-            for name in graph.dependents(upstream.task_id):
-                dependent = tasks[name]
-                if dependent.state is _READY:
-                    dependent.pool.queue_of(dependent).remove(dependent)
-                    graph.hold(name)
-                    reason = f"waits for {upstream.task_id!r} to be computed again"
-                    self.set_state(dependent, _PENDING, out, reason)
-        if task.losses > task.retry.max_agent_losses:
-            task.error_type = "InputLost"
-            task.error_message = f"the result of {names} was lost too often"
-            self.fail(task, f"InputLost: {task.error_message}", out)
-        else:
-            graph.hold(task.task_id)
-            self.set_state(task, _PENDING, out, f"input {names} lost; waits for it again")
-        self.release_ready(workflow, out)
-
     def fail_infeasible(self, pool: PoolRecord, out: list[Command]) -> None:
         """Fail every task queued in ``pool``, which no node can hold any more."""
         for queue in (pool.ready, pool.isolated):
@@ -274,28 +229,6 @@ class TaskLifecycle:
             if task.state is _PENDING:  # not cancelled meanwhile
                 self.make_ready(task, out, f"compensates {task.compensates!r}")
                 return
-
-    def requeue(
-        self, workflow: WorkflowRecord, requeued: list[TaskRecord], out: list[Command]
-    ) -> int:
-        """Run dead letters again, with fresh attempts, and the tasks they alone skipped.
-
-        Returns:
-            How many tasks run again.
-        """
-        revived = dead_letters.revivable(workflow, requeued)
-        workflow.graph.revive(task.task_id for task in revived if task.compensates is None)
-        for task in revived:
-            task.failures = task.losses = 0
-            task.error_type = task.error_message = task.traceback = None
-            task.first_ready_s = None
-            why = "re-queued from the dead letters" if task in requeued else "runs again"
-            self.set_state(task, _PENDING, out, why)
-        for task in revived:
-            if task.compensates is not None:  # outside the graph: ready at once
-                self.make_ready(task, out)
-        self.release_ready(workflow, out)
-        return len(revived)
 
     def cancel(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
         """Cancel ``task`` (not finished); a running attempt's outcome will be ignored."""

@@ -14,7 +14,11 @@ It coordinates these parts, each in its own module:
 - `Dispatcher` (``dispatch.py``) with its `BatchPolicy` (``batching.py``): which ready
   tasks go to which agent, in what batches; admission control, so priorities hold on Ray.
 - `Timers` (``timers.py``): retries after their backoff, attempts past their timeout.
-- Policies: who pays for a lost agent (``losses.py``); ranks (``admission.py``).
+- `WorkflowBook` (``workflows.py``): workflows kept, finished, re-opened and released.
+- Policies and recoveries: who pays for a lost agent (``losses.py``), ranks
+  (``admission.py``), breakers and rate limits (``gates.py``), dead letters
+  (``dead_letters.py``), lost results and re-queues (``recovery.py``), compensation
+  (``compensation.py``).
 """
 
 from __future__ import annotations
@@ -22,14 +26,12 @@ from __future__ import annotations
 from collections import deque
 from typing import Never, NoReturn
 
-from orchestrator.core import compensation, snapshots
+from orchestrator.core import compensation, recovery, snapshots
 from orchestrator.core.admission import critical_path_ranks, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import (
     Command,
-    PublishWorkflowEvent,
-    ReleaseWorkflow,
 )
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.dead_letters import DeadLetter, DeadLetterQueue
@@ -54,10 +56,11 @@ from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec, function_pool
 from orchestrator.core.records import InFlight, WorkflowRecord
-from orchestrator.core.states import TaskState, WorkflowState
+from orchestrator.core.states import TaskState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.core.timers import Timers
 from orchestrator.core.validation import check_fit, check_structure
+from orchestrator.core.workflows import WorkflowBook
 
 _PENDING = TaskState.PENDING
 _READY = TaskState.READY
@@ -70,8 +73,6 @@ class Scheduler:
     def __init__(self, clock: Clock, config: SchedulerConfig | None = None) -> None:
         self._clock = clock
         self._config = config = config or SchedulerConfig()
-        self._workflows: dict[str, WorkflowRecord] = {}
-        self._finished_workflows: deque[str] = deque()
         in_flight = InFlight()  # the dispatcher's; the timers read it to skip stale entries
         self._timers = Timers(in_flight)
         self._fleet = AgentFleet(clock, config.idle_agent_timeout_s)
@@ -80,6 +81,8 @@ class Scheduler:
         )
         self._dirty_pools = self._fleet.dirty
         self._dead_letters = DeadLetterQueue()
+        self._book = WorkflowBook(self._dead_letters, config.max_finished_workflows)
+        self._workflows = self._book.workflows
         self._life = TaskLifecycle(
             clock,
             self._timers,
@@ -163,7 +166,7 @@ class Scheduler:
             case WorkflowCancelRequested():
                 self._on_cancel_requested(event, out)
             case WorkflowReleaseRequested():
-                self._on_release_requested(event, out)
+                self._book.release(event.workflow_id, out)
             case DeadLettersRequeueRequested():
                 self._on_requeue_requested(event, out)
             case DeadLettersPurgeRequested():
@@ -196,7 +199,7 @@ class Scheduler:
         ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
         task_pools = [pools[key] for key in fit.task_pools]
         record = workflow_record(spec, graph, task_pools, ranks, self._clock.now_s())
-        self._workflows[record.workflow_id] = record
+        self._book.add(record)
         self._life.release_ready(record, out)
 
     def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
@@ -208,32 +211,12 @@ class Scheduler:
             if not task.state.is_terminal:
                 self._life.cancel(task, event.reason, out)
 
-    def _on_release_requested(self, event: WorkflowReleaseRequested, out: list[Command]) -> None:
-        workflow = self._workflows.get(event.workflow_id)
-        if workflow is None:
-            raise KeyError(f"no workflow {event.workflow_id!r}")
-        if not workflow.state.is_terminal:
-            raise ValueError(f"workflow {event.workflow_id!r} is still running; cancel it first")
-        self._release(event.workflow_id, out)
-
     def _on_requeue_requested(self, event: DeadLettersRequeueRequested, out: list[Command]) -> None:
-        workflow = self._workflows.get(event.workflow_id)
-        if workflow is None:
-            raise KeyError(f"no workflow {event.workflow_id!r}")
+        workflow = self._book.require(event.workflow_id)
         requeued = self._dead_letters.take(event.workflow_id, event.task_ids)
-        if not requeued:
-            return
-        if workflow.state.is_terminal:  # it runs again
-            workflow.state = WorkflowState.RUNNING
-            workflow.finished_s = None
-            self._finished_workflows.remove(workflow.workflow_id)
-            message = f"re-queued {len(requeued)} dead letter(s)"
-            out.append(
-                PublishWorkflowEvent(
-                    workflow_id=workflow.workflow_id, state=WorkflowState.RUNNING, message=message
-                )
-            )
-        self._life.requeue(workflow, requeued, out)
+        if requeued:
+            self._book.reopen(workflow, f"re-queued {len(requeued)} dead letter(s)", out)
+            recovery.requeue(self._life, workflow, requeued, out)
 
     def _on_purge_requested(self, event: DeadLettersPurgeRequested) -> None:
         if event.workflow_id is None:
@@ -241,12 +224,6 @@ class Scheduler:
                 self._dead_letters.take(workflow_id, None)
         else:
             self._dead_letters.take(event.workflow_id, event.task_ids)
-
-    def _release(self, workflow_id: str, out: list[Command]) -> None:
-        self._dead_letters.forget(workflow_id)
-        del self._workflows[workflow_id]
-        self._finished_workflows.remove(workflow_id)
-        out.append(ReleaseWorkflow(workflow_id=workflow_id))
 
     def _on_attempts_finished(self, event: AttemptsFinished, out: list[Command]) -> None:
         now = self._clock.now_s()
@@ -258,7 +235,7 @@ class Scheduler:
             if outcome.ok:
                 self._life.succeed(task, out)
             elif outcome.lost_inputs:
-                self._life.recompute_inputs(task, outcome.lost_inputs, out)
+                recovery.recompute_inputs(self._life, task, outcome.lost_inputs, out)
             else:
                 self._life.fail_attempt(task, outcome, out)
 
@@ -314,15 +291,7 @@ class Scheduler:
             self._life.compensate(workflow, self._fleet.define(spec, out), out)
             return
         workflow.compensations = workflow.compensations or deque()
-        workflow.state = state = workflow.outcome()
-        workflow.finished_s = self._clock.now_s()
-        summary = ", ".join(f"{s.value}={n}" for s, n in workflow.counts.items() if n)
-        out.append(
-            PublishWorkflowEvent(workflow_id=workflow.workflow_id, state=state, message=summary)
-        )
-        self._finished_workflows.append(workflow.workflow_id)
-        while len(self._finished_workflows) > self._config.max_finished_workflows:
-            self._release(self._finished_workflows[0], out)
+        self._book.close(workflow, self._clock.now_s(), out)
 
     # -- queries -------------------------------------------------------------------------
 
