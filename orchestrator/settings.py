@@ -44,6 +44,10 @@ class RaySettings(_Section):
         log_to_driver: Forward agents' and the supervisor's logs to the driver.
         supervisor_name: Name of the supervisor actor in the namespace.
         detached: Keep the supervisor alive after the driver exits.
+        supervisor_on_head: Run the supervisor and the heartbeat actor on the head node
+            (Ray's ``node:__internal_head__`` resource): worker nodes come and go, and the
+            supervisor (which needs no CPU, so Ray would place it anywhere) must not go
+            with one.
     """
 
     address: str = "local"
@@ -55,6 +59,7 @@ class RaySettings(_Section):
     log_to_driver: bool = True
     supervisor_name: str = "supervisor"
     detached: bool = False
+    supervisor_on_head: bool = True
 
 
 class HeartbeatSettings(_Section):

@@ -44,7 +44,12 @@ def spawn_heartbeat(settings: Settings) -> Any:
     me = ray.get_runtime_context().current_actor
     heartbeat: Any = (
         ray.remote(HeartbeatService)
-        .options(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+        .options(
+            num_cpus=0,
+            max_restarts=-1,
+            max_task_retries=-1,
+            resources=_placement(settings),
+        )
         .remote(me, settings.heartbeat, settings.logging)
     )
     heartbeat.resync.remote()
@@ -73,6 +78,15 @@ class SupervisorActor(Supervisor):
             tracer=WorkflowTracer(tracer_provider_factory, settings.tracing),
             start_heartbeat=partial(spawn_heartbeat, settings),
         )
+
+
+#: Ray's resource of the head node; a sliver of it pins an actor there.
+HEAD_NODE_RESOURCE = "node:__internal_head__"
+
+
+def _placement(settings: Settings) -> dict[str, float]:
+    """Return the custom resources that keep the control actors on the head node."""
+    return {HEAD_NODE_RESOURCE: 0.001} if settings.ray.supervisor_on_head else {}
 
 
 def find_supervisor(settings: Settings) -> Any | None:
@@ -105,6 +119,7 @@ def spawn_supervisor(
         "get_if_exists": True,
         "num_cpus": 0,
         "max_restarts": 0,
+        "resources": _placement(settings),
     }
     if settings.ray.detached:
         options["lifetime"] = "detached"
