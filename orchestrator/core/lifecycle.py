@@ -22,11 +22,12 @@ from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.losses import Charge, blamed_error_type, gist, what_happened
 from orchestrator.core.records import AgentRecord, PoolRecord, TaskRecord, WorkflowRecord, move
-from orchestrator.core.states import TaskState
+from orchestrator.core.states import TERMINAL_TASK_STATES, TaskState
 from orchestrator.core.timers import Timers
 
 _PENDING = TaskState.PENDING
 _READY = TaskState.READY
+_TERMINAL = TERMINAL_TASK_STATES
 
 #: Called with a workflow whose last task just ended, and the commands being built.
 WorkflowDone = Callable[[WorkflowRecord, list[Command]], None]
@@ -83,16 +84,18 @@ class TaskLifecycle:
         self, task: TaskRecord, state: TaskState, out: list[Command], message: str = ""
     ) -> None:
         """Move ``task`` to ``state``, publish it, and end its workflow after its last task."""
-        was_open = not task.state.is_terminal
+        # Membership tests rather than the `is_terminal` property: this runs per task.
+        was_open = task.state not in _TERMINAL
+        ends = state in _TERMINAL
         move(task, state)
         workflow = task.workflow
-        if not was_open and not state.is_terminal:  # a lost result to compute again
+        if not was_open and not ends:  # a lost result computed again, a dead letter re-queued
             task.pool.open_tasks += 1
             workflow.open_tasks += 1
         self._events.append(
             TaskEvent(workflow.workflow_id, task.task_id, state, task.attempts, message)
         )
-        if was_open and state.is_terminal:
+        if was_open and ends:
             task.pool.open_tasks -= 1
             workflow.open_tasks -= 1
             if task.compensates is not None:
@@ -114,20 +117,21 @@ class TaskLifecycle:
 
         A task whose pool no node can hold any more fails instead (see `fail_infeasible`).
         """
-        if task.pool.infeasible is not None:
+        pool = task.pool
+        if pool.infeasible is not None:
             self._fail_infeasible_task(task, out)
             return
-        if task.first_ready_s is None:
+        extras = task.extras
+        if extras is not None and task.first_ready_s is None:
             task.first_ready_s = now_s = self._clock.now_s()
-            extras = task.extras
-            if extras is not None and extras.schedule_to_close_s is not None:
+            if extras.schedule_to_close_s is not None:
                 self._timers.add_close(now_s + extras.schedule_to_close_s, task)
         if message:
             self.set_state(task, _READY, out, message)
         else:
             move(task, _READY)
-        pool = task.pool
-        pool.queue_of(task).push(task, task.priority, task.deadline_s, task.rank)
+        queue = pool.isolated if task.suspect else pool.ready
+        queue.push(task, task.priority, task.deadline_s, task.rank)
         self._fleet.dirty.add(pool)
 
     def succeed(self, task: TaskRecord, out: list[Command]) -> None:
