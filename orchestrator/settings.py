@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -79,6 +79,16 @@ class HeartbeatSettings(_Section):
     hung_after_s: float = Field(default=30.0, gt=0)
     start_timeout_s: float = Field(default=120.0, gt=0)
     resync_interval_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _slow_before_hung(self) -> HeartbeatSettings:
+        # Checked here, not when the heartbeat actor starts minutes later in another process.
+        if self.slow_after_s > self.hung_after_s:
+            raise ValueError(
+                f"heartbeat.slow_after_s ({self.slow_after_s:g}) must not exceed"
+                f" heartbeat.hung_after_s ({self.hung_after_s:g})"
+            )
+        return self
 
 
 class LoggingSettings(_Section):

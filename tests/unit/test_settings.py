@@ -74,3 +74,13 @@ def test_unknown_key_in_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("ORCHESTRATOR_CONFIG_FILE", str(extra))
     with pytest.raises(ValidationError, match="interval_secs"):
         Settings()
+
+
+def test_slow_after_must_not_exceed_hung_after() -> None:
+    from pydantic import ValidationError
+
+    from orchestrator.settings import HeartbeatSettings
+
+    with pytest.raises(ValidationError, match=r"slow_after_s \(40\) must not exceed"):
+        HeartbeatSettings(slow_after_s=40.0, hung_after_s=30.0)
+    assert HeartbeatSettings(slow_after_s=30.0, hung_after_s=30.0).hung_after_s == 30.0
