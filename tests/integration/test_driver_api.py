@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -68,6 +69,18 @@ def test_an_unknown_workflow_raises_key_error_from_every_call(
         _RUN_CALLS[call](run)
 
 
+def _wait_until_dead(actor: Any, timeout_s: float = 30.0) -> None:
+    """`ray.kill` returns before the actor is gone: wait until a call to it fails."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.__ray_ready__.remote(), timeout=5)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the actor still answers {timeout_s} s after ray.kill")
+
+
 def test_a_dead_supervisor_raises_one_clear_error_from_every_call(
     orchestrator: Orchestrator,
 ) -> None:
@@ -76,6 +89,7 @@ def test_a_dead_supervisor_raises_one_clear_error_from_every_call(
     doomed = Orchestrator(settings=orchestrator.settings.model_copy(update={"ray": ray_settings}))
     assert doomed.workflows() == []
     ray.kill(doomed.supervisor, no_restart=True)
+    _wait_until_dead(doomed.supervisor)
     run = WorkflowRun(doomed.client, "any")
 
     # When anything asks it something, Then each call raises SupervisorUnavailableError
