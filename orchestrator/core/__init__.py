@@ -32,7 +32,10 @@ from orchestrator.core.events import (
     Event,
     Tick,
     WorkflowCancelRequested,
+    WorkflowPauseRequested,
     WorkflowReleaseRequested,
+    WorkflowRestored,
+    WorkflowResumeRequested,
     WorkflowSubmitted,
 )
 from orchestrator.core.graph import CriticalPath, GraphProblem, GraphValidationError, TaskGraph
@@ -105,8 +108,11 @@ __all__ = [
     "TaskState",
     "Tick",
     "WorkflowCancelRequested",
+    "WorkflowPauseRequested",
     "WorkflowRejectedError",
     "WorkflowReleaseRequested",
+    "WorkflowRestored",
+    "WorkflowResumeRequested",
     "WorkflowSpec",
     "WorkflowState",
     "WorkflowStatus",

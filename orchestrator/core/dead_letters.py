@@ -89,6 +89,14 @@ class DeadLetterQueue:
                 raise KeyError(f"not dead letters of workflow {workflow_id!r}: {missing}")
         return [self._letters.pop(key)[0] for key in keys]
 
+    def failed_times(self, workflow_id: str) -> dict[str, float]:
+        """Return when each dead letter of a workflow failed, by task id."""
+        return {
+            task.task_id: failed_s
+            for (wid, _), (task, failed_s) in self._letters.items()
+            if wid == workflow_id
+        }
+
     def forget(self, workflow_id: str) -> None:
         """Drop the dead letters of a released workflow."""
         for key in [key for key in self._letters if key[0] == workflow_id]:

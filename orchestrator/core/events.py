@@ -114,6 +114,36 @@ class DeadLettersPurgeRequested(_Event):
     task_ids: tuple[str, ...] | None = None
 
 
+class WorkflowPauseRequested(_Event):
+    """A user asked to pause a workflow: nothing of it starts until it is resumed.
+
+    ``stop_running``: give up its running attempts too (re-queued, not charged), rather
+    than letting them finish.
+    """
+
+    kind: Literal["workflow_pause_requested"] = "workflow_pause_requested"
+    workflow_id: str
+    stop_running: bool = False
+
+
+class WorkflowResumeRequested(_Event):
+    """A user asked a paused workflow to go on."""
+
+    kind: Literal["workflow_resume_requested"] = "workflow_resume_requested"
+    workflow_id: str
+
+
+class WorkflowRestored(_Event):
+    """A workflow comes back from a checkpoint: its spec, and where it was (``progress``).
+
+    ``progress`` is the JSON-safe entry `checkpoint_state.workflow_entry` wrote for it.
+    """
+
+    kind: Literal["workflow_restored"] = "workflow_restored"
+    workflow: Annotated[PackedWorkflow, SkipValidation]
+    progress: Annotated[dict[str, Any], SkipValidation]
+
+
 class AttemptsFinished(_Event):
     """Agents reported the end of one or more attempts."""
 
@@ -167,6 +197,9 @@ Event = Annotated[
     | WorkflowReleaseRequested
     | DeadLettersRequeueRequested
     | DeadLettersPurgeRequested
+    | WorkflowPauseRequested
+    | WorkflowResumeRequested
+    | WorkflowRestored
     | AttemptsFinished
     | AgentLost
     | AttemptsProgressed

@@ -305,6 +305,28 @@ class TaskGraph:
         for node in nodes:
             self._wait_again(node)
 
+    def resume_from(self, ended: Iterable[str]) -> None:
+        """Put a prepared graph where a restored workflow was: ``ended`` nodes are done.
+
+        Every other node waits for its dependencies not done; those with none left are
+        ready (through `ready`), in the order of the nodes. For a workflow restored from a
+        checkpoint, right after `prepare`.
+
+        Raises:
+            ValueError: a node of ``ended`` is unknown.
+        """
+        remaining = self._remaining
+        ended = set(ended)
+        unknown = sorted(node for node in ended if node not in remaining)
+        if unknown:
+            raise ValueError(f"cannot resume: unknown nodes {unknown[:5]}")
+        for node in ended:
+            remaining[node] = -1
+        self._ready = []
+        for node in remaining:
+            if node not in ended:
+                self._wait_again(node)
+
     def _wait_again(self, node: str) -> None:
         remaining = self._remaining
         left = sum(1 for dep in self.dependencies(node) if remaining[dep] != -1)

@@ -22,11 +22,12 @@ from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.losses import Charge, blamed_error_type, gist, what_happened
 from orchestrator.core.records import AgentRecord, PoolRecord, TaskRecord, WorkflowRecord, move
-from orchestrator.core.states import TERMINAL_TASK_STATES, TaskState
+from orchestrator.core.states import TERMINAL_TASK_STATES, TaskState, WorkflowState
 from orchestrator.core.timers import Timers
 
 _PENDING = TaskState.PENDING
 _READY = TaskState.READY
+_PAUSED = WorkflowState.PAUSED
 _TERMINAL = TERMINAL_TASK_STATES
 
 #: Called with a workflow whose last task just ended, and the commands being built.
@@ -130,6 +131,10 @@ class TaskLifecycle:
             self.set_state(task, _READY, out, message)
         else:
             move(task, _READY)
+        workflow = task.workflow
+        if workflow.state is _PAUSED:  # held until the workflow resumes (see `pausing`)
+            workflow.parked.append(task)
+            return
         queue = pool.isolated if task.suspect else pool.ready
         queue.push(task, task.priority, task.deadline_s, task.rank)
         self._fleet.dirty.add(pool)

@@ -45,6 +45,8 @@ class WorkflowRecord:
     retries_left: int | None = None
     # Compensations still to run, in order (None: not started; see `compensation`).
     compensations: deque[TaskRecord] | None = None
+    # Ready tasks held while the workflow is paused (see `pausing`).
+    parked: list[TaskRecord] = field(default_factory=list)
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open."""

@@ -24,9 +24,10 @@ It coordinates these parts, each in its own module:
 from __future__ import annotations
 
 from collections import deque
-from typing import Never, NoReturn
+from collections.abc import Iterable
+from typing import Any, Never, NoReturn
 
-from orchestrator.core import compensation, recovery, snapshots
+from orchestrator.core import checkpoint_state, compensation, pausing, recovery, snapshots
 from orchestrator.core.admission import critical_path_ranks, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
@@ -47,7 +48,10 @@ from orchestrator.core.events import (
     Event,
     Tick,
     WorkflowCancelRequested,
+    WorkflowPauseRequested,
     WorkflowReleaseRequested,
+    WorkflowRestored,
+    WorkflowResumeRequested,
     WorkflowSubmitted,
 )
 from orchestrator.core.fleet import AgentFleet
@@ -118,8 +122,12 @@ class Scheduler:
                     | WorkflowReleaseRequested()
                     | DeadLettersRequeueRequested()
                     | DeadLettersPurgeRequested()
+                    | WorkflowPauseRequested()
+                    | WorkflowResumeRequested()
                 ):
                     self._on_request(event, out)
+                case WorkflowRestored():
+                    self._on_workflow_restored(event, out)
                 case _:
                     _refuse(event)
             # What happened is published before what it causes (the dispatches).
@@ -156,7 +164,9 @@ class Scheduler:
         | WorkflowCancelRequested
         | WorkflowReleaseRequested
         | DeadLettersRequeueRequested
-        | DeadLettersPurgeRequested,
+        | DeadLettersPurgeRequested
+        | WorkflowPauseRequested
+        | WorkflowResumeRequested,
         out: list[Command],
     ) -> None:
         """Apply what a user asked for."""
@@ -171,12 +181,34 @@ class Scheduler:
                 self._on_requeue_requested(event, out)
             case DeadLettersPurgeRequested():
                 self._on_purge_requested(event)
+            case WorkflowPauseRequested():
+                workflow = self._book.require(event.workflow_id)
+                pausing.pause(workflow, event.stop_running, self._life, self._dispatcher, out)
+            case WorkflowResumeRequested():
+                pausing.resume(self._book.require(event.workflow_id), self._fleet, out)
             case _:
                 _refuse(event)
 
     def _on_workflow_submitted(self, event: WorkflowSubmitted, out: list[Command]) -> None:
         workflow = event.workflow
         spec = workflow if isinstance(workflow, PackedWorkflow) else PackedWorkflow.pack(workflow)
+        record = self._admit(spec, self._clock.now_s(), out)
+        self._life.release_ready(record, out)
+
+    def _on_workflow_restored(self, event: WorkflowRestored, out: list[Command]) -> None:
+        record = self._admit(event.workflow, self._clock.now_s(), out)
+        life = self._life
+        if checkpoint_state.apply(record, event.progress, life, self._dead_letters, out):
+            self._book.keep_finished(record)
+        elif record.open_tasks == 0:  # it had ended but not closed (its compensations)
+            self._finish_workflow(record, out)
+
+    def _admit(self, spec: PackedWorkflow, now_s: float, out: list[Command]) -> WorkflowRecord:
+        """Validate ``spec`` and keep its records; no task is queued yet.
+
+        Raises:
+            WorkflowRejectedError: it fails validation; nothing of it is kept.
+        """
         config, fleet = self._config, self._fleet
         structure, problems = check_structure(spec)
         fit, fit_problems = check_fit(
@@ -198,9 +230,9 @@ class Scheduler:
         graph.prepare()
         ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
         task_pools = [pools[key] for key in fit.task_pools]
-        record = workflow_record(spec, graph, task_pools, ranks, self._clock.now_s())
+        record = workflow_record(spec, graph, task_pools, ranks, now_s)
         self._book.add(record)
-        self._life.release_ready(record, out)
+        return record
 
     def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
         workflow = self._workflows.get(event.workflow_id)
@@ -329,6 +361,17 @@ class Scheduler:
         return snapshots.scheduler_statistics(
             self._workflows.values(), self._fleet.pools, self._dispatcher.attempts_running()
         )
+
+    def checkpoint_entry(
+        self, workflow_id: str, task_ids: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Return the JSON-safe checkpoint entry of a workflow (see `checkpoint_state`).
+
+        ``task_ids``: only those tasks (what changed since the last checkpoint); None:
+        every task that left its first state. Raises `KeyError` for an unknown id.
+        """
+        workflow = self._book.require(workflow_id)
+        return checkpoint_state.workflow_entry(workflow, self._dead_letters, task_ids)
 
     def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
         """Return the tasks that failed for good, of one workflow or of all, oldest first."""

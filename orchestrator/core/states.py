@@ -98,6 +98,8 @@ class WorkflowState(enum.StrEnum):
     """Where a workflow is in its life."""
 
     RUNNING = "running"
+    PAUSED = "paused"
+    """Nothing of it starts until it is resumed (its running attempts may still finish)."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -105,4 +107,4 @@ class WorkflowState(enum.StrEnum):
     @property
     def is_terminal(self) -> bool:
         """Whether the workflow has finished."""
-        return self is not WorkflowState.RUNNING
+        return self is not WorkflowState.RUNNING and self is not WorkflowState.PAUSED

@@ -48,6 +48,10 @@ class WorkflowBook:
         while len(self._finished) > self._max_finished:
             self._drop(self._finished[0], out)
 
+    def keep_finished(self, workflow: WorkflowRecord) -> None:
+        """Keep a restored ``workflow`` that had finished (its end was published then)."""
+        self._finished.append(workflow.workflow_id)
+
     def release(self, workflow_id: str, out: list[Command]) -> None:
         """Forget a finished workflow, its results and its dead letters.
 

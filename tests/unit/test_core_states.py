@@ -106,4 +106,7 @@ def test_every_non_terminal_state_can_end() -> None:
 
 
 def test_workflow_terminal_states() -> None:
-    assert [s for s in WorkflowState if not s.is_terminal] == [WorkflowState.RUNNING]
+    assert [s for s in WorkflowState if not s.is_terminal] == [
+        WorkflowState.RUNNING,
+        WorkflowState.PAUSED,
+    ]
