@@ -25,7 +25,8 @@ S = TaskState
 
 def _entry(sim: Any, task_ids: Any = None) -> dict[str, Any]:
     """The workflow's entry as a checkpoint stores it (through JSON)."""
-    return json.loads(json.dumps(sim.scheduler.checkpoint_entry("wf", task_ids)))
+    entry: dict[str, Any] = json.loads(json.dumps(sim.scheduler.checkpoint_entry("wf", task_ids)))
+    return entry
 
 
 def _restore(make_sim: Any, workflow: Any, entry: dict[str, Any], **sim_args: Any) -> Any:
