@@ -104,25 +104,59 @@ class Checkpoints:
     def save(self, payload: bytes, *, epoch: int) -> CheckpointId:
         """Write a new checkpoint of ``payload`` by a writer of ``epoch``; return its id.
 
+        Cheap when saves are frequent: the epoch and the last sequence come from the small
+        ``LATEST`` pointer; the checkpoints are listed only when it is missing, damaged or
+        behind (a writer that died between its two writes).
+
         Raises:
             StaleWriterError: a checkpoint of a newer epoch exists.
             CheckpointError: the object to write exists already (a concurrent writer).
         """
-        keys = self.keys()
-        newest = self._newest(keys)
-        if newest is not None and newest.epoch > epoch:
-            raise StaleWriterError(
-                f"writer of epoch {epoch} is stale: checkpoint {newest.id.key!r} was written"
-                f" by epoch {newest.epoch}"
-            )
-        sequence = self._sequence_of(keys[-1]) + 1 if keys else 1
-        key = f"{self.prefix}{_NAME}{sequence:012d}"
-        if self.store.exists(key):
-            raise CheckpointError(f"checkpoint {key!r} exists already: another writer is active")
+        pointer = self._pointer()
+        if pointer is not None:
+            newest_epoch, sequence = pointer
+            self._check_epoch(epoch, newest_epoch, f"{self.prefix}{_LATEST}")
+            key = self._key(sequence + 1)
+            if self.store.exists(key):
+                pointer = None  # the pointer is behind: look at the checkpoints themselves
+        if pointer is None:
+            keys = self.keys()
+            newest = self._newest(keys)
+            if newest is not None:
+                self._check_epoch(epoch, newest.epoch, newest.id.key)
+            key = self._key(self._sequence_of(keys[-1]) + 1 if keys else 1)
+            if self.store.exists(key):
+                raise CheckpointError(
+                    f"checkpoint {key!r} exists already: another writer is active"
+                )
+        sequence = self._sequence_of(key)
         self.store.put(key, encode(payload, sequence=sequence, epoch=epoch, schema=self.schema))
-        pointer = {"sequence": sequence, "key": key, "epoch": epoch}
-        self.store.put(self.prefix + _LATEST, json.dumps(pointer).encode())
+        pointer_data = {"sequence": sequence, "key": key, "epoch": epoch}
+        self.store.put(self.prefix + _LATEST, json.dumps(pointer_data).encode())
         return CheckpointId(sequence, key)
+
+    def pointer_epoch(self) -> int | None:
+        """Return the epoch the ``LATEST`` pointer names, or None if it is missing or damaged."""
+        pointer = self._pointer()
+        return pointer[0] if pointer is not None else None
+
+    def _pointer(self) -> tuple[int, int] | None:
+        """Return (epoch, sequence) from the ``LATEST`` pointer, or None if unusable."""
+        try:
+            pointer = json.loads(self.store.get(self.prefix + _LATEST))
+            return int(pointer["epoch"]), int(pointer["sequence"])
+        except (ObjectMissingError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def _check_epoch(epoch: int, newest_epoch: int, where: str) -> None:
+        if newest_epoch > epoch:
+            raise StaleWriterError(
+                f"writer of epoch {epoch} is stale: {where!r} was written by epoch {newest_epoch}"
+            )
+
+    def _key(self, sequence: int) -> str:
+        return f"{self.prefix}{_NAME}{sequence:012d}"
 
     def load(self, key: str) -> Checkpoint:
         """Load the checkpoint stored under ``key``.
