@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
@@ -162,6 +163,26 @@ class WorkflowRun:
         ids = tuple(task_ids) if task_ids is not None else None
         self._client.requeue_dead_letters(self.id, ids)
 
+    def pause(self, *, stop_running: bool = False, timeout_s: float | None = None) -> str | None:
+        """Pause the workflow: nothing of it starts until `resume`; return the checkpoint.
+
+        Its running attempts finish and count (waited for, up to ``timeout_s``), unless
+        ``stop_running``: then they are given up (their outcome ignored) and run again on
+        resume, not charged. A checkpoint is saved once they are done.
+
+        Returns:
+            The key of the checkpoint saved, or None when no checkpoint storage is set.
+
+        Raises:
+            ValueError: the workflow has finished.
+        """
+        _, key = self._client.pause(self.id, stop_running, timeout_s)
+        return key
+
+    def resume(self) -> WorkflowStatus:
+        """Let a paused workflow go on (nothing happens if it is not paused)."""
+        return self._client.resume(self.id)
+
     def release(self) -> None:
         """Forget this finished workflow and free its results in the object store.
 
@@ -173,6 +194,34 @@ class WorkflowRun:
             KeyError: it was released already.
         """
         self._client.release(self.id)
+
+
+#: Sections whose values a driver joining a running supervisor compares with its own.
+_COMPARED_SECTIONS = ("scheduler", "heartbeat", "checkpoint", "logging", "tracing")
+
+
+def _report_mismatch(mine: Settings, theirs: Settings) -> dict[str, tuple[Any, Any]]:
+    """Warn about the settings in which a joined supervisor differs from this driver's.
+
+    The running supervisor keeps its own settings: a driver's that differ do not apply,
+    and saying so beats silently ignoring them. Returns ``{"section.key": (mine, theirs)}``.
+    """
+    mine_values, their_values = mine.model_dump(), theirs.model_dump()
+    differences: dict[str, tuple[Any, Any]] = {}
+    for section in _COMPARED_SECTIONS:
+        for key, value in mine_values[section].items():
+            other = their_values[section].get(key)
+            if value != other:
+                differences[f"{section}.{key}"] = (value, other)
+    if differences:
+        listed = ", ".join(f"{k}: yours {a!r}, running {b!r}" for k, (a, b) in differences.items())
+        warnings.warn(
+            f"joined a running supervisor whose settings differ from this driver's ({listed});"
+            " the running supervisor's apply",
+            UserWarning,
+            stacklevel=3,
+        )
+    return differences
 
 
 class Orchestrator:
@@ -208,6 +257,8 @@ class Orchestrator:
         self._owns_ray = False
         self._owns_supervisor = False
         self._client: SupervisorClient | None = None
+        #: Settings in which the joined supervisor differs from this driver's (see `start`).
+        self.settings_mismatch: dict[str, tuple[Any, Any]] = {}
 
     def start(self) -> Orchestrator:
         """Connect to (or start) Ray and create the supervisor, or find it. Idempotent.
@@ -233,8 +284,18 @@ class Orchestrator:
                 handle, self._owns_supervisor = spawn_supervisor(
                     self.settings, self._tracer_provider_factory
                 )
-            self._client = SupervisorClient(handle)
+            # A supervisor with durable state comes back from its checkpoint when it dies.
+            respawn = self._respawn if self.settings.checkpoint.storage else None
+            self._client = SupervisorClient(handle, respawn)
+            if not self._owns_supervisor:
+                self.settings_mismatch = _report_mismatch(self.settings, self._client.settings())
         return self
+
+    def _respawn(self) -> Any:
+        """Return the supervisor that replaces a dead one: restarted by Ray, or created."""
+        handle, created = spawn_supervisor(self.settings, self._tracer_provider_factory)
+        self._owns_supervisor = self._owns_supervisor or created
+        return handle
 
     def __enter__(self) -> Orchestrator:
         return self.start()

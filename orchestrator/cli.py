@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from orchestrator.cli_dlq import dlq
+from orchestrator.cli_workflows import COMMANDS
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import WorkflowState
@@ -135,6 +136,8 @@ def run(
 
 
 main.add_command(dlq)
+for command in COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -122,6 +122,34 @@ class TracingSettings(_Section):
     service_name: str = "ray-agent-orchestrator"
 
 
+class CheckpointSettings(_Section):
+    """Durable state: where and when the supervisor saves its checkpoints.
+
+    Attributes:
+        storage: Where (``file:///abs/dir``, a plain path, ``s3://bucket/prefix``,
+            ``memory://name``); empty: nothing is saved, and a supervisor that dies takes
+            its workflows with it. A supervisor that starts with storage set continues
+            every unfinished workflow saved there (after a crash, or a whole new cluster).
+        every_n_completions: Save (a delta: what changed) once this many tasks ended
+            since the last save. 1: after every batch of outcomes, so that a crash loses
+            no finished task.
+        full_every_s: Write a full checkpoint (and drop older ones) at most this often;
+            deltas in between.
+        max_deltas: Write a full checkpoint after this many deltas in a row anyway.
+        keep_full: Full checkpoints kept, with the deltas after them.
+        save_results: Store the results of succeeded tasks beside the checkpoints, so
+            that dependents and drivers find them after a restart on a new cluster. Off:
+            a succeeded task whose result is needed after a restart runs again.
+    """
+
+    storage: str = ""
+    every_n_completions: int = Field(default=1, ge=1)
+    full_every_s: float = Field(default=60.0, gt=0)
+    max_deltas: int = Field(default=1000, ge=1)
+    keep_full: int = Field(default=2, ge=1)
+    save_results: bool = True
+
+
 class Settings(BaseSettings):
     """Everything configurable, in sections."""
 
@@ -137,6 +165,7 @@ class Settings(BaseSettings):
     heartbeat: HeartbeatSettings = HeartbeatSettings()
     logging: LoggingSettings = LoggingSettings()
     tracing: TracingSettings = TracingSettings()
+    checkpoint: CheckpointSettings = CheckpointSettings()
 
     @classmethod
     def settings_customise_sources(

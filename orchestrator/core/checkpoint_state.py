@@ -56,6 +56,7 @@ TASK_FIELDS = (
 
 _PENDING = TaskState.PENDING
 _RUNNING = TaskState.RUNNING
+_SUCCEEDED = TaskState.SUCCEEDED
 
 
 def workflow_entry(
@@ -137,11 +138,14 @@ def apply(
     life: TaskLifecycle,
     dead_letters: DeadLetterQueue,
     out: list[Command],
+    missing_results: Iterable[str] = (),
 ) -> bool:
     """Put freshly admitted ``workflow`` where ``entry`` says it was (see module docstring).
 
     Its graph must be prepared and no task released yet. Returns whether the workflow had
-    finished (the caller keeps it as finished; nothing is queued then).
+    finished (the caller keeps it as finished; nothing is queued then). Succeeded tasks
+    of ``missing_results`` (their result was not kept) that a task still to run needs,
+    directly or through other such tasks, run again.
 
     Raises:
         ValueError: the entry is malformed (an unknown state, a wrong number of fields).
@@ -149,16 +153,24 @@ def apply(
     tasks = workflow.tasks
     ended: list[str] = []
     lost: list[TaskRecord] = []
-    for task_id, fields in entry.get("tasks", {}).items():
-        task = tasks.get(task_id)
-        if task is None:
-            continue  # not in the spec any more: nothing to put back
+    saved = entry.get("tasks", {})
+    for task_id, fields in saved.items():
         if len(fields) != len(TASK_FIELDS):
             raise ValueError(
                 f"task {task_id!r}: {len(fields)} fields in its entry, {len(TASK_FIELDS)} expected"
             )
+        TaskState(fields[0])  # an unknown state is refused before anything changes
+    workflow_state = WorkflowState(entry.get("state", WorkflowState.RUNNING.value))
+    redo = _to_compute_again(workflow, saved, set(missing_results))
+    for task_id, fields in saved.items():
+        task = tasks.get(task_id)
+        if task is None:
+            continue  # not in the spec any more: nothing to put back
         state = TaskState(fields[0])
         _restore_fields(task, fields)
+        if task_id in redo:
+            task.recomputes += 1
+            continue
         if state in TERMINAL_TASK_STATES:
             _restore_state(task, state)
             ended.append(task_id)
@@ -169,7 +181,6 @@ def apply(
     workflow.submitted_s = float(entry.get("submitted_s", workflow.submitted_s))
     workflow.cancel_reason = entry.get("cancel_reason")
     workflow.retries_left = entry.get("retries_left", workflow.retries_left)
-    workflow_state = WorkflowState(entry.get("state", WorkflowState.RUNNING.value))
     workflow.graph.resume_from(ended)
     if workflow_state.is_terminal and workflow.open_tasks == 0:
         workflow.state = workflow_state
@@ -191,6 +202,26 @@ def apply(
         return False  # every task ended but the workflow had not closed: the caller does
     life.release_ready(workflow, out)
     return False
+
+
+def _to_compute_again(
+    workflow: WorkflowRecord, saved: Mapping[str, list[Any]], missing: set[str]
+) -> set[str]:
+    """Return the succeeded tasks of ``missing`` whose result a task still to run needs."""
+    succeeded = _SUCCEEDED.value
+    ended_values = {state.value for state in TERMINAL_TASK_STATES}
+    ended = {task_id for task_id, fields in saved.items() if fields[0] in ended_values}
+    candidates = {t for t in missing if t in saved and saved[t][0] == succeeded}
+    graph = workflow.graph
+    redo: set[str] = set()
+    changed = bool(candidates)
+    while changed:
+        changed = False
+        for task_id in candidates - redo:
+            if any(d not in ended or d in redo for d in graph.dependents(task_id)):
+                redo.add(task_id)
+                changed = True
+    return redo
 
 
 def _restore_fields(task: TaskRecord, fields: list[Any]) -> None:

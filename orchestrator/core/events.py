@@ -137,11 +137,14 @@ class WorkflowRestored(_Event):
     """A workflow comes back from a checkpoint: its spec, and where it was (``progress``).
 
     ``progress`` is the JSON-safe entry `checkpoint_state.workflow_entry` wrote for it.
+    ``missing_results``: succeeded tasks whose result was not kept; those a task still to
+    run needs are computed again.
     """
 
     kind: Literal["workflow_restored"] = "workflow_restored"
     workflow: Annotated[PackedWorkflow, SkipValidation]
     progress: Annotated[dict[str, Any], SkipValidation]
+    missing_results: tuple[str, ...] = ()
 
 
 class AttemptsFinished(_Event):

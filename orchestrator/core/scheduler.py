@@ -198,7 +198,8 @@ class Scheduler:
     def _on_workflow_restored(self, event: WorkflowRestored, out: list[Command]) -> None:
         record = self._admit(event.workflow, self._clock.now_s(), out)
         life = self._life
-        if checkpoint_state.apply(record, event.progress, life, self._dead_letters, out):
+        missing = event.missing_results
+        if checkpoint_state.apply(record, event.progress, life, self._dead_letters, out, missing):
             self._book.keep_finished(record)
         elif record.open_tasks == 0:  # it had ended but not closed (its compensations)
             self._finish_workflow(record, out)

@@ -6,12 +6,15 @@ call fails the same way:
 - a ``KeyError`` or ``ValueError`` raised by the supervisor (unknown workflow or task, a
   workflow still running...) is raised again as itself, not wrapped in Ray's error;
 - a supervisor that is gone (killed, crashed, its node lost) raises
-  `SupervisorUnavailableError`, whichever call noticed it;
+  `SupervisorUnavailableError`, whichever call noticed it; unless the client was given a
+  way to ``respawn`` it (a supervisor with durable state comes back from its checkpoint):
+  then the call is made once more, to the new one;
 - anything else is raised as Ray raised it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -21,6 +24,7 @@ from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
+from orchestrator.settings import Settings
 
 
 class SupervisorUnavailableError(RuntimeError):
@@ -32,17 +36,31 @@ class SupervisorClient:
 
     Args:
         handle: The supervisor's actor handle (from `spawn_supervisor`).
+        respawn: Returns the handle of a supervisor that replaces a dead one (found or
+            created); None: a dead supervisor stays dead.
     """
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, respawn: Callable[[], Any] | None = None) -> None:
         self._handle = handle
+        self._respawn = respawn
 
     @property
     def handle(self) -> Any:
         """The supervisor's actor handle, for tests and tools that need Ray directly."""
         return self._handle
 
-    def _call(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
+    def _call(
+        self, method: str, *args: Any, timeout_s: float | None = None, respawn: bool = True
+    ) -> Any:
+        try:
+            return self._call_once(method, *args, timeout_s=timeout_s)
+        except SupervisorUnavailableError:
+            if self._respawn is None or not respawn:
+                raise
+        self._handle = self._respawn()
+        return self._call_once(method, *args, timeout_s=timeout_s)
+
+    def _call_once(self, method: str, *args: Any, timeout_s: float | None) -> Any:
         try:
             return ray.get(getattr(self._handle, method).remote(*args), timeout=timeout_s)
         except RayTaskError as exc:
@@ -104,6 +122,25 @@ class SupervisorClient:
         """Cancel every unfinished task of a workflow."""
         self._call("cancel", workflow_id, reason)
 
+    def pause(
+        self, workflow_id: str, stop_running: bool, timeout_s: float | None
+    ) -> tuple[WorkflowStatus, str | None]:
+        """Pause a workflow; return its status and the checkpoint saved (None: no storage)."""
+        paused: tuple[WorkflowStatus, str | None] = self._call(
+            "pause", workflow_id, stop_running, timeout_s
+        )
+        return paused
+
+    def resume(self, workflow_id: str) -> WorkflowStatus:
+        """Let a paused workflow go on."""
+        status: WorkflowStatus = self._call("resume", workflow_id)
+        return status
+
+    def settings(self) -> Settings:
+        """Return the settings the supervisor runs with."""
+        settings: Settings = self._call("settings")
+        return settings
+
     def release(self, workflow_id: str) -> None:
         """Forget a finished workflow and free its results (``ValueError`` if running)."""
         self._call("release", workflow_id)
@@ -147,6 +184,6 @@ class SupervisorClient:
         The actor is killed even when the polite shutdown fails or times out.
         """
         try:
-            self._call("shutdown", timeout_s=timeout_s)
+            self._call("shutdown", timeout_s=timeout_s, respawn=False)
         finally:
             ray.kill(self._handle, no_restart=True)

@@ -118,7 +118,9 @@ def spawn_supervisor(
         "namespace": settings.ray.namespace,
         "get_if_exists": True,
         "num_cpus": 0,
-        "max_restarts": 0,
+        # With durable state, Ray restarts a crashed supervisor, which reloads its
+        # checkpoint; without, a restart would come back empty: better to say it is gone.
+        "max_restarts": -1 if settings.checkpoint.storage else 0,
         "resources": _placement(settings),
     }
     if settings.ray.detached:

@@ -44,23 +44,28 @@ from orchestrator.core.events import (
     Event,
     Tick,
     WorkflowCancelRequested,
+    WorkflowPauseRequested,
     WorkflowReleaseRequested,
+    WorkflowResumeRequested,
     WorkflowSubmitted,
 )
 from orchestrator.core.heartbeat import AgentHealth
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.scheduler import Scheduler
 from orchestrator.core.specs import WorkflowSpec
-from orchestrator.core.states import TaskState
+from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.runtime.agent_host import agent_host_class
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.dispatcher import Dispatcher
+from orchestrator.runtime.durability import Durability, scope_prefix
 from orchestrator.runtime.loss_causes import cause_from_message
 from orchestrator.runtime.ray_options import actor_options
+from orchestrator.runtime.restoring import restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
+from orchestrator.storage import StorageError
 
 #: Re-read the cluster's nodes at least this often (new or lost nodes change capacity).
 CLUSTER_REFRESH_S = 10.0
@@ -122,6 +127,16 @@ class Supervisor:
         self._heartbeat: Any = None
         self._cluster_seen_s = 0.0
         self._heartbeat_synced_s = 0.0
+        scope = scope_prefix(settings.ray.namespace, settings.ray.supervisor_name)
+        self._durability = Durability(settings.checkpoint, scope, clock, log)
+        if self._durability.enabled:
+            self._observe_cluster(force=True)
+            restored = restore_workflows(
+                self._durability, self._scheduler, self._results, self._open_workflow, log
+            )
+            if restored:
+                self._ensure_running()
+                self._execute(restored)
 
     # -- driver-facing API ---------------------------------------------------------------
 
@@ -141,15 +156,26 @@ class Supervisor:
         except WorkflowRejectedError as exc:
             log.warning("workflow.rejected", problems=[str(p) for p in exc.problems])
             return exc.problems
+        self._open_workflow(spec)
+        log.info("workflow.submitted", name=spec.name, tasks=len(spec.rows))
+        if self._durability.enabled:
+            try:
+                self._durability.admitted(spec)
+            except (StorageError, OSError) as exc:
+                log.error("workflow.not_durable", reason=str(exc))
+        self._execute(commands)
+        self._save()  # durable before the driver hears it was accepted
+        return ()
+
+    def _open_workflow(self, spec: PackedWorkflow) -> asyncio.Event:
+        """Start keeping an admitted (or restored) workflow's results and end."""
         workflow_id = spec.id or ""
-        self._finished[workflow_id] = asyncio.Event()
+        finished = self._finished[workflow_id] = asyncio.Event()
         self._results.open(workflow_id)
         if len(spec.rows) > self._settings.logging.task_lines_max_tasks:
             self._quiet_workflows.add(workflow_id)
         self._tracer.workflow_started(spec)
-        log.info("workflow.submitted", name=spec.name, tasks=len(spec.rows))
-        self._execute(commands)
-        return ()
+        return finished
 
     async def status(self, workflow_id: str) -> WorkflowStatus:
         """Return a workflow's counts per state. Raises `KeyError` for an unknown id."""
@@ -189,6 +215,55 @@ class Supervisor:
         """Cancel every unfinished task of a workflow. Raises `KeyError` for an unknown id."""
         self._scheduler.workflow_status(workflow_id)
         self._handle(WorkflowCancelRequested(workflow_id=workflow_id, reason=reason))
+        self._durability.workflow_changed(workflow_id)
+        self._save()
+
+    async def pause(
+        self, workflow_id: str, stop_running: bool = False, timeout_s: float | None = None
+    ) -> tuple[WorkflowStatus, str | None]:
+        """Pause a workflow; wait for its running attempts; save a checkpoint.
+
+        Args:
+            workflow_id: The workflow.
+            stop_running: Give up its running attempts (re-queued, not charged) rather
+                than wait for them.
+            timeout_s: Wait at most this long for running attempts (None: until done).
+
+        Returns:
+            Its status, and the key of the checkpoint saved (None without storage).
+
+        Raises:
+            KeyError: unknown workflow.
+            ValueError: the workflow has finished.
+        """
+        self._handle(WorkflowPauseRequested(workflow_id=workflow_id, stop_running=stop_running))
+        self._durability.workflow_changed(workflow_id)
+        deadline_s = None if timeout_s is None else self._clock.now_s() + timeout_s
+        while True:
+            status = self._scheduler.workflow_status(workflow_id)
+            if status.count(TaskState.RUNNING) == 0 or status.state is not WorkflowState.PAUSED:
+                break
+            if deadline_s is not None and self._clock.now_s() >= deadline_s:
+                break
+            await asyncio.sleep(0.02)
+        key = self._save()
+        return self._scheduler.workflow_status(workflow_id), key
+
+    async def resume(self, workflow_id: str) -> WorkflowStatus:
+        """Let a paused workflow go on. Raises `KeyError` for an unknown id."""
+        self._ensure_running()
+        self._handle(WorkflowResumeRequested(workflow_id=workflow_id))
+        self._durability.workflow_changed(workflow_id)
+        self._save()
+        return self._scheduler.workflow_status(workflow_id)
+
+    async def settings(self) -> Settings:
+        """Return the settings this supervisor runs with (drivers compare theirs)."""
+        return self._settings
+
+    async def last_checkpoint(self) -> str | None:
+        """Return the key of the newest checkpoint this supervisor saved, or None."""
+        return self._durability.last_checkpoint
 
     async def release(self, workflow_id: str) -> None:
         """Forget a finished workflow and free its results.
@@ -214,6 +289,8 @@ class Supervisor:
         """
         self._ensure_running()
         self._handle(DeadLettersRequeueRequested(workflow_id=workflow_id, task_ids=task_ids))
+        self._durability.workflow_changed(workflow_id)
+        self._save()
 
     async def purge_dead_letters(
         self, workflow_id: str | None = None, task_ids: tuple[str, ...] | None = None
@@ -224,6 +301,9 @@ class Supervisor:
             KeyError: a named task is not a dead letter (nothing purged then).
         """
         self._handle(DeadLettersPurgeRequested(workflow_id=workflow_id, task_ids=task_ids))
+        for changed in [workflow_id] if workflow_id is not None else self._scheduler.workflow_ids():
+            self._durability.workflow_changed(changed)
+        self._save()
 
     async def statistics(self) -> SchedulerStatistics:
         """Return the scheduler's counters: workflows, tasks per state, pools, agents."""
@@ -258,7 +338,8 @@ class Supervisor:
         }
 
     async def shutdown(self) -> None:
-        """Stop every agent and the heartbeat; flush traces."""
+        """Save a last checkpoint; stop every agent and the heartbeat; flush traces."""
+        self._save()
         for agent_id in list(self._agents):
             self._kill(agent_id, unregister=False)  # the heartbeat goes too
         if self._heartbeat is not None:
@@ -321,6 +402,8 @@ class Supervisor:
                     self._handle(Tick())
                 self._observe_cluster(force=False)
                 self._resync_heartbeat()
+                if self._durability.due():
+                    self._save()
             except Exception:
                 self._log.exception("supervisor.loop_error")
 
@@ -338,6 +421,21 @@ class Supervisor:
 
     def _handle(self, event: Event) -> None:
         self._execute(self._scheduler.handle(event))
+
+    def _save(self) -> str | None:
+        """Save a checkpoint now (see `Durability`); return its key, None without storage."""
+        if not self._durability.enabled:
+            return None
+        scheduler = self._scheduler
+        return self._durability.save(
+            scheduler.workflow_ids(), scheduler.checkpoint_entry, self._fetch_results
+        )
+
+    def _fetch_results(self, workflow_id: str, task_ids: list[str]) -> dict[str, Any]:
+        """Return the results of succeeded tasks, fetched from Ray's object store."""
+        refs = {t: self._results.get(workflow_id, t) for t in task_ids}
+        held = {task_id: ref for task_id, ref in refs.items() if ref is not None}
+        return dict(zip(held, ray.get(list(held.values())), strict=True))
 
     def _observe_cluster(self, *, force: bool) -> None:
         now = self._clock.now_s()
@@ -367,8 +465,10 @@ class Supervisor:
                     self._stop_agent(command)
                 case PublishTaskEvents():
                     self._publish_tasks(command)
+                    self._durability.tasks_changed(command.events)
                 case PublishWorkflowEvent():
                     self._publish_workflow(command)
+                    self._durability.workflow_changed(command.workflow_id)
                 case PublishPoolEvent():
                     self._log.warning(
                         f"pool.{command.event}",
@@ -384,6 +484,7 @@ class Supervisor:
                     assert_never(command)
 
     def _release_workflow(self, command: ReleaseWorkflow) -> None:
+        self._durability.released(command.workflow_id)
         self._results.release(command.workflow_id)
         self._quiet_workflows.discard(command.workflow_id)
         self._finished.pop(command.workflow_id, None)
@@ -438,9 +539,14 @@ class Supervisor:
 
     def _publish_workflow(self, command: PublishWorkflowEvent) -> None:
         event = self._finished.get(command.workflow_id)
-        if not command.state.is_terminal:  # a finished workflow runs again (dead letters)
+        if command.state is WorkflowState.PAUSED:
             self._log.info(
-                "workflow.reopened", workflow_id=command.workflow_id, detail=command.message
+                "workflow.paused", workflow_id=command.workflow_id, detail=command.message
+            )
+            return
+        if not command.state.is_terminal:  # resumed, or finished and running again
+            self._log.info(
+                "workflow.running", workflow_id=command.workflow_id, detail=command.message
             )
             if event is not None:
                 event.clear()

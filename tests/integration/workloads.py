@@ -140,6 +140,13 @@ def ledgered(ledger: str, task: str, value: Any = None) -> Any:
     return value
 
 
+def ledgered_sleep_then(ledger: str, task: str, seconds: float, value: Any) -> Any:
+    """Record a start, sleep, then return ``value`` (a slow link of a chain)."""
+    record(ledger, {"task": task, "event": "start"})
+    time.sleep(seconds)
+    return value
+
+
 def ledgered_payload(ledger: str, task: str, size_bytes: int) -> bytes:
     record(ledger, {"task": task, "event": "start"})
     return b"x" * size_bytes

@@ -180,3 +180,31 @@ def test_a_malformed_entry_is_refused(
     entry = {"id": "wf", "name": "wf", "submitted_s": 1000.0, "state": "running", "tasks": tasks}
     with pytest.raises(ValueError, match=error):
         _restore(make_sim, _diamondish(spec), entry)
+
+
+def test_succeeded_tasks_whose_results_were_not_kept_run_again_only_when_needed(
+    spec: Any, make_sim: Any
+) -> None:
+    # Given a -> b -> c and x (alone), with a, b and x succeeded and c waiting
+    workflow = spec.workflow(*spec.chain("a", "b", "c"), spec.task("x"))
+    before = make_sim(duration_s=1.0)
+    before.submit(workflow)
+    before.run(until_s=before.clock.now_s() + 3.5)
+    states = {i.task_id: i.state for i in before.scheduler.task_infos("wf")}
+    assert states["a"] is states["b"] is states["x"] is S.SUCCEEDED
+    assert states["c"] is not S.SUCCEEDED
+    # When it is restored with no result kept for a, b and x
+    after = make_sim(duration_s=1.0)
+    after.send(
+        WorkflowRestored(
+            workflow=PackedWorkflow.pack(workflow),
+            progress=_entry(before),
+            missing_results=("a", "b", "x"),
+        )
+    )
+    after.run()
+    # Then c's chain runs again: c needs b, and b, running again, needs a
+    assert after.scheduler.workflow_status("wf").state is WorkflowState.SUCCEEDED
+    ran = {o.task_id for _, _, o in after.ledger.attempts}
+    assert ran == {"a", "b", "c"}  # b needs a again; x is needed by nobody
+    assert after.scheduler.task_info("wf", "x").state is S.SUCCEEDED
