@@ -287,7 +287,7 @@ class Orchestrator:
             # A supervisor with durable state comes back from its checkpoint when it dies.
             respawn = self._respawn if self.settings.checkpoint.storage else None
             self._client = SupervisorClient(handle, respawn)
-            if not self._owns_supervisor:
+            if not self._owns_supervisor and not self._join_only:  # tools only steer it
                 self.settings_mismatch = _report_mismatch(self.settings, self._client.settings())
         return self
 

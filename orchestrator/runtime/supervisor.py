@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import resource
 from collections.abc import Callable
 from typing import Any, Literal, assert_never
 
@@ -55,12 +54,13 @@ from orchestrator.core.scheduler import Scheduler
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
-from orchestrator.runtime.agent_host import agent_host_class
+from orchestrator.runtime.agent_registry import AgentRegistry
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
+from orchestrator.runtime.event_log import log_task_events, log_workflow_event
 from orchestrator.runtime.loss_causes import cause_from_message
-from orchestrator.runtime.ray_options import actor_options
+from orchestrator.runtime.process_memory import process_memory
 from orchestrator.runtime.restoring import restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.tracing import WorkflowTracer
@@ -75,16 +75,6 @@ _LOSS_CAUSES: dict[AgentHealth, Literal["died", "hung", "failed_to_start"]] = {
     AgentHealth.HUNG: "hung",
     AgentHealth.FAILED_TO_START: "failed_to_start",
 }
-
-
-def _current_rss_bytes() -> int:
-    """Return this process's resident set size (Linux /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            pages = int(statm.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return pages * resource.getpagesize()
 
 
 class Supervisor:
@@ -113,8 +103,7 @@ class Supervisor:
         self._clock = clock
         self._scheduler = Scheduler(clock, settings.scheduler)
         self._tracer = tracer
-        self._start_heartbeat = start_heartbeat
-        self._agents: dict[str, Any] = {}
+        self._agents = AgentRegistry(settings.logging, log, start_heartbeat)
         self._results = ResultStore()
         # Result refs of the outcomes being handled, until the scheduler accepts them.
         self._candidates: dict[tuple[str, str, int], Any] = {}
@@ -124,7 +113,6 @@ class Supervisor:
         self._finished: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        self._heartbeat: Any = None
         self._cluster_seen_s = 0.0
         self._heartbeat_synced_s = 0.0
         scope = scope_prefix(settings.ray.namespace, settings.ray.supervisor_name)
@@ -315,23 +303,22 @@ class Supervisor:
 
     async def agent_handle(self, agent_id: str) -> list[Any]:
         """Return ``[handle]`` of a live agent (empty when unknown); for tests and tools."""
-        handle = self._agents.get(agent_id)
+        handle = self._agents.handles.get(agent_id)
         return [handle] if handle is not None else []
 
     async def agents_to_watch(self) -> dict[str, list[Any]]:
         """Return ``{agent id: [handle]}`` of live agents (the heartbeat's list after a restart)."""
-        return {agent_id: [handle] for agent_id, handle in self._agents.items()}
+        return {agent_id: [handle] for agent_id, handle in self._agents.handles.items()}
 
     async def heartbeat_handle(self) -> list[Any]:
         """Return ``[handle]`` of the heartbeat actor (empty before the first workflow)."""
-        return [self._heartbeat] if self._heartbeat is not None else []
+        heartbeat = self._agents.heartbeat
+        return [heartbeat] if heartbeat is not None else []
 
     async def process_stats(self) -> dict[str, int]:
         """Return resident memory (now and peak) and current counts (tests, benchmarks)."""
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return {
-            "rss_bytes": _current_rss_bytes(),
-            "max_rss_bytes": peak_kib * 1024,
+            **process_memory(),
             "agents": len(self._agents),
             "calls_in_flight": len(self._dispatcher),
             "results_held": len(self._results),
@@ -340,11 +327,7 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Save a last checkpoint; stop every agent and the heartbeat; flush traces."""
         self._save()
-        for agent_id in list(self._agents):
-            self._kill(agent_id, unregister=False)  # the heartbeat goes too
-        if self._heartbeat is not None:
-            ray.kill(self._heartbeat, no_restart=True)
-            self._heartbeat = None
+        self._agents.stop_all()
         if self._loop_task is not None:
             self._loop_task.cancel()
         self._tracer.shutdown()
@@ -378,8 +361,7 @@ class Supervisor:
             return
         self._wake = asyncio.Event()
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
-        if self._heartbeat is None:
-            self._heartbeat = self._start_heartbeat()
+        self._agents.ensure_heartbeat()
 
     def _wake_loop(self) -> None:
         if self._wake is not None:
@@ -449,8 +431,7 @@ class Supervisor:
         if now - self._heartbeat_synced_s < self._settings.heartbeat.resync_interval_s:
             return
         self._heartbeat_synced_s = now
-        if self._heartbeat is not None and self._agents:
-            self._heartbeat.resync.remote()
+        self._agents.resync()
 
     # -- commands ------------------------------------------------------------------------
 
@@ -460,9 +441,9 @@ class Supervisor:
                 case DispatchBatch():
                     self._dispatcher.send(command, self._agents[command.agent_id])
                 case StartAgent():
-                    self._start_agent(command)
+                    self._agents.start(command)
                 case StopAgent():
-                    self._stop_agent(command)
+                    self._agents.stop(command)
                 case PublishTaskEvents():
                     self._publish_tasks(command)
                     self._durability.tasks_changed(command.events)
@@ -490,73 +471,19 @@ class Supervisor:
         self._finished.pop(command.workflow_id, None)
         self._log.debug("workflow.released", workflow_id=command.workflow_id)
 
-    def _start_agent(self, command: StartAgent) -> None:
-        pool = command.pool
-        actor_class = agent_host_class(pool.max_concurrency)
-        handle = actor_class.options(**actor_options(pool.resources, command.node_id)).remote(
-            command.agent_id, pool.agent_class, pool.init_kwargs, self._settings.logging
-        )
-        self._agents[command.agent_id] = handle
-        if self._heartbeat is not None:
-            self._heartbeat.register.remote(command.agent_id, [handle])
-        self._log.debug("agent.started", agent_id=command.agent_id, pool=pool.key)
-
-    def _stop_agent(self, command: StopAgent) -> None:
-        self._kill(command.agent_id)
-        # Once per agent: a lost agent's cause (Ray's long message) is logged here only.
-        if command.lost:
-            self._log.warning("agent.lost", agent_id=command.agent_id, reason=command.reason)
-        else:
-            self._log.info("agent.stopped", agent_id=command.agent_id, reason=command.reason)
-
-    def _kill(self, agent_id: str, *, unregister: bool = True) -> None:
-        handle = self._agents.pop(agent_id, None)
-        if unregister and self._heartbeat is not None:
-            self._heartbeat.unregister.remote(agent_id)
-        if handle is not None:
-            ray.kill(handle, no_restart=True)
-
     def _publish_tasks(self, command: PublishTaskEvents) -> None:
         self._results.accept(command.events, self._candidates)
-        log = self._log
-        quiet = self._quiet_workflows
-        for event in command.events:
-            if event.state is TaskState.SUCCEEDED:
-                continue
-            if event.workflow_id in quiet:  # a large workflow: its summary line tells
-                level = "debug"
-            elif event.state in (TaskState.FAILED, TaskState.RETRY_WAIT):
-                level = "warning"
-            else:
-                level = "info"
-            getattr(log, level)(
-                f"task.{event.state.value}",
-                workflow_id=event.workflow_id,
-                task_id=event.task_id,
-                attempt=event.attempt,
-                detail=event.message,
-            )
+        log_task_events(self._log, command.events, self._quiet_workflows)
 
     def _publish_workflow(self, command: PublishWorkflowEvent) -> None:
+        log_workflow_event(self._log, command)
         event = self._finished.get(command.workflow_id)
         if command.state is WorkflowState.PAUSED:
-            self._log.info(
-                "workflow.paused", workflow_id=command.workflow_id, detail=command.message
-            )
             return
         if not command.state.is_terminal:  # resumed, or finished and running again
-            self._log.info(
-                "workflow.running", workflow_id=command.workflow_id, detail=command.message
-            )
             if event is not None:
                 event.clear()
             return
-        self._log.info(
-            "workflow.finished",
-            workflow_id=command.workflow_id,
-            state=command.state.value,
-            counts=command.message,
-        )
         self._tracer.workflow_finished(command.workflow_id, command.state)
         if event is not None:
             event.set()

@@ -1,0 +1,92 @@
+"""`AgentRegistry`: a supervisor's live agent actors and the heartbeat actor that watches them.
+
+It starts agents as the scheduler asks (`StartAgent`), stops them (`StopAgent`, logging a
+lost agent's cause once), tells the heartbeat actor which agents to watch, and ends them
+all at shutdown. The heartbeat actor is started once, by the supervisor's loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import ray
+from structlog.typing import FilteringBoundLogger
+
+from orchestrator.core.commands import StartAgent, StopAgent
+from orchestrator.runtime.agent_host import agent_host_class
+from orchestrator.runtime.ray_options import actor_options
+from orchestrator.settings import LoggingSettings
+
+
+class AgentRegistry:
+    """Agent actor handles by agent id, and the heartbeat actor (once started).
+
+    Args:
+        logging: Handed to each agent (its own log configuration).
+        log: Where starts and stops are told.
+        start_heartbeat: Starts the heartbeat actor and returns its handle.
+    """
+
+    def __init__(
+        self,
+        logging: LoggingSettings,
+        log: FilteringBoundLogger,
+        start_heartbeat: Callable[[], Any],
+    ) -> None:
+        self.handles: dict[str, Any] = {}
+        self.heartbeat: Any = None
+        self._logging = logging
+        self._log = log
+        self._start_heartbeat = start_heartbeat
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+    def __getitem__(self, agent_id: str) -> Any:
+        return self.handles[agent_id]
+
+    def ensure_heartbeat(self) -> None:
+        """Start the heartbeat actor unless it runs."""
+        if self.heartbeat is None:
+            self.heartbeat = self._start_heartbeat()
+
+    def resync(self) -> None:
+        """Ask the heartbeat actor to read the list of live agents again."""
+        if self.heartbeat is not None and self.handles:
+            self.heartbeat.resync.remote()
+
+    def start(self, command: StartAgent) -> None:
+        """Start the agent actor ``command`` names, where it says; have it watched."""
+        pool = command.pool
+        actor_class = agent_host_class(pool.max_concurrency)
+        handle = actor_class.options(**actor_options(pool.resources, command.node_id)).remote(
+            command.agent_id, pool.agent_class, pool.init_kwargs, self._logging
+        )
+        self.handles[command.agent_id] = handle
+        if self.heartbeat is not None:
+            self.heartbeat.register.remote(command.agent_id, [handle])
+        self._log.debug("agent.started", agent_id=command.agent_id, pool=pool.key)
+
+    def stop(self, command: StopAgent) -> None:
+        """Stop an agent; a lost one's cause (Ray's long message) is logged here, once."""
+        self._kill(command.agent_id)
+        if command.lost:
+            self._log.warning("agent.lost", agent_id=command.agent_id, reason=command.reason)
+        else:
+            self._log.info("agent.stopped", agent_id=command.agent_id, reason=command.reason)
+
+    def stop_all(self) -> None:
+        """End every agent and the heartbeat actor (shutdown)."""
+        for agent_id in list(self.handles):
+            self._kill(agent_id, unregister=False)  # the heartbeat goes too
+        if self.heartbeat is not None:
+            ray.kill(self.heartbeat, no_restart=True)
+            self.heartbeat = None
+
+    def _kill(self, agent_id: str, *, unregister: bool = True) -> None:
+        handle = self.handles.pop(agent_id, None)
+        if unregister and self.heartbeat is not None:
+            self.heartbeat.unregister.remote(agent_id)
+        if handle is not None:
+            ray.kill(handle, no_restart=True)
