@@ -122,6 +122,8 @@ class Workflow:
         heartbeat_timeout_s: float | None = None,
         schedule_to_close_s: float | None = None,
         compensate: Callable[..., Any] | str | None = None,
+        cache: bool | str = False,
+        cache_ttl_s: float | None = None,
     ) -> TaskHandle:
         """Add a task and return its handle.
 
@@ -145,6 +147,9 @@ class Workflow:
                 attempts; then it fails without another retry.
             compensate: Function (or import path) run with this task's result if the
                 workflow fails after the task succeeded, to undo its effect.
+            cache: Reuse a stored result of the same function on the same inputs
+                (True), or of a key of your own (a string), instead of running.
+            cache_ttl_s: Do not reuse a stored result older than this.
 
         Raises:
             WorkflowRejectedError: the task is invalid; the error names each bad field.
@@ -167,7 +172,10 @@ class Workflow:
             "heartbeat_timeout_s": heartbeat_timeout_s,
             "schedule_to_close_s": schedule_to_close_s,
             "compensate": compensate,
+            "cache_ttl_s": cache_ttl_s,
         }
+        if cache is not False:
+            fields["cache"] = cache
         fields.update((name, value) for name, value in scalars.items() if value is not None)
         if agent is not None and handler is not None:
             raise WorkflowRejectedError(

@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from orchestrator.core.commands import Command
+from orchestrator.core.commands import Command, TaskEvent
 from orchestrator.core.dead_letters import DeadLetterQueue
 from orchestrator.core.lifecycle import TaskLifecycle
 from orchestrator.core.records import TaskRecord, WorkflowRecord
@@ -202,6 +202,26 @@ def apply(
         return False  # every task ended but the workflow had not closed: the caller does
     life.release_ready(workflow, out)
     return False
+
+
+def succeed_from_cache(
+    workflow: WorkflowRecord, task_ids: Iterable[str], now_s: float
+) -> list[TaskEvent]:
+    """Mark freshly admitted tasks succeeded without running (their result was cached).
+
+    Returns the events to publish. Their dependents are then queued as for any success.
+    """
+    tasks = workflow.tasks
+    events = []
+    done = []
+    for task_id in task_ids:
+        task = tasks[task_id]
+        _restore_state(task, _SUCCEEDED)
+        task.started_s = task.finished_s = now_s
+        done.append(task_id)
+        events.append(TaskEvent(workflow.workflow_id, task_id, _SUCCEEDED, 0, "from the cache"))
+    workflow.graph.resume_from(done)
+    return events
 
 
 def _to_compute_again(

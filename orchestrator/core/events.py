@@ -77,10 +77,15 @@ class ClusterObserved(_Event):
 
 
 class WorkflowSubmitted(_Event):
-    """A user submitted a workflow (as a spec, or packed by a driver); its ``id`` must be set."""
+    """A user submitted a workflow (as a spec, or packed by a driver); its ``id`` must be set.
+
+    ``cached``: tasks whose result the runtime found in the result cache: they succeed at
+    admission without running.
+    """
 
     kind: Literal["workflow_submitted"] = "workflow_submitted"
     workflow: Annotated[WorkflowSpec | PackedWorkflow, SkipValidation]
+    cached: tuple[str, ...] = ()
 
 
 class WorkflowCancelRequested(_Event):

@@ -24,16 +24,26 @@ class TaskExtras(NamedTuple):
         heartbeat_timeout_s: Longest silence of an attempt between progress reports.
         schedule_to_close_s: Longest time from first ready to the task's end.
         compensate: Function that undoes the task's effect if the workflow fails.
+        cache: Reuse a stored result: True (a key from function and arguments) or a key.
+        cache_ttl_s: Oldest stored result reused, in seconds (None: any).
     """
 
     heartbeat_timeout_s: float | None = None
     schedule_to_close_s: float | None = None
     compensate: Any = None
+    cache: bool | str = False
+    cache_ttl_s: float | None = None
 
     @classmethod
     def of(cls, task: TaskSpec) -> TaskExtras | None:
         """Return the extras of ``task``, or None when it has none."""
-        extras = cls(task.heartbeat_timeout_s, task.schedule_to_close_s, task.compensate)
+        extras = cls(
+            task.heartbeat_timeout_s,
+            task.schedule_to_close_s,
+            task.compensate,
+            task.cache,
+            task.cache_ttl_s,
+        )
         return None if extras == _NO_EXTRAS else extras
 
 

@@ -31,13 +31,11 @@ from orchestrator.core import checkpoint_state, compensation, pausing, recovery,
 from orchestrator.core.admission import critical_path_ranks, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
-from orchestrator.core.commands import (
-    Command,
-)
+from orchestrator.core.commands import Command, PublishTaskEvents
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.dead_letters import DeadLetter, DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
-from orchestrator.core.errors import WorkflowRejectedError
+from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
     AttemptsFinished,
@@ -192,7 +190,18 @@ class Scheduler:
     def _on_workflow_submitted(self, event: WorkflowSubmitted, out: list[Command]) -> None:
         workflow = event.workflow
         spec = workflow if isinstance(workflow, PackedWorkflow) else PackedWorkflow.pack(workflow)
-        record = self._admit(spec, self._clock.now_s(), out)
+        now_s = self._clock.now_s()
+        unknown = set(event.cached) - {row.id for row in spec.rows} if event.cached else ()
+        if unknown:
+            problem = Problem("cached", f"no such tasks: {sorted(unknown)}")
+            raise WorkflowRejectedError(spec.id or spec.name, [problem])
+        record = self._admit(spec, now_s, out)
+        if event.cached:
+            events = checkpoint_state.succeed_from_cache(record, event.cached, now_s)
+            out.append(PublishTaskEvents(tuple(events)))
+            if record.open_tasks == 0:
+                self._finish_workflow(record, out)
+                return
         self._life.release_ready(record, out)
 
     def _on_workflow_restored(self, event: WorkflowRestored, out: list[Command]) -> None:

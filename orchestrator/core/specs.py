@@ -247,6 +247,11 @@ class TaskSpec(BaseModel):
         compensate: A function run if the workflow fails after this task succeeded, to
             undo its effect (a saga): it receives this task's result as its input.
             Compensations run in reverse order of completion.
+        cache: Reuse a stored result instead of running: True for a key made from the
+            function (or agent) and the arguments, upstream inputs included through
+            their own keys (so the same computation on the same inputs hits); a string
+            for a key of your own. The result is stored when the task succeeds.
+        cache_ttl_s: A stored result older than this is not reused (None: no expiry).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -266,6 +271,8 @@ class TaskSpec(BaseModel):
     heartbeat_timeout_s: float | None = Field(default=None, gt=0)
     schedule_to_close_s: float | None = Field(default=None, gt=0)
     compensate: FunctionRef | None = None
+    cache: bool | Annotated[str, Field(min_length=1, max_length=500)] = False
+    cache_ttl_s: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -287,6 +294,8 @@ class TaskSpec(BaseModel):
             raise ValueError("give exactly one of 'agent' and 'function'")
         if self.deadline is not None and self.deadline.tzinfo is None:
             raise ValueError("deadline must carry a time zone, e.g. 2026-01-01T12:00:00+00:00")
+        if self.cache_ttl_s is not None and self.cache is False:
+            raise ValueError("cache_ttl_s needs cache (True, or a key of your own)")
         return self
 
     def dependencies(self) -> tuple[str, ...]:

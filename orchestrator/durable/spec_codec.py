@@ -99,6 +99,8 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
                 extras.heartbeat_timeout_s,
                 extras.schedule_to_close_s,
                 function_ref(extras.compensate),
+                extras.cache,
+                extras.cache_ttl_s,
             ]
         )
     structure = {
@@ -159,8 +161,8 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
     packed = []
     for index, fields in enumerate(rows):
         (task_id, agent, fn, inputs, priority, deadline_s, res, retry) = fields[:8]
-        (timeout_s, estimate_s, heartbeat_s, close_s, compensate) = fields[8:13]
-        extras = TaskExtras(heartbeat_s, close_s, function(compensate))
+        (timeout_s, estimate_s, heartbeat_s, close_s, compensate, cache, ttl_s) = fields[8:15]
+        extras = TaskExtras(heartbeat_s, close_s, function(compensate), cache, ttl_s)
         packed.append(
             TaskRow(
                 task_id,

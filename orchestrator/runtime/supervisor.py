@@ -55,6 +55,7 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
 from orchestrator.runtime.agent_registry import AgentRegistry
+from orchestrator.runtime.caching import CacheKeeper
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
@@ -117,10 +118,11 @@ class Supervisor:
         self._heartbeat_synced_s = 0.0
         scope = scope_prefix(settings.ray.namespace, settings.ray.supervisor_name)
         self._durability = Durability(settings.checkpoint, scope, clock, log)
+        self._cache = CacheKeeper(settings.checkpoint, scope, clock, log)
         if self._durability.enabled:
             self._observe_cluster(force=True)
             restored = restore_workflows(
-                self._durability, self._scheduler, self._results, self._open_workflow, log
+                self._durability, self._scheduler, self._results, self._open_restored, log
             )
             if restored:
                 self._ensure_running()
@@ -139,12 +141,19 @@ class Supervisor:
         self._ensure_running()
         self._observe_cluster(force=True)
         log = self._log.bind(workflow_id=spec.id)
+        hits, problems = self._cache.look_up(spec)
         try:
-            commands = self._scheduler.handle(WorkflowSubmitted(workflow=spec))
+            if problems:
+                raise WorkflowRejectedError(spec.id or spec.name, problems)
+            event = WorkflowSubmitted(workflow=spec, cached=tuple(hits))
+            commands = self._scheduler.handle(event)
         except WorkflowRejectedError as exc:
+            self._cache.released(spec.id or "")
             log.warning("workflow.rejected", problems=[str(p) for p in exc.problems])
             return exc.problems
         self._open_workflow(spec)
+        for task_id, value in hits.items():  # before the dispatches that need them
+            self._results.put(spec.id or "", task_id, ray.put(value))
         log.info("workflow.submitted", name=spec.name, tasks=len(spec.rows))
         if self._durability.enabled:
             try:
@@ -154,6 +163,10 @@ class Supervisor:
         self._execute(commands)
         self._save()  # durable before the driver hears it was accepted
         return ()
+
+    def _open_restored(self, spec: PackedWorkflow) -> asyncio.Event:
+        self._cache.restored(spec)
+        return self._open_workflow(spec)
 
     def _open_workflow(self, spec: PackedWorkflow) -> asyncio.Event:
         """Start keeping an admitted (or restored) workflow's results and end."""
@@ -398,6 +411,7 @@ class Supervisor:
                 self._handle(AttemptsFinished(outcomes=outcomes))
             finally:
                 self._candidates = {}
+            self._cache.store_new(self._fetch_results)
         for agent_id, (cause, reason) in lost.items():
             self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=reason))
 
@@ -447,6 +461,7 @@ class Supervisor:
                 case PublishTaskEvents():
                     self._publish_tasks(command)
                     self._durability.tasks_changed(command.events)
+                    self._cache.tasks_changed(command.events)
                 case PublishWorkflowEvent():
                     self._publish_workflow(command)
                     self._durability.workflow_changed(command.workflow_id)
@@ -466,6 +481,7 @@ class Supervisor:
 
     def _release_workflow(self, command: ReleaseWorkflow) -> None:
         self._durability.released(command.workflow_id)
+        self._cache.released(command.workflow_id)
         self._results.release(command.workflow_id)
         self._quiet_workflows.discard(command.workflow_id)
         self._finished.pop(command.workflow_id, None)

@@ -17,6 +17,7 @@ import pytest
 import ray
 
 from orchestrator import Orchestrator, TaskState, Workflow, WorkflowState
+from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.settings import CheckpointSettings, Settings
 from tests.integration import workloads
 
@@ -143,3 +144,90 @@ def test_a_new_supervisor_on_saved_state_continues_and_keeps_finished_results(
         assert again.result("s5") == 0
     starts = _starts(ledger)
     assert set(starts.values()) == {1}, starts
+
+
+def test_the_workflow_commands_steer_the_running_orchestrator(
+    orchestrator: Orchestrator, tmp_path: Path
+) -> None:
+    # Given a slow workflow on the running orchestrator (no checkpoint storage set)
+    from click.testing import CliRunner
+
+    from orchestrator.cli import main
+
+    run = orchestrator.submit(_wide(tmp_path / "ledger.jsonl", 40, 0.1))
+    runner = CliRunner()
+    # status lists it; pause holds it (and says nothing was saved); resume and cancel
+    listed = runner.invoke(main, ["status"])
+    assert listed.exit_code == 0 and run.id in listed.output
+    paused = runner.invoke(main, ["pause", run.id])
+    assert paused.exit_code == 0, paused.output
+    assert "no checkpoint storage is set" in paused.output
+    assert run.status().state is WorkflowState.PAUSED
+    shown = runner.invoke(main, ["status", run.id])
+    assert shown.exit_code == 0 and "paused" in shown.output
+    resumed = runner.invoke(main, ["resume", run.id])
+    assert resumed.exit_code == 0 and "running" in resumed.output
+    cancelled = runner.invoke(main, ["cancel", run.id, "--reason", "enough"])
+    assert cancelled.exit_code == 0
+    assert run.wait(timeout_s=60).state is WorkflowState.CANCELLED
+    # Unknown workflows and finished ones are refused with exit code 2, naming them
+    for args in (["pause", "nope"], ["resume", "nope"], ["cancel", "nope"], ["status", "nope"]):
+        refused = runner.invoke(main, args)
+        assert refused.exit_code == 2, (args, refused.output)
+        assert "nope" in refused.output
+    finished = runner.invoke(main, ["pause", run.id])
+    assert finished.exit_code == 2 and "has finished" in finished.output
+    assert runner.invoke(main, ["resume"]).exit_code == 2  # names nothing
+    # The orchestrator is still up
+    assert orchestrator.workflows()
+
+
+def test_a_driver_joining_with_other_settings_is_told_which_differ(
+    orchestrator: Orchestrator,
+) -> None:
+    settings = orchestrator.settings
+    other = settings.model_copy(
+        update={"heartbeat": settings.heartbeat.model_copy(update={"interval_s": 0.7})}
+    )
+    joined = Orchestrator(settings=other)
+    with pytest.warns(UserWarning, match=r"heartbeat.interval_s: yours 0.7, running 0.2"):
+        joined.start()
+    assert joined.settings_mismatch == {"heartbeat.interval_s": (0.7, 0.2)}
+    joined.shutdown()  # it only joined: the running supervisor stays up
+    assert orchestrator.workflows() is not None
+    same = Orchestrator(settings=settings).start()
+    assert same.settings_mismatch == {}
+
+
+def test_a_cached_result_is_reused_by_a_later_workflow_until_it_expires(
+    orchestrator: Orchestrator, tmp_path: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.jsonl")
+
+    def workflow(name: str, ttl_s: float | None = None) -> Workflow:
+        wf = Workflow(name)
+        slow = wf.task(
+            "slow", workloads.ledgered, args=(ledger, "slow", 21), cache=True, cache_ttl_s=ttl_s
+        )
+        wf.task("double", workloads.add, args=(slow.output, slow.output))
+        return wf
+
+    # Given a workflow whose cached task ran once
+    first = orchestrator.run(workflow("first"))
+    assert first.result("double") == 42
+    # When a later workflow has the same task, Then it is not run again; its result is reused
+    second = orchestrator.run(workflow("second"))
+    assert second.status().state is WorkflowState.SUCCEEDED
+    assert second.result("slow") == 21 and second.result("double") == 42
+    assert second.task("slow").attempts == 0
+    assert _starts(Path(ledger))["slow"] == 1
+    # And past its expiry it runs again
+    time.sleep(1.2)
+    third = orchestrator.run(workflow("third", ttl_s=1.0))
+    assert third.result("double") == 42
+    assert _starts(Path(ledger))["slow"] == 2
+    # A task whose key cannot be made refuses the workflow, naming it
+    bad = Workflow("bad")
+    bad.task("odd", workloads.add, args=(lambda: 1, 2), cache=True)
+    with pytest.raises(WorkflowRejectedError, match=r"tasks\[.odd.\].cache"):
+        orchestrator.submit(bad)
