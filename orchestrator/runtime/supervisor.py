@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from typing import Any, Literal, assert_never
 
@@ -329,9 +330,10 @@ class Supervisor:
         return [heartbeat] if heartbeat is not None else []
 
     async def process_stats(self) -> dict[str, int]:
-        """Return resident memory (now and peak) and current counts (tests, benchmarks)."""
+        """Return resident memory (now and peak), its pid and current counts (tests, benchmarks)."""
         return {
             **process_memory(),
+            "pid": os.getpid(),
             "agents": len(self._agents),
             "calls_in_flight": len(self._dispatcher),
             "results_held": len(self._results),

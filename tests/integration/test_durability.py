@@ -7,7 +7,12 @@ started, how often.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,3 +236,70 @@ def test_a_cached_result_is_reused_by_a_later_workflow_until_it_expires(
     bad.task("odd", workloads.add, args=(lambda: 1, 2), cache=True)
     with pytest.raises(WorkflowRejectedError, match=r"tasks\[.odd.\].cache"):
         orchestrator.submit(bad)
+
+
+def test_a_supervisor_whose_process_crashes_is_restarted_by_ray_and_reloads(
+    durable: Orchestrator, tmp_path: Path
+) -> None:
+    # Given a workflow running midway on a supervisor with durable state
+    ledger = tmp_path / "ledger.jsonl"
+    run = durable.submit(_wide(ledger, 120, 0.03))
+    _wait_for(run, 40)
+    handle = durable.supervisor
+    pid = durable.client.process_stats()["pid"]
+    # When its process dies (as a segfault or the out-of-memory killer would end it)
+    os.kill(pid, signal.SIGKILL)
+    # Then Ray restarts the same actor, which reloads its checkpoint and finishes
+    assert run.wait(timeout_s=180).state is WorkflowState.SUCCEEDED
+    assert durable.supervisor == handle
+    assert durable.client.process_stats()["pid"] != pid
+    assert set(_starts(ledger)) == {f"t{i:03d}" for i in range(120)}
+
+
+_DETACHED_DRIVER = """
+import sys
+from orchestrator import Orchestrator, Workflow
+from orchestrator.settings import CheckpointSettings, RaySettings, Settings
+from tests.integration import workloads
+
+address, name, ledger = sys.argv[1], sys.argv[2], sys.argv[3]
+settings = Settings(ray=RaySettings(supervisor_name=name, detached=True, log_to_driver=False))
+wf = Workflow("outlives-its-driver")
+for i in range(6):
+    wf.task(f"t{i}", workloads.ledgered_sleep, args=(ledger, f"t{i}", 0.5))
+with Orchestrator(address, settings=settings) as orchestrator:
+    print(orchestrator.submit(wf).id)
+"""
+
+
+def test_a_detached_supervisor_outlives_its_driver_and_another_attaches(
+    orchestrator: Orchestrator, tmp_path: Path
+) -> None:
+    # Given a driver process that submits a workflow to a detached supervisor and exits
+    ledger = tmp_path / "ledger.jsonl"
+    address = ray.get_runtime_context().gcs_address
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(Path.cwd())}
+    driver = subprocess.run(
+        [sys.executable, "-c", _DETACHED_DRIVER, address, "detached-sup", str(ledger)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    workflow_id = driver.stdout.strip().splitlines()[-1]
+    # When another driver attaches by name, Then it follows the same workflow to its end
+    settings = orchestrator.settings.model_copy(
+        update={
+            "ray": orchestrator.settings.ray.model_copy(update={"supervisor_name": "detached-sup"})
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its settings are the defaults, not this module's
+        other = Orchestrator(settings=settings).start()
+    try:
+        assert other.attach(workflow_id).wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+        assert len(_starts(ledger)) == 6
+    finally:
+        other.client.stop()  # end the detached supervisor this test made
