@@ -2,12 +2,15 @@
 
 The results themselves stay in Ray's object store; holding a ref keeps its object alive,
 so releasing a workflow drops all of its refs at once and lets Ray free the objects.
+`fetch` reads values, for the checkpoints and the result cache.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import ray
 
 from orchestrator.core.commands import TaskEvent
 from orchestrator.core.states import TaskState
@@ -56,6 +59,15 @@ class ResultStore:
     def get(self, workflow_id: str, task_id: str) -> Any | None:
         """Return a task's result ref, or None if it has none (or the workflow is gone)."""
         return self._by_workflow.get(workflow_id, {}).get(task_id)
+
+    def fetch(self, workflow_id: str, task_ids: list[str]) -> dict[str, Any]:
+        """Return the values of the results held for ``task_ids`` (from Ray's object store).
+
+        Blocks until they are read: they are results of finished calls, already stored.
+        """
+        refs = {task_id: self.get(workflow_id, task_id) for task_id in task_ids}
+        held = {task_id: ref for task_id, ref in refs.items() if ref is not None}
+        return dict(zip(held, ray.get(list(held.values())), strict=True))
 
     def of(self, workflow_id: str) -> Mapping[str, Any]:
         """Return the refs of one workflow by task id (hot path: no copy).

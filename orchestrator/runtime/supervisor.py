@@ -225,18 +225,9 @@ class Supervisor:
     ) -> tuple[WorkflowStatus, str | None]:
         """Pause a workflow; wait for its running attempts; save a checkpoint.
 
-        Args:
-            workflow_id: The workflow.
-            stop_running: Give up its running attempts (re-queued, not charged) rather
-                than wait for them.
-            timeout_s: Wait at most this long for running attempts (None: until done).
-
-        Returns:
-            Its status, and the key of the checkpoint saved (None without storage).
-
-        Raises:
-            KeyError: unknown workflow.
-            ValueError: the workflow has finished.
+        ``stop_running`` gives them up instead (re-queued, not charged); ``timeout_s``
+        bounds the wait. Returns the status and the checkpoint's key (None without
+        storage). Raises `KeyError` (unknown) or `ValueError` (finished workflow).
         """
         self._handle(WorkflowPauseRequested(workflow_id=workflow_id, stop_running=stop_running))
         self._durability.workflow_changed(workflow_id)
@@ -413,7 +404,7 @@ class Supervisor:
                 self._handle(AttemptsFinished(outcomes=outcomes))
             finally:
                 self._candidates = {}
-            self._cache.store_new(self._fetch_results)
+            self._cache.store_new(self._results.fetch)
         for agent_id, (cause, reason) in lost.items():
             self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=reason))
 
@@ -426,14 +417,8 @@ class Supervisor:
             return None
         scheduler = self._scheduler
         return self._durability.save(
-            scheduler.workflow_ids(), scheduler.checkpoint_entry, self._fetch_results
+            scheduler.workflow_ids(), scheduler.checkpoint_entry, self._results.fetch
         )
-
-    def _fetch_results(self, workflow_id: str, task_ids: list[str]) -> dict[str, Any]:
-        """Return the results of succeeded tasks, fetched from Ray's object store."""
-        refs = {t: self._results.get(workflow_id, t) for t in task_ids}
-        held = {task_id: ref for task_id, ref in refs.items() if ref is not None}
-        return dict(zip(held, ray.get(list(held.values())), strict=True))
 
     def _observe_cluster(self, *, force: bool) -> None:
         now = self._clock.now_s()
