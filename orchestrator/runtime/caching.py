@@ -86,6 +86,8 @@ class CacheKeeper:
     def tasks_changed(self, events: Iterable[TaskEvent]) -> None:
         """Note the cached tasks that succeeded by running: their results are to store."""
         keys = self._keys
+        if not keys:  # no workflow asks for caching: the common case, on the hot path
+            return
         for event in events:
             if (
                 event.state is _SUCCEEDED
