@@ -124,6 +124,9 @@ class Workflow:
         compensate: Callable[..., Any] | str | None = None,
         cache: bool | str = False,
         cache_ttl_s: float | None = None,
+        not_before: datetime | None = None,
+        delay_s: float | None = None,
+        on_deadline_miss: str = "run",
     ) -> TaskHandle:
         """Add a task and return its handle.
 
@@ -150,6 +153,10 @@ class Workflow:
             cache: Reuse a stored result of the same function on the same inputs
                 (True), or of a key of your own (a string), instead of running.
             cache_ttl_s: Do not reuse a stored result older than this.
+            not_before: Do not start before this instant (time-zone aware).
+            delay_s: Do not start before this long after the workflow's submission.
+            on_deadline_miss: ``run`` (default: reported only), ``skip`` or ``fail``
+                when the deadline passes before the task ended.
 
         Raises:
             WorkflowRejectedError: the task is invalid; the error names each bad field.
@@ -173,7 +180,11 @@ class Workflow:
             "schedule_to_close_s": schedule_to_close_s,
             "compensate": compensate,
             "cache_ttl_s": cache_ttl_s,
+            "not_before": not_before,
+            "delay_s": delay_s,
         }
+        if on_deadline_miss != "run":
+            fields["on_deadline_miss"] = on_deadline_miss
         if cache is not False:
             fields["cache"] = cache
         fields.update((name, value) for name, value in scalars.items() if value is not None)

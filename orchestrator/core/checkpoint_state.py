@@ -52,6 +52,7 @@ TASK_FIELDS = (
     "traceback",
     "dead_letter_s",
     "heartbeat",
+    "deadline_missed",
 )
 
 _PENDING = TaskState.PENDING
@@ -88,6 +89,7 @@ def workflow_entry(
         "finished_s": workflow.finished_s,
         "cancel_reason": workflow.cancel_reason,
         "retries_left": workflow.retries_left,
+        "deadline_misses": workflow.deadline_misses,
         "tasks": {
             task.task_id: _task_fields(task, letters.get(task.task_id))
             for task in chosen
@@ -112,6 +114,7 @@ def _task_fields(task: TaskRecord, dead_letter_s: float | None) -> list[Any]:
         task.traceback,
         dead_letter_s,
         _json_or_none(task.last_heartbeat),
+        task.deadline_missed,
     ]
 
 
@@ -181,6 +184,7 @@ def apply(
     workflow.submitted_s = float(entry.get("submitted_s", workflow.submitted_s))
     workflow.cancel_reason = entry.get("cancel_reason")
     workflow.retries_left = entry.get("retries_left", workflow.retries_left)
+    workflow.deadline_misses = int(entry.get("deadline_misses", 0))
     workflow.graph.resume_from(ended)
     if workflow_state.is_terminal and workflow.open_tasks == 0:
         workflow.state = workflow_state
@@ -257,6 +261,7 @@ def _restore_fields(task: TaskRecord, fields: list[Any]) -> None:
     task.error_message = fields[10]
     task.traceback = fields[11]
     task.last_heartbeat = fields[13]
+    task.deadline_missed = bool(fields[14])
 
 
 def _restore_state(task: TaskRecord, state: TaskState) -> None:

@@ -349,16 +349,33 @@ class TaskGraph:
         return seen
 
     def mark_failed(self, node: str) -> set[str]:
-        """Record that ``node`` failed; return the nodes that can now never run.
+        """Record that ``node`` (ready, or still waiting) failed; return what can never run.
 
         Those are its descendants not yet done; none of them will become ready.
         """
-        if self._remaining.get(node) != 0:
-            raise ValueError(f"cannot mark {node!r} failed: unknown, not ready or already done")
+        if self._remaining.get(node, -1) < 0:
+            raise ValueError(f"cannot mark {node!r} failed: unknown or already done")
         self._remaining[node] = -1
         doomed = {n for n in self.descendants(node) if self._remaining[n] > 0}
         for dependent in doomed:
             self._remaining[dependent] = -1
+        return doomed
+
+    def mark_skipped(self, node: str) -> set[str]:
+        """Record that ``node`` will not run (done or not, ready or waiting).
+
+        Returns its descendants not yet done: none of them will become ready.
+
+        Raises:
+            ValueError: ``node`` is unknown or already done.
+        """
+        remaining = self._remaining
+        if remaining.get(node, -1) == -1:
+            raise ValueError(f"cannot skip {node!r}: unknown or already done")
+        remaining[node] = -1
+        doomed = {n for n in self.descendants(node) if remaining[n] > 0}
+        for dependent in doomed:
+            remaining[dependent] = -1
         return doomed
 
     # -- queries -------------------------------------------------------------------------

@@ -9,9 +9,11 @@ ends, the lifecycle hands the workflow to its owner (``on_workflow_done``).
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from orchestrator.core import compensation
 from orchestrator.core.clock import Clock
@@ -105,12 +107,33 @@ class TaskLifecycle:
                 self.flush_events(out)
                 self._on_workflow_done(workflow, out)
 
+    def note(self, task: TaskRecord, message: str) -> None:
+        """Publish something that happened to ``task`` without a change of state."""
+        workflow_id = task.workflow.workflow_id
+        self._events.append(
+            TaskEvent(workflow_id, task.task_id, task.state, task.attempts, message)
+        )
+
     def release_ready(self, workflow: WorkflowRecord, out: list[Command]) -> None:
-        """Queue every task of ``workflow`` whose dependencies all succeeded by now."""
+        """Queue every task of ``workflow`` whose dependencies all succeeded by now.
+
+        A deferred task (``not_before``, ``delay_s``) whose start time has not come waits
+        for it (see `Timers.add_start`).
+        """
         tasks = workflow.tasks
         for task_id in workflow.graph.ready():
             task = tasks[task_id]
             if task.state is _PENDING:
+                extras = task.extras
+                if extras is not None and extras.deferred:
+                    start_s = max(
+                        extras.not_before_s or -math.inf,
+                        workflow.submitted_s + (extras.delay_s or 0.0),
+                    )
+                    if start_s > self._clock.now_s():
+                        self._timers.add_start(start_s, task)
+                        self.note(task, f"deferred: starts at {_instant(start_s)}")
+                        continue
                 self.make_ready(task, out)
 
     def make_ready(self, task: TaskRecord, out: list[Command], message: str = "") -> None:
@@ -283,11 +306,36 @@ class TaskLifecycle:
         """Fail ``task`` for good: its schedule-to-close time passed before it ended."""
         extras = task.extras
         assert extras is not None and extras.schedule_to_close_s is not None
-        task.error_type = "ScheduleToCloseTimeout"
-        task.error_message = (
+        message = (
             f"not done {extras.schedule_to_close_s:g}s after it was first ready"
             " (schedule_to_close_s)"
         )
+        self.fail_now(task, "ScheduleToCloseTimeout", message, "schedule-to-close time", out)
+
+    def skip(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
+        """Skip unfinished, not running ``task`` and every task that needs it."""
+        if task.state is _READY:
+            task.pool.queue_of(task).remove(task)
+        task.error_message = reason
+        self.set_state(task, TaskState.SKIPPED, out, reason)
+        tasks = task.workflow.tasks
+        why = f"upstream task {task.task_id!r} was skipped"
+        for task_id in task.workflow.graph.mark_skipped(task.task_id):
+            dependent = tasks[task_id]
+            if dependent.state is _PENDING:
+                dependent.error_message = why
+                self.set_state(dependent, TaskState.SKIPPED, out, why)
+
+    def fail_now(
+        self, task: TaskRecord, error_type: str, message: str, what: str, out: list[Command]
+    ) -> None:
+        """Fail unfinished ``task`` for good at once, stopping its running attempt's agent.
+
+        ``what`` names what passed (``schedule-to-close time``, ``deadline``) in the
+        reason the agent is stopped for.
+        """
+        task.error_type = error_type
+        task.error_message = message
         task.traceback = None
         agent = None
         if task.state is TaskState.RUNNING:
@@ -297,9 +345,9 @@ class TaskLifecycle:
             )
         elif task.state is _READY:
             task.pool.queue_of(task).remove(task)
-        self.fail(task, f"ScheduleToCloseTimeout: {task.error_message}", out)
+        self.fail(task, f"{error_type}: {message}", out)
         if agent is not None:
-            reason = f"task {task.task_id!r} ran past its schedule-to-close time"
+            reason = f"task {task.task_id!r} ran past its {what}"
             self.lose_agent(agent, "stopped", reason, "none", out)
 
     def _cut_short(
@@ -347,3 +395,8 @@ class TaskLifecycle:
                 message = f"re-queued: {what}"
             self.make_ready(task, out, message)
         self._fleet.top_up(agent.pool, out)
+
+
+def _instant(time_s: float) -> str:
+    """Return a POSIX time as an ISO 8601 UTC instant, for messages."""
+    return datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

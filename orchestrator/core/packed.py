@@ -26,6 +26,9 @@ class TaskExtras(NamedTuple):
         compensate: Function that undoes the task's effect if the workflow fails.
         cache: Reuse a stored result: True (a key from function and arguments) or a key.
         cache_ttl_s: Oldest stored result reused, in seconds (None: any).
+        not_before_s: Earliest start, as a POSIX timestamp (None: no such bound).
+        delay_s: Earliest start after the workflow's submission, in seconds.
+        on_deadline_miss: ``run``, ``skip`` or ``fail`` when the deadline passes.
     """
 
     heartbeat_timeout_s: float | None = None
@@ -33,6 +36,14 @@ class TaskExtras(NamedTuple):
     compensate: Any = None
     cache: bool | str = False
     cache_ttl_s: float | None = None
+    not_before_s: float | None = None
+    delay_s: float | None = None
+    on_deadline_miss: str = "run"
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the task has an earliest start."""
+        return self.not_before_s is not None or self.delay_s is not None
 
     @classmethod
     def of(cls, task: TaskSpec) -> TaskExtras | None:
@@ -43,6 +54,9 @@ class TaskExtras(NamedTuple):
             task.compensate,
             task.cache,
             task.cache_ttl_s,
+            task.not_before.timestamp() if task.not_before is not None else None,
+            task.delay_s,
+            task.on_deadline_miss,
         )
         return None if extras == _NO_EXTRAS else extras
 

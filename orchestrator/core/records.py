@@ -47,6 +47,8 @@ class WorkflowRecord:
     compensations: deque[TaskRecord] | None = None
     # Ready tasks held while the workflow is paused (see `pausing`).
     parked: list[TaskRecord] = field(default_factory=list)
+    # Its tasks whose deadline passed before they ended.
+    deadline_misses: int = 0
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open."""
@@ -103,6 +105,8 @@ class TaskRecord:
     first_ready_s: float | None = None
     # For a compensation: the task whose effect it undoes (it is outside the graph).
     compensates: str | None = None
+    # Its deadline passed before it ended.
+    deadline_missed: bool = False
 
 
 @dataclass(slots=True, eq=False)

@@ -23,11 +23,19 @@ It coordinates these parts, each in its own module:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, Never, NoReturn
 
-from orchestrator.core import checkpoint_state, compensation, pausing, recovery, snapshots
+from orchestrator.core import (
+    checkpoint_state,
+    compensation,
+    deadlines,
+    pausing,
+    recovery,
+    snapshots,
+)
 from orchestrator.core.admission import critical_path_ranks, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
@@ -242,6 +250,10 @@ class Scheduler:
         task_pools = [pools[key] for key in fit.task_pools]
         record = workflow_record(spec, graph, task_pools, ranks, now_s)
         self._book.add(record)
+        add_deadline = self._timers.add_deadline
+        for task in record.tasks.values():
+            if task.deadline_s != math.inf:
+                add_deadline(task.deadline_s, task)
         return record
 
     def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
@@ -315,6 +327,10 @@ class Scheduler:
             self._life.close_timeout(task, out)
         for task in self._timers.due_retries(now):
             self._life.make_ready(task, out)
+        for task in self._timers.due_starts(now):
+            self._life.make_ready(task, out)
+        for task in self._timers.due_deadlines(now):
+            deadlines.miss(task, self._life, out)
         self._dispatcher.reopen_gates(now)
         self._fleet.retire_idle(now, out)
 

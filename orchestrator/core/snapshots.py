@@ -32,6 +32,7 @@ def workflow_status(workflow: WorkflowRecord) -> WorkflowStatus:
         counts={state: n for state, n in workflow.counts.items() if n},
         submitted_s=workflow.submitted_s,
         finished_s=workflow.finished_s,
+        deadline_misses=workflow.deadline_misses,
     )
 
 
@@ -48,6 +49,7 @@ def task_info(task: TaskRecord) -> TaskInfo:
         error_type=task.error_type,
         error_message=task.error_message,
         traceback=task.traceback,
+        deadline_missed=task.deadline_missed,
     )
 
 
@@ -75,6 +77,7 @@ def run_summary(workflow: WorkflowRecord, now_s: float) -> RunSummary:
         critical_path=path.nodes,
         critical_path_s=path.length_s,
         speedup=total_s / wall_s if wall_s > 0 else 0.0,
+        deadline_misses=workflow.deadline_misses,
     )
 
 

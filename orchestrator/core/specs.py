@@ -252,6 +252,14 @@ class TaskSpec(BaseModel):
             their own keys (so the same computation on the same inputs hits); a string
             for a key of your own. The result is stored when the task succeeds.
         cache_ttl_s: A stored result older than this is not reused (None: no expiry).
+        not_before: The task does not start before this instant (time-zone aware), even
+            when its dependencies are done: a deferred task.
+        delay_s: The task does not start before this long after its workflow was
+            submitted (with ``not_before``, the later of the two).
+        on_deadline_miss: What happens when ``deadline`` passes and the task has not
+            ended: ``run`` (it goes on; the miss is reported), ``skip`` (unless it is
+            running, it is skipped, and so are the tasks that need it) or ``fail`` (it
+            fails now with ``DeadlineMissed``, a running attempt stopped).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -273,6 +281,9 @@ class TaskSpec(BaseModel):
     compensate: FunctionRef | None = None
     cache: bool | Annotated[str, Field(min_length=1, max_length=500)] = False
     cache_ttl_s: float | None = Field(default=None, gt=0)
+    not_before: datetime | None = None
+    delay_s: float | None = Field(default=None, ge=0)
+    on_deadline_miss: Literal["run", "skip", "fail"] = "run"
 
     @model_validator(mode="before")
     @classmethod
@@ -294,6 +305,10 @@ class TaskSpec(BaseModel):
             raise ValueError("give exactly one of 'agent' and 'function'")
         if self.deadline is not None and self.deadline.tzinfo is None:
             raise ValueError("deadline must carry a time zone, e.g. 2026-01-01T12:00:00+00:00")
+        if self.not_before is not None and self.not_before.tzinfo is None:
+            raise ValueError("not_before must carry a time zone, e.g. 2026-01-01T12:00:00+00:00")
+        if self.on_deadline_miss != "run" and self.deadline is None:
+            raise ValueError("on_deadline_miss needs a deadline")
         if self.cache_ttl_s is not None and self.cache is False:
             raise ValueError("cache_ttl_s needs cache (True, or a key of your own)")
         return self

@@ -39,6 +39,9 @@ TASK_TRANSITIONS: frozenset[tuple[TaskState, TaskState]] = frozenset(
     {
         (TaskState.PENDING, TaskState.READY),
         (TaskState.PENDING, TaskState.SKIPPED),
+        # Its deadline passed with ``on_deadline_miss="skip"`` before it started.
+        (TaskState.READY, TaskState.SKIPPED),
+        (TaskState.RETRY_WAIT, TaskState.SKIPPED),
         (TaskState.PENDING, TaskState.CANCELLED),
         (TaskState.READY, TaskState.RUNNING),
         (TaskState.READY, TaskState.CANCELLED),

@@ -22,6 +22,7 @@ class TaskInfo(BaseModel):
         error_type: Exception class of the last failure.
         error_message: Text of the last failure, or why the task was skipped or cancelled.
         traceback: Traceback of the last failure.
+        deadline_missed: Its deadline passed before it ended.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -36,6 +37,7 @@ class TaskInfo(BaseModel):
     error_type: str | None = None
     error_message: str | None = None
     traceback: str | None = None
+    deadline_missed: bool = False
 
     @property
     def duration_s(self) -> float | None:
@@ -56,6 +58,7 @@ class WorkflowStatus(BaseModel):
         counts: Tasks per state (states with no task are left out).
         submitted_s: When it was accepted.
         finished_s: When its last task ended.
+        deadline_misses: Its tasks whose deadline passed before they ended.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -67,6 +70,7 @@ class WorkflowStatus(BaseModel):
     counts: dict[TaskState, int]
     submitted_s: float
     finished_s: float | None = None
+    deadline_misses: int = 0
 
     def count(self, state: TaskState) -> int:
         """Return how many tasks are in ``state``."""
@@ -99,6 +103,7 @@ class RunSummary(BaseModel):
         critical_path: The chain of tasks that bounded the run, by measured run time.
         critical_path_s: Its length.
         speedup: ``task_time_sum_s / wall_s``.
+        deadline_misses: Tasks whose deadline passed before they ended.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -115,6 +120,7 @@ class RunSummary(BaseModel):
     critical_path: tuple[str, ...]
     critical_path_s: float
     speedup: float
+    deadline_misses: int = 0
 
 
 class PoolStatistics(BaseModel):

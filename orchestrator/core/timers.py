@@ -1,7 +1,8 @@
 """`Timers`: what the scheduler must do at a given time.
 
 Retries after their backoff; attempts past their timeout; attempts silent for longer than
-their heartbeat timeout; tasks past their schedule-to-close time. Heaps (heapq) of plain
+their heartbeat timeout; tasks past their schedule-to-close time; deferred tasks whose
+start time came; tasks whose deadline passed. Heaps (heapq) of plain
 tuples, one per kind. An entry is never removed when it stops mattering (the
 retried task was cancelled, the attempt ended); it goes stale and is skipped when it
 reaches the top, the heapq recipe's lazy deletion. Whether an entry is stale is decided
@@ -21,6 +22,7 @@ from orchestrator.core.records import InFlight, TaskRecord
 from orchestrator.core.states import TaskState
 
 _RETRY_WAIT = TaskState.RETRY_WAIT
+_PENDING = TaskState.PENDING
 _CANCELLED = TaskState.CANCELLED
 
 #: (due_s, sequence, task, its attempts when the retry was scheduled)
@@ -35,7 +37,16 @@ _EntryT = TypeVar("_EntryT", _Retry, _Timeout)
 class Timers:
     """Retries waiting out their backoff and attempts that may run past their timeout."""
 
-    __slots__ = ("_closes", "_in_flight", "_retries", "_sequence", "_silences", "_timeouts")
+    __slots__ = (
+        "_closes",
+        "_deadlines",
+        "_in_flight",
+        "_retries",
+        "_sequence",
+        "_silences",
+        "_starts",
+        "_timeouts",
+    )
 
     def __init__(self, in_flight: InFlight) -> None:
         """Keep timers that tell stale from live by ``in_flight``, the scheduler's own."""
@@ -44,6 +55,8 @@ class Timers:
         self._timeouts: list[_Timeout] = []
         self._silences: list[_Timeout] = []
         self._closes: list[_Close] = []
+        self._starts: list[_Close] = []
+        self._deadlines: list[_Close] = []
         self._sequence = itertools.count()
 
     def add_retry(self, due_s: float, task: TaskRecord) -> None:
@@ -61,6 +74,28 @@ class Timers:
     def add_close(self, due_s: float, task: TaskRecord) -> None:
         """Fail ``task`` at ``due_s`` unless it has ended by then (schedule-to-close)."""
         heapq.heappush(self._closes, (due_s, next(self._sequence), task))
+
+    def add_start(self, due_s: float, task: TaskRecord) -> None:
+        """Make deferred ``task`` (waiting, its dependencies done) ready at ``due_s``."""
+        heapq.heappush(self._starts, (due_s, next(self._sequence), task))
+
+    def add_deadline(self, due_s: float, task: TaskRecord) -> None:
+        """Check at ``due_s`` (its deadline) whether ``task`` has ended."""
+        heapq.heappush(self._deadlines, (due_s, next(self._sequence), task))
+
+    def due_starts(self, now_s: float) -> Iterator[TaskRecord]:
+        """Yield each deferred task still waiting whose start time came by ``now_s``."""
+        heap = self._starts
+        while (head := self._head(heap, _waiting)) is not None and head[0] <= now_s:
+            heapq.heappop(heap)
+            yield head[2]
+
+    def due_deadlines(self, now_s: float) -> Iterator[TaskRecord]:
+        """Yield each unfinished task whose deadline passed by ``now_s``."""
+        heap = self._deadlines
+        while (head := self._head(heap, _open)) is not None and head[0] <= now_s:
+            heapq.heappop(heap)
+            yield head[2]
 
     def due_silences(self, now_s: float) -> Iterator[tuple[int, TaskRecord]]:
         """Yield (attempt id, task) of each attempt whose silence check is due by ``now_s``."""
@@ -103,12 +138,22 @@ class Timers:
             self._head(self._timeouts, self._timeout_live),
             self._head(self._silences, self._running),
             self._head(self._closes, _open),
+            self._head(self._starts, _waiting),
+            self._head(self._deadlines, _open),
         )
         return min((head[0] for head in heads if head is not None), default=None)
 
     def __len__(self) -> int:
         """Return the entries held, stale ones included (for tests and statistics)."""
-        return len(self._retries) + len(self._timeouts) + len(self._silences) + len(self._closes)
+        heaps = (
+            self._retries,
+            self._timeouts,
+            self._silences,
+            self._closes,
+            self._starts,
+            self._deadlines,
+        )
+        return sum(len(heap) for heap in heaps)
 
     @staticmethod
     def _head(heap: list[_EntryT], live: Callable[[_EntryT], bool]) -> _EntryT | None:
@@ -133,6 +178,10 @@ class Timers:
 
 def _open(entry: _Close) -> bool:
     return not entry[2].state.is_terminal
+
+
+def _waiting(entry: _Close) -> bool:
+    return entry[2].state is _PENDING
 
 
 def _retry_live(entry: _Retry) -> bool:

@@ -101,6 +101,9 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
                 function_ref(extras.compensate),
                 extras.cache,
                 extras.cache_ttl_s,
+                extras.not_before_s,
+                extras.delay_s,
+                extras.on_deadline_miss,
             ]
         )
     structure = {
@@ -162,7 +165,10 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
     for index, fields in enumerate(rows):
         (task_id, agent, fn, inputs, priority, deadline_s, res, retry) = fields[:8]
         (timeout_s, estimate_s, heartbeat_s, close_s, compensate, cache, ttl_s) = fields[8:15]
-        extras = TaskExtras(heartbeat_s, close_s, function(compensate), cache, ttl_s)
+        (not_before_s, delay_s, on_miss) = fields[15:18]
+        extras = TaskExtras(
+            heartbeat_s, close_s, function(compensate), cache, ttl_s, not_before_s, delay_s, on_miss
+        )
         packed.append(
             TaskRow(
                 task_id,

@@ -97,7 +97,7 @@ def _entry(tasks: dict[str, Any], state: str = "running") -> dict[str, Any]:
 
 
 def _task(state: str) -> list[Any]:
-    return [state, 1, 0, 0, 0, None, None, 0.0, None, None, None, None, None, None]
+    return [state, 1, 0, 0, 0, None, None, 0.0, None, None, None, None, None, None, False]
 
 
 def test_deltas_apply_over_the_full_checkpoint_in_order(store: CheckpointStore) -> None:

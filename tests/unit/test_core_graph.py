@@ -241,10 +241,10 @@ def test_mark_failed_dooms_the_descendants_not_yet_done() -> None:
 
 @pytest.mark.parametrize(
     ("done", "node"),
-    [([], "nope"), ([], "b"), (["a"], "a")],
-    ids=["unknown", "not_ready", "already_done"],
+    [([], "nope"), (["a"], "a")],
+    ids=["unknown", "already_done"],
 )
-def test_mark_failed_refuses_a_node_that_is_not_running(done: list[str], node: str) -> None:
+def test_mark_failed_refuses_a_node_unknown_or_done(done: list[str], node: str) -> None:
     graph = graph_of({"a": [], "b": ["a"]})
     graph.prepare()
     graph.ready()
@@ -252,6 +252,19 @@ def test_mark_failed_refuses_a_node_that_is_not_running(done: list[str], node: s
         graph.mark_done(finished)
     with pytest.raises(ValueError, match="cannot mark"):
         graph.mark_failed(node)
+
+
+def test_a_node_still_waiting_can_fail_or_be_skipped_with_its_descendants() -> None:
+    # A task failed or skipped before it was ready (its deadline passed, say)
+    for mark in ("mark_failed", "mark_skipped"):
+        graph = graph_of({"a": [], "b": ["a"], "c": ["b"], "d": []})
+        graph.prepare()
+        assert sorted(graph.ready()) == ["a", "d"]
+        assert getattr(graph, mark)("b") == {"c"}
+        graph.mark_done("a")
+        assert graph.ready() == []  # b will not run, and c never
+        with pytest.raises(ValueError, match="cannot"):
+            getattr(graph, mark)("b")
 
 
 def test_mark_failed_returns_only_nodes_not_doomed_already() -> None:

@@ -171,7 +171,7 @@ def test_a_partial_entry_merged_over_an_older_one_equals_a_full_one(
     ("tasks", "error"),
     [
         ({"r0": ["succeeded", 1]}, "2 fields in its entry"),
-        ({"r0": ["exploded", *[0] * 13]}, "exploded"),
+        ({"r0": ["exploded", *[0] * 14]}, "exploded"),
     ],
 )
 def test_a_malformed_entry_is_refused(

@@ -36,6 +36,9 @@ LEGAL = {
     # Re-queued from the dead-letter queue, with what its failure skipped
     (S.FAILED, S.PENDING),
     (S.SKIPPED, S.PENDING),
+    # Skipped before it started: its deadline passed (on_deadline_miss="skip")
+    (S.READY, S.SKIPPED),
+    (S.RETRY_WAIT, S.SKIPPED),
 }
 
 
