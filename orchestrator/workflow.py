@@ -127,6 +127,7 @@ class Workflow:
         not_before: datetime | None = None,
         delay_s: float | None = None,
         on_deadline_miss: str = "run",
+        trigger_rule: str = "all_success",
     ) -> TaskHandle:
         """Add a task and return its handle.
 
@@ -157,6 +158,9 @@ class Workflow:
             delay_s: Do not start before this long after the workflow's submission.
             on_deadline_miss: ``run`` (default: reported only), ``skip`` or ``fail``
                 when the deadline passes before the task ended.
+            trigger_rule: When the task runs once its upstream tasks ended:
+                ``all_success`` (default), ``all_done``, ``all_failed``, ``one_failed``,
+                ``one_success``, ``none_failed``.
 
         Raises:
             WorkflowRejectedError: the task is invalid; the error names each bad field.
@@ -185,6 +189,8 @@ class Workflow:
         }
         if on_deadline_miss != "run":
             fields["on_deadline_miss"] = on_deadline_miss
+        if trigger_rule != "all_success":
+            fields["trigger_rule"] = trigger_rule
         if cache is not False:
             fields["cache"] = cache
         fields.update((name, value) for name, value in scalars.items() if value is not None)

@@ -62,7 +62,7 @@ class TaskGraph:
     """Dependencies between the tasks of one workflow.
 
     Use: ``add`` every node, ``validate``, ``prepare``; then alternate ``ready`` (take the
-    nodes whose dependencies are all done) and ``mark_done`` / ``mark_failed``; ``undo`` a
+    nodes whose dependencies are all done) and ``mark_done`` / ``end``; ``undo`` a
     done node whose result was lost, and ``hold`` the nodes that must wait for it again.
     """
 
@@ -348,35 +348,29 @@ class TaskGraph:
                 stack.extend(successors[child])
         return seen
 
-    def mark_failed(self, node: str) -> set[str]:
-        """Record that ``node`` (ready, or still waiting) failed; return what can never run.
+    def end(self, node: str) -> None:
+        """Record that ``node`` (waiting or ready) ended without success; touch nothing else.
 
-        Those are its descendants not yet done; none of them will become ready.
-        """
-        if self._remaining.get(node, -1) < 0:
-            raise ValueError(f"cannot mark {node!r} failed: unknown or already done")
-        self._remaining[node] = -1
-        doomed = {n for n in self.descendants(node) if self._remaining[n] > 0}
-        for dependent in doomed:
-            self._remaining[dependent] = -1
-        return doomed
-
-    def mark_skipped(self, node: str) -> set[str]:
-        """Record that ``node`` will not run (done or not, ready or waiting).
-
-        Returns its descendants not yet done: none of them will become ready.
+        Its dependents are the caller's business (`upstream_ended`), as trigger rules decide.
 
         Raises:
             ValueError: ``node`` is unknown or already done.
         """
         remaining = self._remaining
-        if remaining.get(node, -1) == -1:
-            raise ValueError(f"cannot skip {node!r}: unknown or already done")
+        if remaining.get(node, -1) < 0:
+            raise ValueError(f"cannot end {node!r}: unknown or already done")
         remaining[node] = -1
-        doomed = {n for n in self.descendants(node) if remaining[n] > 0}
-        for dependent in doomed:
-            remaining[dependent] = -1
-        return doomed
+
+    def upstream_ended(self, node: str) -> int:
+        """Count one more of ``node``'s dependencies as ended; return how many it still waits for.
+
+        A node already done, or not waiting, is left as it is (its count is returned).
+        """
+        left = self._remaining[node]
+        if left > 0:
+            left -= 1
+            self._remaining[node] = left
+        return left
 
     # -- queries -------------------------------------------------------------------------
 

@@ -9,13 +9,12 @@ ends, the lifecycle hands the workflow to its owner (``on_workflow_done``).
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from orchestrator.core import compensation
+from orchestrator.core import compensation, triggers
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, PublishPoolEvent, PublishTaskEvents, TaskEvent
 from orchestrator.core.dead_letters import DeadLetterQueue
@@ -26,10 +25,18 @@ from orchestrator.core.losses import Charge, blamed_error_type, gist, what_happe
 from orchestrator.core.records import AgentRecord, PoolRecord, TaskRecord, WorkflowRecord, move
 from orchestrator.core.states import TERMINAL_TASK_STATES, TaskState, WorkflowState
 from orchestrator.core.timers import Timers
+from orchestrator.core.triggers import DEFAULT_RULE
 
 _PENDING = TaskState.PENDING
 _READY = TaskState.READY
 _PAUSED = WorkflowState.PAUSED
+#: How an upstream ended, as the reason its dependents are skipped says it.
+_ENDED = {
+    TaskState.FAILED: "failed",
+    TaskState.SKIPPED: "was skipped",
+    TaskState.CANCELLED: "was cancelled",
+    TaskState.SUCCEEDED: "succeeded",
+}
 _TERMINAL = TERMINAL_TASK_STATES
 
 #: Called with a workflow whose last task just ended, and the commands being built.
@@ -115,26 +122,33 @@ class TaskLifecycle:
         )
 
     def release_ready(self, workflow: WorkflowRecord, out: list[Command]) -> None:
-        """Queue every task of ``workflow`` whose dependencies all succeeded by now.
-
-        A deferred task (``not_before``, ``delay_s``) whose start time has not come waits
-        for it (see `Timers.add_start`).
-        """
+        """Queue every task of ``workflow`` whose dependencies all ended by now."""
         tasks = workflow.tasks
         for task_id in workflow.graph.ready():
             task = tasks[task_id]
             if task.state is _PENDING:
-                extras = task.extras
-                if extras is not None and extras.deferred:
-                    start_s = max(
-                        extras.not_before_s or -math.inf,
-                        workflow.submitted_s + (extras.delay_s or 0.0),
-                    )
-                    if start_s > self._clock.now_s():
-                        self._timers.add_start(start_s, task)
-                        self.note(task, f"deferred: starts at {_instant(start_s)}")
-                        continue
-                self.make_ready(task, out)
+                self._release(task, out)
+
+    def _release(self, task: TaskRecord, out: list[Command]) -> None:
+        """Queue ``task``, whose dependencies all ended, unless its trigger rule skips it.
+
+        A deferred task (``not_before``, ``delay_s``) whose start time has not come waits
+        for it (see `Timers.add_start`).
+        """
+        extras = task.extras
+        if extras is not None:
+            if extras.trigger_rule != DEFAULT_RULE:
+                reason = triggers.skip_reason(task)
+                if reason is not None:
+                    self.skip(task, reason, out)
+                    return
+            if extras.deferred:
+                start_s = triggers.earliest_start_s(task)
+                if start_s > self._clock.now_s():
+                    self._timers.add_start(start_s, task)
+                    self.note(task, f"deferred: starts at {_instant(start_s)}")
+                    return
+        self.make_ready(task, out)
 
     def make_ready(self, task: TaskRecord, out: list[Command], message: str = "") -> None:
         """Queue ``task``; only a re-queue (with a ``message``) is published, not routine.
@@ -221,13 +235,32 @@ class TaskLifecycle:
         self._dead_letters.add(task, self._clock.now_s())
         if task.compensates is not None:
             return  # outside the graph: nothing depends on it
-        tasks = task.workflow.tasks
-        reason = f"upstream task {task.task_id!r} failed"
-        for task_id in task.workflow.graph.mark_failed(task.task_id):
-            dependent = tasks[task_id]
-            if dependent.state is _PENDING:
-                dependent.error_message = reason
-                self.set_state(dependent, TaskState.SKIPPED, out, reason)
+        self._ended(task, out)
+
+    def _ended(self, task: TaskRecord, out: list[Command]) -> None:
+        """Tell the tasks after ``task`` (just failed or skipped) that it ended.
+
+        Those with the default rule are skipped at once, and so on down; the others count
+        it as ended and, once every upstream ended, run or are skipped by their rule.
+        """
+        workflow = task.workflow
+        graph, tasks = workflow.graph, workflow.tasks
+        graph.end(task.task_id)
+        # (a task that ended, why the tasks it skips are skipped: the first cause, passed on)
+        ended = [(task, f"upstream task {task.task_id!r} {_ENDED[task.state]}")]
+        while ended:
+            upstream, why = ended.pop()
+            for task_id in graph.dependents(upstream.task_id):
+                dependent = tasks[task_id]
+                if dependent.state is not _PENDING:
+                    continue
+                if triggers.rule_of(dependent) == DEFAULT_RULE:
+                    graph.end(task_id)
+                    dependent.error_message = why
+                    self.set_state(dependent, TaskState.SKIPPED, out, why)
+                    ended.append((dependent, why))
+                elif graph.upstream_ended(task_id) == 0:
+                    self._release(dependent, out)
 
     def fail_infeasible(self, pool: PoolRecord, out: list[Command]) -> None:
         """Fail every task queued in ``pool``, which no node can hold any more."""
@@ -313,18 +346,12 @@ class TaskLifecycle:
         self.fail_now(task, "ScheduleToCloseTimeout", message, "schedule-to-close time", out)
 
     def skip(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
-        """Skip unfinished, not running ``task`` and every task that needs it."""
+        """Skip unfinished, not running ``task``; the tasks after it follow their rules."""
         if task.state is _READY:
             task.pool.queue_of(task).remove(task)
         task.error_message = reason
         self.set_state(task, TaskState.SKIPPED, out, reason)
-        tasks = task.workflow.tasks
-        why = f"upstream task {task.task_id!r} was skipped"
-        for task_id in task.workflow.graph.mark_skipped(task.task_id):
-            dependent = tasks[task_id]
-            if dependent.state is _PENDING:
-                dependent.error_message = why
-                self.set_state(dependent, TaskState.SKIPPED, out, why)
+        self._ended(task, out)
 
     def fail_now(
         self, task: TaskRecord, error_type: str, message: str, what: str, out: list[Command]

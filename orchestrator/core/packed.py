@@ -29,6 +29,7 @@ class TaskExtras(NamedTuple):
         not_before_s: Earliest start, as a POSIX timestamp (None: no such bound).
         delay_s: Earliest start after the workflow's submission, in seconds.
         on_deadline_miss: ``run``, ``skip`` or ``fail`` when the deadline passes.
+        trigger_rule: When it runs once its upstream tasks ended (`core.triggers`).
     """
 
     heartbeat_timeout_s: float | None = None
@@ -39,6 +40,7 @@ class TaskExtras(NamedTuple):
     not_before_s: float | None = None
     delay_s: float | None = None
     on_deadline_miss: str = "run"
+    trigger_rule: str = "all_success"
 
     @property
     def deferred(self) -> bool:
@@ -57,6 +59,7 @@ class TaskExtras(NamedTuple):
             task.not_before.timestamp() if task.not_before is not None else None,
             task.delay_s,
             task.on_deadline_miss,
+            task.trigger_rule,
         )
         return None if extras == _NO_EXTRAS else extras
 

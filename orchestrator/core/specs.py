@@ -256,6 +256,9 @@ class TaskSpec(BaseModel):
             when its dependencies are done: a deferred task.
         delay_s: The task does not start before this long after its workflow was
             submitted (with ``not_before``, the later of the two).
+        trigger_rule: When it runs once every task it depends on has ended:
+            ``all_success`` (default), ``all_done``, ``all_failed``, ``one_failed``,
+            ``one_success`` or ``none_failed`` (see `orchestrator.core.triggers`).
         on_deadline_miss: What happens when ``deadline`` passes and the task has not
             ended: ``run`` (it goes on; the miss is reported), ``skip`` (unless it is
             running, it is skipped, and so are the tasks that need it) or ``fail`` (it
@@ -284,6 +287,9 @@ class TaskSpec(BaseModel):
     not_before: datetime | None = None
     delay_s: float | None = Field(default=None, ge=0)
     on_deadline_miss: Literal["run", "skip", "fail"] = "run"
+    trigger_rule: Literal[
+        "all_success", "all_done", "all_failed", "one_failed", "one_success", "none_failed"
+    ] = "all_success"
 
     @model_validator(mode="before")
     @classmethod

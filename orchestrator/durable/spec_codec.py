@@ -104,6 +104,7 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
                 extras.not_before_s,
                 extras.delay_s,
                 extras.on_deadline_miss,
+                extras.trigger_rule,
             ]
         )
     structure = {
@@ -165,9 +166,17 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
     for index, fields in enumerate(rows):
         (task_id, agent, fn, inputs, priority, deadline_s, res, retry) = fields[:8]
         (timeout_s, estimate_s, heartbeat_s, close_s, compensate, cache, ttl_s) = fields[8:15]
-        (not_before_s, delay_s, on_miss) = fields[15:18]
+        (not_before_s, delay_s, on_miss, rule) = fields[15:19]
         extras = TaskExtras(
-            heartbeat_s, close_s, function(compensate), cache, ttl_s, not_before_s, delay_s, on_miss
+            heartbeat_s,
+            close_s,
+            function(compensate),
+            cache,
+            ttl_s,
+            not_before_s,
+            delay_s,
+            on_miss,
+            rule,
         )
         packed.append(
             TaskRow(

@@ -221,58 +221,44 @@ def test_mark_done_twice_is_refused_like_graphlib() -> None:
     assert graph.ready() == []
 
 
-def test_mark_failed_dooms_the_descendants_not_yet_done() -> None:
+def test_an_ended_node_leaves_its_dependents_to_the_caller() -> None:
     # Given a diamond with a tail and a lone node, "a" done and "b", "c", "lone" ready
     graph = graph_of({**DIAMOND, "lone": []})
     graph.prepare()
     assert graph.ready() == ["a", "lone"]
     graph.mark_done("a")
     assert sorted(graph.ready()) == ["b", "c"]
-    # When "b" fails, then "c" succeeds
-    assert graph.mark_failed("b") == {"d", "e"}
+    # When "b" ends without success (failed or skipped), then "c" succeeds
+    graph.end("b")
     graph.mark_done("c")
-    # Then "d" never becomes ready, and a later failure dooms nothing twice
+    # Then "d" still waits for "b": the caller decides (trigger rules), counting it ended
     assert graph.ready() == []
-    graph.mark_done("lone")
-    assert graph.ready() == []
-    with pytest.raises(ValueError):
-        graph.mark_done("d")
+    assert graph.upstream_ended("d") == 0
+    assert graph.ready() == []  # the caller releases it itself
+    with pytest.raises(ValueError, match="cannot end"):
+        graph.end("b")
 
 
-@pytest.mark.parametrize(
-    ("done", "node"),
-    [([], "nope"), (["a"], "a")],
-    ids=["unknown", "already_done"],
-)
-def test_mark_failed_refuses_a_node_unknown_or_done(done: list[str], node: str) -> None:
+def test_a_node_still_waiting_can_end() -> None:
+    # A task failed or skipped before it was ready (its deadline passed, say)
+    graph = graph_of({"a": [], "b": ["a"], "c": ["b"], "d": []})
+    graph.prepare()
+    assert sorted(graph.ready()) == ["a", "d"]
+    graph.end("b")
+    graph.mark_done("a")
+    assert graph.ready() == []  # b ended; c waits for b until the caller says otherwise
+    assert graph.upstream_ended("c") == 0
+    assert graph.upstream_ended("c") == 0  # not below zero
+
+
+@pytest.mark.parametrize("node", ["nope", "a"], ids=["unknown", "already_done"])
+def test_end_refuses_a_node_unknown_or_done(node: str) -> None:
     graph = graph_of({"a": [], "b": ["a"]})
     graph.prepare()
     graph.ready()
-    for finished in done:
-        graph.mark_done(finished)
-    with pytest.raises(ValueError, match="cannot mark"):
-        graph.mark_failed(node)
-
-
-def test_a_node_still_waiting_can_fail_or_be_skipped_with_its_descendants() -> None:
-    # A task failed or skipped before it was ready (its deadline passed, say)
-    for mark in ("mark_failed", "mark_skipped"):
-        graph = graph_of({"a": [], "b": ["a"], "c": ["b"], "d": []})
-        graph.prepare()
-        assert sorted(graph.ready()) == ["a", "d"]
-        assert getattr(graph, mark)("b") == {"c"}
-        graph.mark_done("a")
-        assert graph.ready() == []  # b will not run, and c never
-        with pytest.raises(ValueError, match="cannot"):
-            getattr(graph, mark)("b")
-
-
-def test_mark_failed_returns_only_nodes_not_doomed_already() -> None:
-    graph = graph_of({"a": [], "b": [], "c": ["a", "b"], "d": ["c"]})
-    graph.prepare()
-    assert sorted(graph.ready()) == ["a", "b"]
-    assert graph.mark_failed("a") == {"c", "d"}
-    assert graph.mark_failed("b") == set()
+    graph.mark_done("a")
+    with pytest.raises(ValueError, match="cannot end"):
+        graph.end(node)
 
 
 def test_descendants() -> None:
