@@ -140,6 +140,25 @@ class ReleaseWorkflow(_Command):
     workflow_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class SubmitScheduledRun:
+    """Submit ``workflow`` (a copy of a schedule's, with its run's id) as a user would."""
+
+    schedule: str
+    workflow: Any  # a PackedWorkflow (kept apart from the pydantic commands: not validated)
+    fire_s: float
+    kind: Literal["submit_scheduled_run"] = "submit_scheduled_run"
+
+
+class PublishScheduleEvent(_Command):
+    """A schedule fired, skipped a firing, or was added or removed."""
+
+    kind: Literal["publish_schedule_event"] = "publish_schedule_event"
+    schedule: str
+    event: Literal["added", "removed", "fired", "skipped"]
+    message: str = ""
+
+
 Command = Annotated[
     StartAgent
     | StopAgent
@@ -147,6 +166,8 @@ Command = Annotated[
     | PublishTaskEvents
     | PublishWorkflowEvent
     | PublishPoolEvent
-    | ReleaseWorkflow,
+    | ReleaseWorkflow
+    | SubmitScheduledRun
+    | PublishScheduleEvent,
     Field(discriminator="kind"),
 ]

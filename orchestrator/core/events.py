@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.resources import NodeCapacity
+from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import WorkflowSpec
 
 
@@ -152,6 +153,30 @@ class WorkflowRestored(_Event):
     missing_results: tuple[str, ...] = ()
 
 
+class ScheduleAdded(_Event):
+    """A user added a recurring workflow (see `orchestrator.core.schedules`)."""
+
+    kind: Literal["schedule_added"] = "schedule_added"
+    schedule: ScheduleSpec
+    workflow: Annotated[PackedWorkflow, SkipValidation]
+
+
+class ScheduleRemoved(_Event):
+    """A user removed a schedule (its runs go on)."""
+
+    kind: Literal["schedule_removed"] = "schedule_removed"
+    name: str
+
+
+class ScheduleRestored(_Event):
+    """A schedule comes back from a checkpoint, with its state (`ScheduleRecord.entry`)."""
+
+    kind: Literal["schedule_restored"] = "schedule_restored"
+    schedule: ScheduleSpec
+    workflow: Annotated[PackedWorkflow, SkipValidation]
+    state: Annotated[dict[str, Any], SkipValidation]
+
+
 class AttemptsFinished(_Event):
     """Agents reported the end of one or more attempts."""
 
@@ -208,6 +233,9 @@ Event = Annotated[
     | WorkflowPauseRequested
     | WorkflowResumeRequested
     | WorkflowRestored
+    | ScheduleAdded
+    | ScheduleRemoved
+    | ScheduleRestored
     | AttemptsFinished
     | AgentLost
     | AttemptsProgressed

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, Never, NoReturn
 
 from orchestrator.core import (
@@ -52,6 +53,9 @@ from orchestrator.core.events import (
     DeadLettersPurgeRequested,
     DeadLettersRequeueRequested,
     Event,
+    ScheduleAdded,
+    ScheduleRemoved,
+    ScheduleRestored,
     Tick,
     WorkflowCancelRequested,
     WorkflowPauseRequested,
@@ -66,10 +70,22 @@ from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec, function_pool
 from orchestrator.core.records import InFlight, WorkflowRecord
+from orchestrator.core.schedule_book import ScheduleBook
 from orchestrator.core.states import TaskState
-from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
+from orchestrator.core.status import (
+    RunSummary,
+    ScheduleInfo,
+    SchedulerStatistics,
+    TaskInfo,
+    WorkflowStatus,
+)
 from orchestrator.core.timers import Timers
-from orchestrator.core.validation import check_fit, check_structure
+from orchestrator.core.validation import (
+    WorkflowFit,
+    WorkflowStructure,
+    check_fit,
+    check_structure,
+)
 from orchestrator.core.workflows import WorkflowBook
 
 _PENDING = TaskState.PENDING
@@ -93,6 +109,7 @@ class Scheduler:
         self._dead_letters = DeadLetterQueue()
         self._book = WorkflowBook(self._dead_letters, config.max_finished_workflows)
         self._workflows = self._book.workflows
+        self._schedules = ScheduleBook()
         self._life = TaskLifecycle(
             clock,
             self._timers,
@@ -134,6 +151,13 @@ class Scheduler:
                     self._on_request(event, out)
                 case WorkflowRestored():
                     self._on_workflow_restored(event, out)
+                case ScheduleAdded():  # its runs are validated as this template is
+                    self._validate(replace(event.workflow, id=f"{event.schedule.name}@template"))
+                    self._schedules.add(event.schedule, event.workflow, self._clock.now_s(), out)
+                case ScheduleRemoved():
+                    self._schedules.remove(event.name, out)
+                case ScheduleRestored():
+                    self._schedules.restore(event.schedule, event.workflow, event.state)
                 case _:
                     _refuse(event)
             # What happened is published before what it causes (the dispatches).
@@ -227,6 +251,24 @@ class Scheduler:
         Raises:
             WorkflowRejectedError: it fails validation; nothing of it is kept.
         """
+        structure, fit = self._validate(spec)
+        config, fleet = self._config, self._fleet
+        # Admitted: from here on nothing can fail.
+        pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
+        graph = structure.graph
+        graph.prepare()
+        ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
+        task_pools = [pools[key] for key in fit.task_pools]
+        record = workflow_record(spec, graph, task_pools, ranks, now_s)
+        self._book.add(record)
+        add_deadline = self._timers.add_deadline
+        for task in record.tasks.values():
+            if task.deadline_s != math.inf:
+                add_deadline(task.deadline_s, task)
+        return record
+
+    def _validate(self, spec: PackedWorkflow) -> tuple[WorkflowStructure, WorkflowFit]:
+        """Return ``spec``'s structure and fit. Raises `WorkflowRejectedError` naming all."""
         config, fleet = self._config, self._fleet
         structure, problems = check_structure(spec)
         fit, fit_problems = check_fit(
@@ -242,19 +284,7 @@ class Scheduler:
         problems.extend(fit_problems)
         if problems:
             raise WorkflowRejectedError(spec.id or spec.name, problems)
-        # Admitted: from here on nothing can fail.
-        pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
-        graph = structure.graph
-        graph.prepare()
-        ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
-        task_pools = [pools[key] for key in fit.task_pools]
-        record = workflow_record(spec, graph, task_pools, ranks, now_s)
-        self._book.add(record)
-        add_deadline = self._timers.add_deadline
-        for task in record.tasks.values():
-            if task.deadline_s != math.inf:
-                add_deadline(task.deadline_s, task)
-        return record
+        return structure, fit
 
     def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
         workflow = self._workflows.get(event.workflow_id)
@@ -333,6 +363,11 @@ class Scheduler:
             deadlines.miss(task, self._life, out)
         self._dispatcher.reopen_gates(now)
         self._fleet.retire_idle(now, out)
+        self._schedules.fire_due(now, self._still_running, out)
+
+    def _still_running(self, workflow_id: str) -> bool:
+        workflow = self._workflows.get(workflow_id)
+        return workflow is not None and not workflow.state.is_terminal
 
     def _finish_workflow(self, workflow: WorkflowRecord, out: list[Command]) -> None:
         """Publish the end of ``workflow`` (its last task ended); release the oldest kept.
@@ -359,6 +394,7 @@ class Scheduler:
             self._timers.next_due_s(),
             self._fleet.next_retire_s(),
             self._dispatcher.next_gate_s(),
+            self._schedules.next_due_s(),
         )
         return min((due_s for due_s in due if due_s is not None), default=None)
 
@@ -398,6 +434,14 @@ class Scheduler:
         """
         workflow = self._book.require(workflow_id)
         return checkpoint_state.workflow_entry(workflow, self._dead_letters, task_ids)
+
+    def schedules(self) -> list[ScheduleInfo]:
+        """Return every schedule's state, by name."""
+        return self._schedules.infos()
+
+    def schedule_entries(self) -> dict[str, tuple[dict[str, Any], PackedWorkflow]]:
+        """Return each schedule's checkpoint entry and workflow, by name."""
+        return {name: (r.entry(), r.workflow) for name, r in self._schedules.records.items()}
 
     def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
         """Return the tasks that failed for good, of one workflow or of all, oldest first."""

@@ -166,3 +166,33 @@ class SchedulerStatistics(BaseModel):
     tasks: dict[TaskState, int]
     attempts_running: int
     pools: dict[str, PoolStatistics]
+
+
+class ScheduleInfo(BaseModel):
+    """A recurring workflow and where it stands.
+
+    Attributes:
+        name: The schedule.
+        cron: Its cron expression, or None for an interval.
+        every_s: Its interval, or None for a cron expression.
+        timezone: The time zone its cron expression is read in.
+        next_s: When it fires next (POSIX time).
+        last_fire_s: When it last fired, or None.
+        runs: Runs it started.
+        last_run_id: The id of its last run (a workflow id), or None.
+        skipped_overlaps: Firings skipped because the previous run still ran.
+        missed_runs: Firings that fell while the orchestrator was down.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    cron: str | None
+    every_s: float | None
+    timezone: str
+    next_s: float
+    last_fire_s: float | None = None
+    runs: int = 0
+    last_run_id: str | None = None
+    skipped_overlaps: int = 0
+    missed_runs: int = 0

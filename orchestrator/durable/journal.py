@@ -57,6 +57,7 @@ class SavedState:
         sequence: The sequence number of its newest checkpoint.
         workflows: Each workflow's entry, merged over the chain.
         results: Where each saved result is: ``{workflow: {task: segment}}``.
+        schedules: Each schedule's entry (`ScheduleRecord.entry`), by name.
         skipped: Why each newer checkpoint was not used (damaged, out of chain).
     """
 
@@ -65,6 +66,7 @@ class SavedState:
     newest_epoch: int = 0
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[str, dict[str, str]] = field(default_factory=dict)
+    schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -81,15 +83,18 @@ class Journal:
 
     # -- specs and results ---------------------------------------------------------------
 
-    def write_spec(self, spec: PackedWorkflow) -> None:
-        """Store an admitted workflow's spec (values first: the structure marks it whole)."""
+    def write_spec(self, spec: PackedWorkflow, namespace: str | None = None) -> None:
+        """Store an admitted workflow's spec (values first: the structure marks it whole).
+
+        ``namespace``: where (default: the workflow's id; a schedule's template has none).
+        """
         structure, values = spec_codec.encode(spec)
-        workflow_id = spec.id or ""
-        self.blobs.put(workflow_id, _VALUES, values)
-        self.blobs.put(workflow_id, _SPEC, structure)
+        where = spec.id or "" if namespace is None else namespace
+        self.blobs.put(where, _VALUES, values)
+        self.blobs.put(where, _SPEC, structure)
 
     def read_spec(self, workflow_id: str) -> PackedWorkflow:
-        """Return a stored spec.
+        """Return a stored spec (of a workflow, or under a `schedule_namespace`).
 
         Raises:
             ObjectMissingError: it was never stored (or was deleted).
@@ -122,8 +127,11 @@ class Journal:
         workflows: dict[str, dict[str, Any]],
         results: dict[str, dict[str, str]],
         released: list[str],
+        schedules: dict[str, dict[str, Any]] | None = None,
     ) -> CheckpointId:
         """Write a full or delta checkpoint (a delta needs a full one written before).
+
+        ``schedules``: every schedule's entry, when they changed (always in a full one).
 
         Raises:
             StaleWriterError: a newer epoch wrote since (this writer must stop).
@@ -138,6 +146,8 @@ class Journal:
             "results": results,
             "released": released,
         }
+        if schedules is not None:
+            payload["schedules"] = schedules
         data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
         saved = self.checkpoints.save(data, epoch=epoch)
         if full:
@@ -230,4 +240,11 @@ def _apply(state: SavedState | None, checkpoint: Checkpoint, payload: dict[str, 
     for workflow_id in payload["released"]:
         state.workflows.pop(workflow_id, None)
         state.results.pop(workflow_id, None)
+    if "schedules" in payload:
+        state.schedules = payload["schedules"]
     return state
+
+
+def schedule_namespace(name: str) -> str:
+    """Return where a schedule's workflow template is stored (apart from workflows)."""
+    return f"schedule/{name}"  # "/" is in no workflow id: no clash

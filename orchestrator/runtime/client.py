@@ -14,6 +14,7 @@ call fails the same way:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +24,18 @@ from ray.exceptions import OwnerDiedError, RayActorError, RayTaskError
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem
 from orchestrator.core.packed import PackedWorkflow
-from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
+from orchestrator.core.schedules import ScheduleSpec
+from orchestrator.core.status import (
+    RunSummary,
+    ScheduleInfo,
+    SchedulerStatistics,
+    TaskInfo,
+    WorkflowStatus,
+)
 from orchestrator.settings import Settings
+
+#: How long a client that can respawn the supervisor keeps asking before it gives up.
+RESPAWN_PATIENCE_S = 120.0
 
 
 class SupervisorUnavailableError(RuntimeError):
@@ -57,8 +68,19 @@ class SupervisorClient:
         except SupervisorUnavailableError:
             if self._respawn is None or not respawn:
                 raise
-        self._handle = self._respawn()
-        return self._call_once(method, *args, timeout_s=timeout_s)
+        # Gone, or restarting (Ray restarts a crashed one, which reloads its checkpoint):
+        # ask again, a new one if need be, for a while.
+        deadline = time.monotonic() + RESPAWN_PATIENCE_S
+        pause_s = 0.1
+        while True:
+            self._handle = self._respawn()
+            try:
+                return self._call_once(method, *args, timeout_s=timeout_s)
+            except SupervisorUnavailableError:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause_s)
+            pause_s = min(pause_s * 2, 2.0)
 
     def _call_once(self, method: str, *args: Any, timeout_s: float | None) -> Any:
         try:
@@ -140,6 +162,19 @@ class SupervisorClient:
         """Return the settings the supervisor runs with."""
         settings: Settings = self._call("settings")
         return settings
+
+    def add_schedule(self, schedule: ScheduleSpec, workflow: PackedWorkflow) -> None:
+        """Start a recurring workflow (`WorkflowRejectedError`/`ValueError` if refused)."""
+        self._call("add_schedule", schedule, workflow)
+
+    def remove_schedule(self, name: str) -> None:
+        """Stop a schedule (``KeyError`` if unknown)."""
+        self._call("remove_schedule", name)
+
+    def schedules(self) -> list[ScheduleInfo]:
+        """Return every schedule's state."""
+        infos: list[ScheduleInfo] = self._call("schedules")
+        return infos
 
     def release(self, workflow_id: str) -> None:
         """Forget a finished workflow and free its results (``ValueError`` if running)."""

@@ -27,8 +27,10 @@ from structlog.typing import FilteringBoundLogger
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import TaskEvent
 from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.states import TaskState
 from orchestrator.durable import Journal, SpecCodecError
+from orchestrator.durable.journal import schedule_namespace
 from orchestrator.settings import CheckpointSettings
 from orchestrator.storage import (
     CheckpointError,
@@ -71,6 +73,17 @@ class Restorable:
 FetchResults = Callable[[str, list[str]], dict[str, Any]]
 #: Returns a workflow's checkpoint entry, of the named tasks or (None) all that changed.
 EntryOf = Callable[[str, Iterable[str] | None], dict[str, Any]]
+#: Returns each schedule's checkpoint entry and workflow template, by name.
+SchedulesOf = Callable[[], dict[str, tuple[dict[str, Any], PackedWorkflow]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RestorableSchedule:
+    """A schedule found in the store: its spec, workflow template and state."""
+
+    spec: ScheduleSpec
+    workflow: PackedWorkflow
+    state: dict[str, Any]
 
 
 class Durability:
@@ -108,6 +121,10 @@ class Durability:
         self._deltas = 0
         self._last_full_s = -math.inf
         self._segments = 0
+        self._schedules_dirty = False
+        self._schedules_written: set[str] = set()
+        #: The schedules `load` found (handed back to the scheduler by the supervisor).
+        self.restorable_schedules: list[RestorableSchedule] = []
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -144,13 +161,29 @@ class Durability:
             )
             restorable.append(Restorable(spec, entry, missing, dict(saved)))
             self._index[workflow_id] = dict(saved)
+        self.restorable_schedules = self._schedules_in(state.schedules)
         self._log.info(
             "checkpoint.loaded",
             sequence=state.sequence,
             epoch=self.epoch,
             workflows=len(restorable),
+            schedules=len(self.restorable_schedules),
         )
         return restorable
+
+    def _schedules_in(self, entries: dict[str, dict[str, Any]]) -> list[RestorableSchedule]:
+        assert self._journal is not None
+        found = []
+        for name, state in entries.items():
+            try:
+                spec = ScheduleSpec.model_validate(state["spec"])
+                template = self._journal.read_spec(schedule_namespace(name))
+            except (ObjectMissingError, SpecCodecError, ValueError, KeyError) as exc:
+                self._log.error("schedule.not_restored", schedule=name, reason=str(exc))
+                continue
+            found.append(RestorableSchedule(spec, template, state))
+            self._schedules_written.add(name)
+        return found
 
     def read_results(self, workflow_id: str, segments: Iterable[str]) -> dict[str, Any]:
         """Return the saved results in ``segments`` of a workflow, ``{task: value}``."""
@@ -196,6 +229,11 @@ class Durability:
         if self._journal is not None:
             self._dirty.setdefault(workflow_id, set())
 
+    def schedules_changed(self) -> None:
+        """Note that a schedule was added or removed (saved with the next checkpoint)."""
+        if self._journal is not None:
+            self._schedules_dirty = True
+
     def released(self, workflow_id: str) -> None:
         """Note that a workflow was released: the next checkpoint drops it."""
         if self._journal is None:
@@ -218,7 +256,11 @@ class Durability:
         return changed and self._clock.now_s() - self._last_full_s >= self.settings.full_every_s
 
     def save(
-        self, workflow_ids: list[str], entry_of: EntryOf, fetch_results: FetchResults
+        self,
+        workflow_ids: list[str],
+        entry_of: EntryOf,
+        fetch_results: FetchResults,
+        schedules_of: SchedulesOf | None = None,
     ) -> str | None:
         """Save now; return the checkpoint's key (None when off, fenced or failed).
 
@@ -226,6 +268,8 @@ class Durability:
             workflow_ids: Every workflow the scheduler keeps (for a full checkpoint).
             entry_of: The scheduler's `checkpoint_entry`.
             fetch_results: Fetches the results of succeeded tasks to store.
+            schedules_of: The scheduler's `schedule_entries` (saved when they changed,
+                and in every full checkpoint).
         """
         journal = self._journal
         if journal is None or self._fenced:
@@ -243,12 +287,16 @@ class Durability:
             else:
                 workflows = {w: entry_of(w, tasks) for w, tasks in self._dirty.items()}
                 results = self._new_index
+            schedules = None
+            if schedules_of is not None and (full or self._schedules_dirty):
+                schedules = self._save_schedule_templates(journal, schedules_of())
             saved = journal.save(
                 epoch=self.epoch,
                 full=full,
                 workflows=workflows,
                 results=results,
                 released=self._released,
+                schedules=schedules,
             )
         except StaleWriterError as exc:
             self._fenced = True
@@ -259,6 +307,11 @@ class Durability:
             return None
         for workflow_id in self._released:
             journal.drop_workflow(workflow_id)
+        if schedules is not None:
+            self._schedules_dirty = False
+            for gone in self._schedules_written - set(schedules):
+                journal.drop_workflow(schedule_namespace(gone))
+            self._schedules_written &= set(schedules)
         self._dirty, self._new_index, self._released = {}, {}, []
         self._completions = 0
         if full:
@@ -269,6 +322,16 @@ class Durability:
         self.last_checkpoint = saved.key
         self._log.debug("checkpoint.saved", key=saved.key, full=full, workflows=len(workflows))
         return saved.key
+
+    def _save_schedule_templates(
+        self, journal: Journal, entries: dict[str, tuple[dict[str, Any], PackedWorkflow]]
+    ) -> dict[str, dict[str, Any]]:
+        """Store the workflow templates of new schedules; return every schedule's entry."""
+        for name, (_, template) in entries.items():
+            if name not in self._schedules_written:
+                journal.write_spec(template, namespace=schedule_namespace(name))
+                self._schedules_written.add(name)
+        return {name: entry for name, (entry, _) in entries.items()}
 
     def _save_results(self, journal: Journal, fetch_results: FetchResults) -> None:
         """Store the results of the tasks that succeeded since the last save."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from typing import Any, Literal, assert_never
 
@@ -25,13 +24,14 @@ from orchestrator.core.commands import (
     Command,
     DispatchBatch,
     PublishPoolEvent,
+    PublishScheduleEvent,
     PublishTaskEvents,
     PublishWorkflowEvent,
     ReleaseWorkflow,
     StartAgent,
     StopAgent,
+    SubmitScheduledRun,
 )
-from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
@@ -42,6 +42,9 @@ from orchestrator.core.events import (
     DeadLettersPurgeRequested,
     DeadLettersRequeueRequested,
     Event,
+    ScheduleAdded,
+    ScheduleRemoved,
+    ScheduleRestored,
     Tick,
     WorkflowCancelRequested,
     WorkflowPauseRequested,
@@ -52,9 +55,10 @@ from orchestrator.core.events import (
 from orchestrator.core.heartbeat import AgentHealth
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.scheduler import Scheduler
+from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState
-from orchestrator.core.status import RunSummary, SchedulerStatistics, TaskInfo, WorkflowStatus
+from orchestrator.core.status import WorkflowStatus
 from orchestrator.runtime.agent_registry import AgentRegistry
 from orchestrator.runtime.caching import CacheKeeper
 from orchestrator.runtime.cluster import observe_nodes
@@ -62,9 +66,9 @@ from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
 from orchestrator.runtime.event_log import log_task_events, log_workflow_event
 from orchestrator.runtime.loss_causes import cause_from_message
-from orchestrator.runtime.process_memory import process_memory
 from orchestrator.runtime.restoring import restore_workflows
 from orchestrator.runtime.results import ResultStore
+from orchestrator.runtime.supervisor_queries import SupervisorQueries
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
 from orchestrator.storage import StorageError
@@ -79,7 +83,7 @@ _LOSS_CAUSES: dict[AgentHealth, Literal["died", "hung", "failed_to_start"]] = {
 }
 
 
-class Supervisor:
+class Supervisor(SupervisorQueries):
     """Owns the scheduler; driven by drivers' calls, agents' outcomes and heartbeats.
 
     Args:
@@ -125,8 +129,13 @@ class Supervisor:
             restored = restore_workflows(
                 self._durability, self._scheduler, self._results, self._open_restored, log
             )
-            if restored:
-                self._ensure_running()
+            for schedule in self._durability.restorable_schedules:
+                event = ScheduleRestored(
+                    schedule=schedule.spec, workflow=schedule.workflow, state=schedule.state
+                )
+                restored.extend(self._scheduler.handle(event))
+            if restored or self._durability.restorable_schedules:
+                self._ensure_running()  # missed firings are due at its first tick
                 self._execute(restored)
 
     # -- driver-facing API ---------------------------------------------------------------
@@ -141,6 +150,9 @@ class Supervisor:
             spec = PackedWorkflow.pack(spec)
         self._ensure_running()
         self._observe_cluster(force=True)
+        return self._submit(spec)
+
+    def _submit(self, spec: PackedWorkflow) -> tuple[Problem, ...]:
         log = self._log.bind(workflow_id=spec.id)
         hits, problems = self._cache.look_up(spec)
         try:
@@ -179,10 +191,6 @@ class Supervisor:
         self._tracer.workflow_started(spec)
         return finished
 
-    async def status(self, workflow_id: str) -> WorkflowStatus:
-        """Return a workflow's counts per state. Raises `KeyError` for an unknown id."""
-        return self._scheduler.workflow_status(workflow_id)
-
     async def wait(self, workflow_id: str, timeout_s: float | None = None) -> WorkflowStatus:
         """Wait until the workflow ends or ``timeout_s`` passes; return its status."""
         event = self._finished[workflow_id]
@@ -191,27 +199,24 @@ class Supervisor:
                 await asyncio.wait_for(event.wait(), timeout_s)
         return self._scheduler.workflow_status(workflow_id)
 
-    async def tasks(self, workflow_id: str) -> list[TaskInfo]:
-        """Return every task's state, attempts, timings and errors."""
-        return self._scheduler.task_infos(workflow_id)
+    async def add_schedule(self, schedule: ScheduleSpec, workflow: PackedWorkflow) -> None:
+        """Start ``workflow`` again and again as ``schedule`` says.
 
-    async def task(self, workflow_id: str, task_id: str) -> TaskInfo:
-        """Return one task's state, attempts, timings and errors."""
-        return self._scheduler.task_info(workflow_id, task_id)
+        Raises:
+            WorkflowRejectedError: the workflow fails validation (nothing is kept).
+            ValueError: a schedule of that name exists.
+        """
+        self._ensure_running()
+        self._observe_cluster(force=True)
+        self._handle(ScheduleAdded(schedule=schedule, workflow=workflow))
+        self._durability.schedules_changed()
+        self._save()
 
-    async def result_ref(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, list[Any]]:
-        """Return a task's info and, when it succeeded, ``[ObjectRef]`` of its result."""
-        info = self._scheduler.task_info(workflow_id, task_id)
-        ref = self._results.get(workflow_id, task_id)
-        return info, ([ref] if ref is not None and info.state is TaskState.SUCCEEDED else [])
-
-    async def summary(self, workflow_id: str) -> RunSummary:
-        """Return wall time, summed task time, critical path and speed-up."""
-        return self._scheduler.summary(workflow_id)
-
-    async def workflows(self) -> list[WorkflowStatus]:
-        """Return the status of every workflow, oldest first."""
-        return [self._scheduler.workflow_status(w) for w in self._scheduler.workflow_ids()]
+    async def remove_schedule(self, name: str) -> None:
+        """Stop a schedule (its runs go on). Raises `KeyError` for an unknown name."""
+        self._handle(ScheduleRemoved(name=name))
+        self._durability.schedules_changed()
+        self._save()
 
     async def cancel(self, workflow_id: str, reason: str = "cancelled by user") -> None:
         """Cancel every unfinished task of a workflow. Raises `KeyError` for an unknown id."""
@@ -250,14 +255,6 @@ class Supervisor:
         self._save()
         return self._scheduler.workflow_status(workflow_id)
 
-    async def settings(self) -> Settings:
-        """Return the settings this supervisor runs with (drivers compare theirs)."""
-        return self._settings
-
-    async def last_checkpoint(self) -> str | None:
-        """Return the key of the newest checkpoint this supervisor saved, or None."""
-        return self._durability.last_checkpoint
-
     async def release(self, workflow_id: str) -> None:
         """Forget a finished workflow and free its results.
 
@@ -266,10 +263,6 @@ class Supervisor:
             ValueError: the workflow is still running.
         """
         self._handle(WorkflowReleaseRequested(workflow_id=workflow_id))
-
-    async def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
-        """Return the tasks that failed for good (of one workflow, or all), oldest first."""
-        return self._scheduler.dead_letters(workflow_id)
 
     async def requeue_dead_letters(
         self, workflow_id: str, task_ids: tuple[str, ...] | None = None
@@ -297,38 +290,6 @@ class Supervisor:
         for changed in [workflow_id] if workflow_id is not None else self._scheduler.workflow_ids():
             self._durability.workflow_changed(changed)
         self._save()
-
-    async def statistics(self) -> SchedulerStatistics:
-        """Return the scheduler's counters: workflows, tasks per state, pools, agents."""
-        return self._scheduler.statistics()
-
-    async def agents(self) -> dict[str, str]:
-        """Return live agent ids and their pools."""
-        return self._scheduler.agents()
-
-    async def agent_handle(self, agent_id: str) -> list[Any]:
-        """Return ``[handle]`` of a live agent (empty when unknown); for tests and tools."""
-        handle = self._agents.handles.get(agent_id)
-        return [handle] if handle is not None else []
-
-    async def agents_to_watch(self) -> dict[str, list[Any]]:
-        """Return ``{agent id: [handle]}`` of live agents (the heartbeat's list after a restart)."""
-        return {agent_id: [handle] for agent_id, handle in self._agents.handles.items()}
-
-    async def heartbeat_handle(self) -> list[Any]:
-        """Return ``[handle]`` of the heartbeat actor (empty before the first workflow)."""
-        heartbeat = self._agents.heartbeat
-        return [heartbeat] if heartbeat is not None else []
-
-    async def process_stats(self) -> dict[str, int]:
-        """Return resident memory (now and peak), its pid and current counts (tests, benchmarks)."""
-        return {
-            **process_memory(),
-            "pid": os.getpid(),
-            "agents": len(self._agents),
-            "calls_in_flight": len(self._dispatcher),
-            "results_held": len(self._results),
-        }
 
     async def shutdown(self) -> None:
         """Save a last checkpoint; stop every agent and the heartbeat; flush traces."""
@@ -417,7 +378,10 @@ class Supervisor:
             return None
         scheduler = self._scheduler
         return self._durability.save(
-            scheduler.workflow_ids(), scheduler.checkpoint_entry, self._results.fetch
+            scheduler.workflow_ids(),
+            scheduler.checkpoint_entry,
+            self._results.fetch,
+            scheduler.schedule_entries,
         )
 
     def _observe_cluster(self, *, force: bool) -> None:
@@ -461,6 +425,22 @@ class Supervisor:
                     )
                 case ReleaseWorkflow():
                     self._release_workflow(command)
+                case SubmitScheduledRun():
+                    self._durability.schedules_changed()
+                    problems = self._submit(command.workflow)
+                    if problems:
+                        self._log.error(
+                            "schedule.run_refused",
+                            schedule=command.schedule,
+                            problems=[str(p) for p in problems],
+                        )
+                case PublishScheduleEvent():
+                    self._durability.schedules_changed()
+                    self._log.info(
+                        f"schedule.{command.event}",
+                        schedule=command.schedule,
+                        detail=command.message,
+                    )
                 case _:
                     # A command the executor does not know is a type error (mypy), and
                     # an error here rather than a command silently dropped.

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from orchestrator.core import AttemptOrder, PublishWorkflowEvent, TaskEvent
+from orchestrator.core.commands import PublishScheduleEvent
 
 
 @dataclass(slots=True)
@@ -34,6 +35,8 @@ class Ledger:
         input_losses: ``(workflow, task, lost inputs)`` of each attempt that could not
             fetch an upstream result.
         wasted_ticks: Ticks sent at a wakeup that an earlier tick at that time left in place.
+        scheduled_runs: ``(fire time, run id)`` of each run a schedule asked for.
+        schedule_events: Every schedule event (added, removed, fired, skipped).
     """
 
     attempts: list[tuple[float, str, AttemptOrder]] = field(default_factory=list)
@@ -56,6 +59,8 @@ class Ledger:
     crashes: list[tuple[str, str, int]] = field(default_factory=list)
     in_flight_on_removal: int = 0
     input_losses: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    scheduled_runs: list[tuple[float, str | None]] = field(default_factory=list)
+    schedule_events: list[PublishScheduleEvent] = field(default_factory=list)
 
     def attempts_of(self, workflow_id: str, task_id: str) -> list[AttemptOrder]:
         """Return every order of one task, in dispatch order."""

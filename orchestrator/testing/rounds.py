@@ -36,6 +36,7 @@ from orchestrator.core import (
     StopAgent,
     Tick,
 )
+from orchestrator.core.commands import PublishScheduleEvent, SubmitScheduledRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +84,10 @@ def run_rounds(
                     | StopAgent()
                     | PublishPoolEvent()
                     | ReleaseWorkflow()
+                    | SubmitScheduledRun()
+                    | PublishScheduleEvent()
                 ):
-                    pass  # agents start at once; events are not recorded here
+                    pass  # agents start at once; events and schedules are not played here
                 case _:
                     assert_never(command)
         if finished:
@@ -150,7 +153,14 @@ def run_events(
                     busy_until.pop(command.agent_id, None)
                 case PublishWorkflowEvent():
                     finished = True
-                case StartAgent() | PublishTaskEvents() | PublishPoolEvent() | ReleaseWorkflow():
+                case (
+                    StartAgent()
+                    | PublishTaskEvents()
+                    | PublishPoolEvent()
+                    | ReleaseWorkflow()
+                    | SubmitScheduledRun()
+                    | PublishScheduleEvent()
+                ):
                     pass
                 case _:
                     assert_never(command)

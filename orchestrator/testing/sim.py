@@ -16,6 +16,7 @@ import random
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import assert_never
 
 from orchestrator.core import (
@@ -44,7 +45,10 @@ from orchestrator.core import (
     WorkflowSpec,
     WorkflowSubmitted,
 )
+from orchestrator.core.commands import PublishScheduleEvent, SubmitScheduledRun
+from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.events import LossCause
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.testing.driving import Commands, outcome
 from orchestrator.testing.ledger import Ledger
 from orchestrator.testing.specs import START_S
@@ -173,13 +177,13 @@ class SimRuntime:
     def run(self, until_s: float = math.inf, max_steps: int = 1_000_000) -> None:
         """Deliver timeline events and ticks in time order until nothing is left to do.
 
-        Stops when every workflow has ended and no timeline event is left, at ``until_s``,
-        or when the scheduler asks for nothing more.
+        Stops when every workflow has ended, no timeline event is left and no schedule
+        will fire again, at ``until_s``, or when the scheduler asks for nothing more.
         """
         same_time_ticks = 0
         last_tick_s = math.nan
         for _ in range(max_steps):
-            if not self._timeline and self.all_workflows_ended():
+            if not self._timeline and self.all_workflows_ended() and not self._scheduled():
                 return
             next_event_s = self._timeline[0][0] if self._timeline else math.inf
             wakeup = self.scheduler.next_wakeup_s()
@@ -230,6 +234,10 @@ class SimRuntime:
         self.send(Tick())
         return repeats
 
+    def _scheduled(self) -> bool:
+        """Return whether a schedule will fire again (a run then waits until ``until_s``)."""
+        return bool(self.scheduler.schedules())
+
     def all_workflows_ended(self) -> bool:
         """Return whether every submitted workflow is in a terminal state."""
         return all(
@@ -274,10 +282,22 @@ class SimRuntime:
                     self._accept(command)
                 case PublishWorkflowEvent():
                     self.ledger.workflow_events.append(command)
+                case SubmitScheduledRun():
+                    # Submitted as a driver would, once this round of commands is done.
+                    self.ledger.scheduled_runs.append((command.fire_s, command.workflow.id))
+                    self.at(self.clock.now_s(), partial(self._submit_run, command.workflow))
+                case PublishScheduleEvent():
+                    self.ledger.schedule_events.append(command)
                 case PublishTaskEvents() | PublishPoolEvent() | ReleaseWorkflow():
                     pass  # task events are recorded above; the rest needs no action here
                 case _:
                     assert_never(command)
+
+    def _submit_run(self, workflow: PackedWorkflow) -> None:
+        try:
+            self.send(WorkflowSubmitted(workflow=workflow))
+        except WorkflowRejectedError as exc:
+            self.ledger.violations.append(f"scheduled run {workflow.id} refused: {exc}")
 
     def _start_agent(self, command: StartAgent) -> None:
         if command.agent_id in self.agents:

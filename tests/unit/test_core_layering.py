@@ -29,7 +29,8 @@ RUNTIME = ROOT / "orchestrator" / "runtime"
 PACKAGES = (ROOT / "orchestrator", ROOT / "agents")
 
 #: Third-party packages the core may import.
-CORE_THIRD_PARTY = frozenset({"pydantic", "networkx"})
+#: croniter only computes cron firing times from the instants it is given.
+CORE_THIRD_PARTY = frozenset({"pydantic", "networkx", "croniter"})
 #: Standard-library modules the core must not import: they do I/O, read the clock, the
 #: environment or the process, make ids, or run work elsewhere (time and ids come in as
 #: arguments). ``random`` is allowed: a seeded generator is pure.

@@ -1,0 +1,112 @@
+"""`SupervisorQueries`: the supervisor's read-only calls (status, tasks, results, counters).
+
+A mixin of `Supervisor`: what drivers, tools and tests ask without changing anything. The
+calls that change things (submit, cancel, pause...) stay in `orchestrator.runtime.supervisor`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from orchestrator.core.dead_letters import DeadLetter
+from orchestrator.core.scheduler import Scheduler
+from orchestrator.core.states import TaskState
+from orchestrator.core.status import (
+    RunSummary,
+    ScheduleInfo,
+    SchedulerStatistics,
+    TaskInfo,
+    WorkflowStatus,
+)
+from orchestrator.runtime.agent_registry import AgentRegistry
+from orchestrator.runtime.dispatcher import Dispatcher
+from orchestrator.runtime.durability import Durability
+from orchestrator.runtime.process_memory import process_memory
+from orchestrator.runtime.results import ResultStore
+from orchestrator.settings import Settings
+
+
+class SupervisorQueries:
+    """Read-only calls over the supervisor's parts (set by `Supervisor.__init__`)."""
+
+    _settings: Settings
+    _scheduler: Scheduler
+    _results: ResultStore
+    _agents: AgentRegistry
+    _dispatcher: Dispatcher
+    _durability: Durability
+
+    async def status(self, workflow_id: str) -> WorkflowStatus:
+        """Return a workflow's counts per state. Raises `KeyError` for an unknown id."""
+        return self._scheduler.workflow_status(workflow_id)
+
+    async def tasks(self, workflow_id: str) -> list[TaskInfo]:
+        """Return every task's state, attempts, timings and errors."""
+        return self._scheduler.task_infos(workflow_id)
+
+    async def task(self, workflow_id: str, task_id: str) -> TaskInfo:
+        """Return one task's state, attempts, timings and errors."""
+        return self._scheduler.task_info(workflow_id, task_id)
+
+    async def result_ref(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, list[Any]]:
+        """Return a task's info and, when it succeeded, ``[ObjectRef]`` of its result."""
+        info = self._scheduler.task_info(workflow_id, task_id)
+        ref = self._results.get(workflow_id, task_id)
+        return info, ([ref] if ref is not None and info.state is TaskState.SUCCEEDED else [])
+
+    async def summary(self, workflow_id: str) -> RunSummary:
+        """Return wall time, summed task time, critical path and speed-up."""
+        return self._scheduler.summary(workflow_id)
+
+    async def workflows(self) -> list[WorkflowStatus]:
+        """Return the status of every workflow, oldest first."""
+        return [self._scheduler.workflow_status(w) for w in self._scheduler.workflow_ids()]
+
+    async def settings(self) -> Settings:
+        """Return the settings this supervisor runs with (drivers compare theirs)."""
+        return self._settings
+
+    async def last_checkpoint(self) -> str | None:
+        """Return the key of the newest checkpoint this supervisor saved, or None."""
+        return self._durability.last_checkpoint
+
+    async def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
+        """Return the tasks that failed for good (of one workflow, or all), oldest first."""
+        return self._scheduler.dead_letters(workflow_id)
+
+    async def statistics(self) -> SchedulerStatistics:
+        """Return the scheduler's counters: workflows, tasks per state, pools, agents."""
+        return self._scheduler.statistics()
+
+    async def agents(self) -> dict[str, str]:
+        """Return live agent ids and their pools."""
+        return self._scheduler.agents()
+
+    async def agent_handle(self, agent_id: str) -> list[Any]:
+        """Return ``[handle]`` of a live agent (empty when unknown); for tests and tools."""
+        handle = self._agents.handles.get(agent_id)
+        return [handle] if handle is not None else []
+
+    async def agents_to_watch(self) -> dict[str, list[Any]]:
+        """Return ``{agent id: [handle]}`` of live agents (the heartbeat's list after a restart)."""
+        return {agent_id: [handle] for agent_id, handle in self._agents.handles.items()}
+
+    async def heartbeat_handle(self) -> list[Any]:
+        """Return ``[handle]`` of the heartbeat actor (empty before the first workflow)."""
+        heartbeat = self._agents.heartbeat
+        return [heartbeat] if heartbeat is not None else []
+
+    async def process_stats(self) -> dict[str, int]:
+        """Return resident memory (now and peak), its pid and current counts (tests, benchmarks)."""
+        return {
+            **process_memory(),
+            "pid": os.getpid(),
+            "agents": len(self._agents),
+            "calls_in_flight": len(self._dispatcher),
+            "results_held": len(self._results),
+        }
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        """Return every schedule's state, by name."""
+        return self._scheduler.schedules()
