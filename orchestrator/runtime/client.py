@@ -73,7 +73,11 @@ class SupervisorClient:
         deadline = time.monotonic() + RESPAWN_PATIENCE_S
         pause_s = 0.1
         while True:
-            self._handle = self._respawn()
+            replacement = self._respawn()
+            # The same actor (Ray restarts it): keep the creator's handle, which owns it;
+            # dropping it for a looked-up one would let Ray end the actor.
+            if replacement != self._handle:
+                self._handle = replacement
             try:
                 return self._call_once(method, *args, timeout_s=timeout_s)
             except SupervisorUnavailableError:

@@ -7,6 +7,7 @@ started, how often.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +305,53 @@ def test_a_detached_supervisor_outlives_its_driver_and_another_attaches(
         assert len(_starts(ledger)) == 6
     finally:
         other.client.stop()  # end the detached supervisor this test made
+
+
+def test_a_schedule_fires_on_time_and_survives_its_supervisor(
+    durable: Orchestrator, tmp_path: Path
+) -> None:
+    # Given a workflow scheduled every second on a supervisor with durable state
+    ledger = str(tmp_path / "ledger.jsonl")
+    wf = Workflow("tick")
+    wf.task("beat", workloads.ledgered, args=(ledger, "beat", 1))
+    added_s = time.time()
+    info = durable.schedule(wf, name="every-second", every_s=1.0)
+    returned_s = time.time()
+    assert (info.name, info.every_s) == ("every-second", 1.0)
+    _wait_until(lambda: durable.schedules()[0].runs >= 3, timeout_s=30)
+    # Then each run is a workflow of its own, named by its firing time, and succeeds;
+    # the first fired when the schedule was added, the next ones on the second
+    first = durable.schedules()[0]
+    runs = [s for s in durable.workflows() if s.workflow_id.startswith("every-second@")]
+    assert len(runs) >= 3
+    fired = [_fire_time(s.workflow_id) for s in runs[:3]]
+    assert added_s - 0.01 <= fired[0] <= returned_s
+    gaps = [b - a for a, b in itertools.pairwise(fired)]
+    # whole seconds apart (a firing while the previous run still ran is skipped)
+    assert all(round(gap) >= 1 and abs(gap - round(gap)) < 1e-3 for gap in gaps), gaps
+    assert durable.attach(runs[0].workflow_id).wait(timeout_s=30).state is WorkflowState.SUCCEEDED
+    # When the supervisor is killed, Then the new one has the schedule and it goes on
+    ray.kill(durable.supervisor, no_restart=True)
+    _wait_until(lambda: durable.schedules()[0].runs > first.runs + 1, timeout_s=60)
+    # And once removed, it fires no more
+    durable.unschedule("every-second")
+    assert durable.schedules() == []
+    count = len(workloads.read_ledger(ledger))
+    time.sleep(2.5)
+    assert len(workloads.read_ledger(ledger)) <= count + 1  # a run already submitted may end
+    with pytest.raises(KeyError, match="every-second"):
+        durable.unschedule("every-second")
+
+
+def _fire_time(run_id: str) -> float:
+    """The firing time in a run id such as ``name@20261129T004412.345Z``."""
+    stamp = run_id.split("@", 1)[1].rstrip("Z")
+    layout = "%Y%m%dT%H%M%S.%f" if "." in stamp else "%Y%m%dT%H%M%S"
+    return datetime.strptime(stamp, layout).replace(tzinfo=UTC).timestamp()
+
+
+def _wait_until(condition: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not true after {timeout_s}s"
+        time.sleep(0.1)
