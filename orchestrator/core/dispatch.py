@@ -130,6 +130,10 @@ class Dispatcher:
         """Return the task whose outcome attempt ``attempt_id`` still counts for, or None."""
         return self._in_flight.tasks.get(attempt_id)
 
+    def running_tasks(self) -> list[TaskRecord]:
+        """Return the tasks whose running attempt's outcome is awaited."""
+        return list(self._in_flight.tasks.values())
+
     def attempts_running(self) -> int:
         """Return how many attempts' outcomes are awaited."""
         return len(self._in_flight.tasks)

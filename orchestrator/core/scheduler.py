@@ -435,6 +435,13 @@ class Scheduler:
         workflow = self._book.require(workflow_id)
         return checkpoint_state.workflow_entry(workflow, self._dead_letters, task_ids)
 
+    def running_tasks(self) -> dict[str, list[str]]:
+        """Return the tasks with an attempt running, by workflow (for checkpoints)."""
+        running: dict[str, list[str]] = {}
+        for task in self._dispatcher.running_tasks():
+            running.setdefault(task.workflow.workflow_id, []).append(task.task_id)
+        return running
+
     def schedules(self) -> list[ScheduleInfo]:
         """Return every schedule's state, by name."""
         return self._schedules.infos()

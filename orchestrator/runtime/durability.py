@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cloudpickle
 from structlog.typing import FilteringBoundLogger
 
 from orchestrator.core.clock import Clock
@@ -31,6 +30,8 @@ from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.states import TaskState
 from orchestrator.durable import Journal, SpecCodecError
 from orchestrator.durable.journal import schedule_namespace
+from orchestrator.runtime import checkpoint_write
+from orchestrator.runtime.checkpoint_write import PreparedSave, Resolve
 from orchestrator.settings import CheckpointSettings
 from orchestrator.storage import (
     CheckpointError,
@@ -115,13 +116,16 @@ class Durability:
         self._dirty: dict[str, set[str] | None] = {}
         self._succeeded: dict[str, list[str]] = {}
         self._index: dict[str, dict[str, str]] = {}
-        self._new_index: dict[str, dict[str, str]] = {}
         self._released: list[str] = []
         self._completions = 0
         self._deltas = 0
         self._last_full_s = -math.inf
         self._segments = 0
         self._schedules_dirty = False
+        self._specs: list[PackedWorkflow] = []
+        # What the save being written took (put back by `finish` if it fails).
+        self._pending: tuple[dict[str, set[str] | None], int, bool, float] = ({}, 0, False, 0.0)
+        self._taken: dict[str, list[str]] = {}
         self._schedules_written: set[str] = set()
         #: The schedules `load` found (handed back to the scheduler by the supervisor).
         self.restorable_schedules: list[RestorableSchedule] = []
@@ -199,11 +203,11 @@ class Durability:
     # -- what happened -------------------------------------------------------------------
 
     def admitted(self, spec: PackedWorkflow) -> None:
-        """Store a newly admitted workflow's spec; it is in the next checkpoint, whole."""
+        """Note a newly admitted workflow: its spec is stored by the next save, whole."""
         if self._journal is None:
             return
         workflow_id = spec.id or ""
-        self._journal.write_spec(spec)
+        self._specs.append(spec)
         self._dirty[workflow_id] = None
         self._index.setdefault(workflow_id, {})
 
@@ -230,7 +234,7 @@ class Durability:
             self._dirty.setdefault(workflow_id, set())
 
     def schedules_changed(self) -> None:
-        """Note that a schedule was added or removed (saved with the next checkpoint)."""
+        """Note that a schedule was added, removed or fired (saved with the next checkpoint)."""
         if self._journal is not None:
             self._schedules_dirty = True
 
@@ -242,7 +246,7 @@ class Durability:
         self._dirty.pop(workflow_id, None)
         self._succeeded.pop(workflow_id, None)
         self._index.pop(workflow_id, None)
-        self._new_index.pop(workflow_id, None)
+        self._specs = [spec for spec in self._specs if spec.id != workflow_id]
 
     # -- saving --------------------------------------------------------------------------
 
@@ -252,8 +256,123 @@ class Durability:
             return False
         if self._completions >= self.settings.every_n_completions:
             return True
-        changed = bool(self._dirty or self._released)
+        changed = bool(self._dirty or self._released or self._schedules_dirty)
         return changed and self._clock.now_s() - self._last_full_s >= self.settings.full_every_s
+
+    def prepare(
+        self,
+        workflow_ids: list[str],
+        entry_of: EntryOf,
+        handles_of: FetchResults,
+        schedules_of: SchedulesOf | None = None,
+        running: dict[str, list[str]] | None = None,
+    ) -> PreparedSave | None:
+        """Gather what a save holds, on the loop; None when off or fenced.
+
+        What it takes is no longer pending: `finish` puts it back if the write fails.
+
+        Args:
+            workflow_ids: Every workflow the scheduler keeps (for a full checkpoint).
+            entry_of: The scheduler's `checkpoint_entry`.
+            handles_of: ``{task: handle}`` of the results of succeeded tasks (refs).
+            schedules_of: The scheduler's `schedule_entries` (saved when they changed,
+                and in every full checkpoint).
+            running: Tasks with an attempt running, by workflow: a delta carries them, so
+                that a restore charges their lost attempts (their start is not an event).
+        """
+        if self._journal is None or self._fenced:
+            return None
+        now_s = self._clock.now_s()
+        full = (
+            now_s - self._last_full_s >= self.settings.full_every_s
+            or self._deltas >= self.settings.max_deltas
+        )
+        results, new_index = self._take_results(handles_of)
+        dirty = self._dirty
+        for workflow_id, task_ids in (running or {}).items():
+            tasks = dirty.setdefault(workflow_id, set())
+            if tasks is not None:
+                tasks.update(task_ids)
+        if full:
+            workflows = {w: entry_of(w, None) for w in workflow_ids}
+            index = {w: {**self._index.get(w, {}), **new_index.get(w, {})} for w in workflow_ids}
+        else:
+            workflows = {w: entry_of(w, tasks) for w, tasks in dirty.items() if w in self._index}
+            index = new_index
+        schedules, templates, dropped = None, {}, []
+        if schedules_of is not None and (full or self._schedules_dirty):
+            entries = schedules_of()
+            schedules = {name: entry for name, (entry, _) in entries.items()}
+            templates = {n: t for n, (_, t) in entries.items() if n not in self._schedules_written}
+            dropped = sorted(self._schedules_written - set(entries))
+        save = PreparedSave(
+            full=full,
+            epoch=self.epoch,
+            specs=self._specs,
+            templates=templates,
+            results=results,
+            workflows=workflows,
+            results_index=index,
+            released=self._released,
+            schedules=schedules,
+            dropped_schedules=dropped,
+            keep_full=self.settings.keep_full,
+        )
+        self._pending = (dirty, self._completions, self._schedules_dirty, now_s)
+        self._specs, self._dirty, self._released = [], {}, []
+        self._completions, self._schedules_dirty = 0, False
+        return save
+
+    def _take_results(
+        self, handles_of: FetchResults
+    ) -> tuple[list[tuple[str, str, dict[str, Any]]], dict[str, dict[str, str]]]:
+        """Take the results of the tasks that succeeded since the last save, one segment each."""
+        succeeded, self._succeeded = self._succeeded, {}
+        results: list[tuple[str, str, dict[str, Any]]] = []
+        index: dict[str, dict[str, str]] = {}
+        if not self.settings.save_results:
+            return results, index
+        for workflow_id, task_ids in succeeded.items():
+            handles = handles_of(workflow_id, task_ids)
+            if handles:
+                self._segments += 1
+                segment = f"{self.epoch:06d}-{self._segments:09d}"
+                results.append((workflow_id, segment, handles))
+                index[workflow_id] = dict.fromkeys(handles, segment)
+        self._taken = succeeded
+        return results, index
+
+    def finish(self, save: PreparedSave, key: str | None, error: BaseException | None) -> None:
+        """Record how the write of ``save`` went, on the loop; a failed one is pending again."""
+        dirty, completions, schedules_dirty, started_s = self._pending
+        if error is None and key is not None:
+            for workflow_id, segment, handles in save.results:
+                if workflow_id in self._index:  # not released meanwhile
+                    self._index[workflow_id].update(dict.fromkeys(handles, segment))
+            self._schedules_written |= set(save.templates)
+            self._schedules_written -= set(save.dropped_schedules)
+            if save.full:
+                self._last_full_s, self._deltas = started_s, 0
+            else:
+                self._deltas += 1
+            self.last_checkpoint = key
+            self._log.debug("checkpoint.saved", key=key, full=save.full)
+            return
+        if isinstance(error, StaleWriterError):
+            self._fenced = True
+            self._log.error("checkpoint.fenced", reason=str(error))
+            return
+        self._log.error("checkpoint.failed", reason=f"{type(error).__name__}: {error}")
+        # Pending again: merged under what changed since (None, a whole workflow, wins).
+        for workflow_id, tasks in dirty.items():
+            now = self._dirty.get(workflow_id, set())
+            self._dirty[workflow_id] = None if tasks is None or now is None else now | tasks
+        self._specs = save.specs + self._specs
+        self._released = save.released + self._released
+        self._completions += completions
+        self._schedules_dirty = self._schedules_dirty or schedules_dirty
+        for workflow_id, task_ids in self._taken.items():
+            self._succeeded.setdefault(workflow_id, []).extend(task_ids)
 
     def save(
         self,
@@ -262,125 +381,26 @@ class Durability:
         fetch_results: FetchResults,
         schedules_of: SchedulesOf | None = None,
     ) -> str | None:
-        """Save now; return the checkpoint's key (None when off, fenced or failed).
+        """Save now, on this thread; return the checkpoint's key (None: off, fenced, failed).
 
-        Args:
-            workflow_ids: Every workflow the scheduler keeps (for a full checkpoint).
-            entry_of: The scheduler's `checkpoint_entry`.
-            fetch_results: Fetches the results of succeeded tasks to store.
-            schedules_of: The scheduler's `schedule_entries` (saved when they changed,
-                and in every full checkpoint).
+        ``fetch_results`` returns the values themselves (see `prepare` for the rest).
         """
-        journal = self._journal
-        if journal is None or self._fenced:
+        save = self.prepare(workflow_ids, entry_of, fetch_results, schedules_of)
+        if save is None:
             return None
-        now_s = self._clock.now_s()
-        full = (
-            now_s - self._last_full_s >= self.settings.full_every_s
-            or self._deltas >= self.settings.max_deltas
-        )
+        key, error = self.write(save, dict)
+        self.finish(save, key, error)
+        return key
+
+    def write(
+        self, save: PreparedSave, resolve: Resolve
+    ) -> tuple[str | None, BaseException | None]:
+        """Write ``save`` (any thread); return its key, or the error that stopped it."""
+        assert self._journal is not None
         try:
-            self._save_results(journal, fetch_results)
-            if full:
-                workflows = {w: entry_of(w, None) for w in workflow_ids}
-                results = self._index
-            else:
-                workflows = {w: entry_of(w, tasks) for w, tasks in self._dirty.items()}
-                results = self._new_index
-            schedules = None
-            if schedules_of is not None and (full or self._schedules_dirty):
-                schedules = self._save_schedule_templates(journal, schedules_of())
-            saved = journal.save(
-                epoch=self.epoch,
-                full=full,
-                workflows=workflows,
-                results=results,
-                released=self._released,
-                schedules=schedules,
-            )
-        except StaleWriterError as exc:
-            self._fenced = True
-            self._log.error("checkpoint.fenced", reason=str(exc))
-            return None
+            return checkpoint_write.write(self._journal, save, resolve, self._log).key, None
         except (CheckpointError, StorageError, OSError) as exc:
-            self._log.error("checkpoint.failed", reason=str(exc))
-            return None
-        for workflow_id in self._released:
-            journal.drop_workflow(workflow_id)
-        if schedules is not None:
-            self._schedules_dirty = False
-            for gone in self._schedules_written - set(schedules):
-                journal.drop_workflow(schedule_namespace(gone))
-            self._schedules_written &= set(schedules)
-        self._dirty, self._new_index, self._released = {}, {}, []
-        self._completions = 0
-        if full:
-            self._last_full_s, self._deltas = now_s, 0
-            journal.gc(self.settings.keep_full)
-        else:
-            self._deltas += 1
-        self.last_checkpoint = saved.key
-        self._log.debug("checkpoint.saved", key=saved.key, full=full, workflows=len(workflows))
-        return saved.key
-
-    def _save_schedule_templates(
-        self, journal: Journal, entries: dict[str, tuple[dict[str, Any], PackedWorkflow]]
-    ) -> dict[str, dict[str, Any]]:
-        """Store the workflow templates of new schedules; return every schedule's entry."""
-        for name, (_, template) in entries.items():
-            if name not in self._schedules_written:
-                journal.write_spec(template, namespace=schedule_namespace(name))
-                self._schedules_written.add(name)
-        return {name: entry for name, (entry, _) in entries.items()}
-
-    def _save_results(self, journal: Journal, fetch_results: FetchResults) -> None:
-        """Store the results of the tasks that succeeded since the last save."""
-        succeeded, self._succeeded = self._succeeded, {}
-        if not self.settings.save_results:
-            return
-        pending = list(succeeded.items())
-        try:
-            while pending:
-                workflow_id, task_ids = pending[0]
-                values = fetch_results(workflow_id, task_ids)
-                if values:
-                    self._segments += 1
-                    segment = f"{self.epoch:06d}-{self._segments:09d}"
-                    try:
-                        journal.write_results(workflow_id, segment, values)
-                    except (StorageError, OSError):
-                        raise
-                    except Exception:  # a value cloudpickle cannot store: leave it out
-                        values = _picklable(values, workflow_id, self._log)
-                        journal.write_results(workflow_id, segment, values)
-                    index = dict.fromkeys(values, segment)
-                    self._index.setdefault(workflow_id, {}).update(index)
-                    self._new_index.setdefault(workflow_id, {}).update(index)
-                pending.pop(0)
-        finally:
-            for workflow_id, task_ids in pending:  # not stored: again at the next save
-                self._succeeded.setdefault(workflow_id, []).extend(task_ids)
-
-
-def _picklable(
-    values: dict[str, Any], workflow_id: str, log: FilteringBoundLogger
-) -> dict[str, Any]:
-    """Return ``values`` without those cloudpickle cannot store (each logged as an error)."""
-    kept = {}
-    for task_id, value in values.items():
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:  # pickling errors come in many types
-            log.error(
-                "result.not_saved",
-                workflow_id=workflow_id,
-                task_id=task_id,
-                reason=f"{type(exc).__name__}: {exc}",
-                consequence="the task runs again if its result is needed after a restart",
-            )
-        else:
-            kept[task_id] = value
-    return kept
+            return None, exc
 
 
 def saved_segments(results: Mapping[str, str], task_ids: Iterable[str]) -> list[str]:

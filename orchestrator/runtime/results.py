@@ -60,6 +60,16 @@ class ResultStore:
         """Return a task's result ref, or None if it has none (or the workflow is gone)."""
         return self._by_workflow.get(workflow_id, {}).get(task_id)
 
+    def refs(self, workflow_id: str, task_ids: list[str]) -> dict[str, Any]:
+        """Return the refs held for ``task_ids`` (those held), by task id."""
+        held = self._by_workflow.get(workflow_id, {})
+        return {task_id: held[task_id] for task_id in task_ids if task_id in held}
+
+    @staticmethod
+    def resolve(refs: dict[str, Any]) -> dict[str, Any]:
+        """Return the values of ``refs`` by the same keys (blocks; any thread)."""
+        return dict(zip(refs, ray.get(list(refs.values())), strict=True))
+
     def fetch(self, workflow_id: str, task_ids: list[str]) -> dict[str, Any]:
         """Return the values of the results held for ``task_ids`` (from Ray's object store).
 

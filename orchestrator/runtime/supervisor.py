@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, assert_never
 
 import ray
@@ -123,6 +124,10 @@ class Supervisor(SupervisorQueries):
         self._heartbeat_synced_s = 0.0
         scope = scope_prefix(settings.ray.namespace, settings.ray.supervisor_name)
         self._durability = Durability(settings.checkpoint, scope, clock, log)
+        # Checkpoints are written by one worker thread, one at a time (see `_save_now`).
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._save_lock = asyncio.Lock()
+        self._save_task: asyncio.Task[str | None] | None = None
         self._cache = CacheKeeper(settings.checkpoint, scope, clock, log)
         if self._durability.enabled:
             self._observe_cluster(force=True)
@@ -150,7 +155,10 @@ class Supervisor(SupervisorQueries):
             spec = PackedWorkflow.pack(spec)
         self._ensure_running()
         self._observe_cluster(force=True)
-        return self._submit(spec)
+        problems = self._submit(spec)
+        if not problems:
+            await self._save_now()  # durable before the driver hears it was accepted
+        return problems
 
     def _submit(self, spec: PackedWorkflow) -> tuple[Problem, ...]:
         log = self._log.bind(workflow_id=spec.id)
@@ -174,7 +182,6 @@ class Supervisor(SupervisorQueries):
             except (StorageError, OSError) as exc:
                 log.error("workflow.not_durable", reason=str(exc))
         self._execute(commands)
-        self._save()  # durable before the driver hears it was accepted
         return ()
 
     def _open_restored(self, spec: PackedWorkflow) -> asyncio.Event:
@@ -210,20 +217,20 @@ class Supervisor(SupervisorQueries):
         self._observe_cluster(force=True)
         self._handle(ScheduleAdded(schedule=schedule, workflow=workflow))
         self._durability.schedules_changed()
-        self._save()
+        await self._save_now()
 
     async def remove_schedule(self, name: str) -> None:
         """Stop a schedule (its runs go on). Raises `KeyError` for an unknown name."""
         self._handle(ScheduleRemoved(name=name))
         self._durability.schedules_changed()
-        self._save()
+        await self._save_now()
 
     async def cancel(self, workflow_id: str, reason: str = "cancelled by user") -> None:
         """Cancel every unfinished task of a workflow. Raises `KeyError` for an unknown id."""
         self._scheduler.workflow_status(workflow_id)
         self._handle(WorkflowCancelRequested(workflow_id=workflow_id, reason=reason))
         self._durability.workflow_changed(workflow_id)
-        self._save()
+        await self._save_now()
 
     async def pause(
         self, workflow_id: str, stop_running: bool = False, timeout_s: float | None = None
@@ -244,7 +251,7 @@ class Supervisor(SupervisorQueries):
             if deadline_s is not None and self._clock.now_s() >= deadline_s:
                 break
             await asyncio.sleep(0.02)
-        key = self._save()
+        key = await self._save_now()
         return self._scheduler.workflow_status(workflow_id), key
 
     async def resume(self, workflow_id: str) -> WorkflowStatus:
@@ -252,7 +259,7 @@ class Supervisor(SupervisorQueries):
         self._ensure_running()
         self._handle(WorkflowResumeRequested(workflow_id=workflow_id))
         self._durability.workflow_changed(workflow_id)
-        self._save()
+        await self._save_now()
         return self._scheduler.workflow_status(workflow_id)
 
     async def release(self, workflow_id: str) -> None:
@@ -276,7 +283,7 @@ class Supervisor(SupervisorQueries):
         self._ensure_running()
         self._handle(DeadLettersRequeueRequested(workflow_id=workflow_id, task_ids=task_ids))
         self._durability.workflow_changed(workflow_id)
-        self._save()
+        await self._save_now()
 
     async def purge_dead_letters(
         self, workflow_id: str | None = None, task_ids: tuple[str, ...] | None = None
@@ -289,11 +296,12 @@ class Supervisor(SupervisorQueries):
         self._handle(DeadLettersPurgeRequested(workflow_id=workflow_id, task_ids=task_ids))
         for changed in [workflow_id] if workflow_id is not None else self._scheduler.workflow_ids():
             self._durability.workflow_changed(changed)
-        self._save()
+        await self._save_now()
 
     async def shutdown(self) -> None:
         """Save a last checkpoint; stop every agent and the heartbeat; flush traces."""
-        self._save()
+        await self._save_now()
+        self._writer.shutdown(wait=True)
         self._agents.stop_all()
         if self._loop_task is not None:
             self._loop_task.cancel()
@@ -352,7 +360,7 @@ class Supervisor(SupervisorQueries):
                 self._observe_cluster(force=False)
                 self._resync_heartbeat()
                 if self._durability.due():
-                    self._save()
+                    self._save_soon()
             except Exception:
                 self._log.exception("supervisor.loop_error")
 
@@ -372,17 +380,37 @@ class Supervisor(SupervisorQueries):
     def _handle(self, event: Event) -> None:
         self._execute(self._scheduler.handle(event))
 
-    def _save(self) -> str | None:
-        """Save a checkpoint now (see `Durability`); return its key, None without storage."""
+    def _save_soon(self) -> None:
+        """Start writing a checkpoint in the background, unless one is being written.
+
+        Writes go one at a time, off the loop (a worker thread); what changes meanwhile
+        goes into the next, which the loop starts when it sees it due.
+        """
+        if self._durability.enabled and not self._save_lock.locked():
+            self._save_task = asyncio.get_running_loop().create_task(self._save_now())
+
+    async def _save_now(self) -> str | None:
+        """Save what changed, wait until it is written; return its key (None: no storage)."""
         if not self._durability.enabled:
             return None
-        scheduler = self._scheduler
-        return self._durability.save(
-            scheduler.workflow_ids(),
-            scheduler.checkpoint_entry,
-            self._results.fetch,
-            scheduler.schedule_entries,
-        )
+        async with self._save_lock:
+            scheduler = self._scheduler
+            save = self._durability.prepare(
+                scheduler.workflow_ids(),
+                scheduler.checkpoint_entry,
+                self._results.refs,
+                scheduler.schedule_entries,
+                scheduler.running_tasks(),
+            )
+            if save is None:
+                return None
+            loop = asyncio.get_running_loop()
+            key, error = await loop.run_in_executor(
+                self._writer, self._durability.write, save, ResultStore.resolve
+            )
+            self._durability.finish(save, key, error)
+        self._wake_loop()  # what changed while writing may be due now
+        return key
 
     def _observe_cluster(self, *, force: bool) -> None:
         now = self._clock.now_s()

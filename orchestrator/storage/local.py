@@ -63,9 +63,17 @@ class LocalDirectoryStore(CheckpointStore):
             raise StorageError(f"cannot read {key!r} in {self.root}: {exc}") from exc
 
     def list(self, prefix: str = "") -> list[str]:
-        """Return the keys starting with ``prefix``, sorted (temporary files left out)."""
+        """Return the keys starting with ``prefix``, sorted (temporary files left out).
+
+        Only the directory the prefix leads to is walked, not the whole store (which
+        holds every result segment and other supervisors' objects too).
+        """
+        directory, _, _ = prefix.rpartition("/")
+        base = self.root / directory if directory else self.root
+        if not base.is_dir():
+            return []
         keys = []
-        for path in self.root.rglob("*"):
+        for path in base.rglob("*"):
             if path.is_file() and not path.name.startswith(_TEMP_PREFIX):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):

@@ -139,11 +139,15 @@ def test_a_result_that_cannot_be_stored_is_left_out_and_the_rest_kept() -> None:
         return {"ok": 42, "lock": threading.Lock()}
 
     with structlog.testing.capture_logs() as logs:
-        assert durability.save([], lambda w, t: {"id": w, "tasks": {}}, fetch) is not None
+        assert durability.save(["wf"], lambda w, t: {"id": w, "tasks": {}}, fetch) is not None
     assert [e["task_id"] for e in logs if e["event"] == "result.not_saved"] == ["lock"]
     journal = Journal(open_store(settings.storage), "ns/sup/")
     state = journal.load()
-    assert state is not None and set(state.results["wf"]) == {"ok"}
+    assert state is not None
+    # The segment holds what could be stored; a restore finds "lock" missing and, if a
+    # task still needs it, runs it again (see `restoring`)
+    [segment] = set(state.results["wf"].values())
+    assert journal.read_results("wf", segment) == {"ok": 42}
 
 
 def test_a_released_workflow_is_dropped_from_the_next_checkpoint_with_its_objects() -> None:
