@@ -380,12 +380,13 @@ class Durability:
         entry_of: EntryOf,
         fetch_results: FetchResults,
         schedules_of: SchedulesOf | None = None,
+        running: dict[str, list[str]] | None = None,
     ) -> str | None:
         """Save now, on this thread; return the checkpoint's key (None: off, fenced, failed).
 
         ``fetch_results`` returns the values themselves (see `prepare` for the rest).
         """
-        save = self.prepare(workflow_ids, entry_of, fetch_results, schedules_of)
+        save = self.prepare(workflow_ids, entry_of, fetch_results, schedules_of, running)
         if save is None:
             return None
         key, error = self.write(save, dict)

@@ -175,3 +175,32 @@ def test_a_workflow_whose_spec_is_damaged_is_left_out_and_said(broken: str) -> N
     with structlog.testing.capture_logs() as logs:
         assert _durability(settings, sim.clock).load() == []
     assert any(e["event"] == "workflow.not_restored" for e in logs)
+
+
+def test_a_delta_carries_the_running_tasks_so_a_restore_charges_their_lost_attempts() -> None:
+    # Given a full checkpoint taken before anything ran, then a delta midway
+    spec = SpecBuilder()
+    workflow = spec.workflow(*[spec.task(f"t{i}") for i in range(6)])
+    sim = SimRuntime(duration_s=1.0)
+    sim.submit(workflow)
+    settings = _settings(full_every_s=3600.0)
+    durability = _durability(settings, sim.clock)
+    durability.admitted(PackedWorkflow.pack(workflow))
+    durability.save(["wf"], sim.scheduler.checkpoint_entry, lambda w, t: {})
+    sim.run(until_s=sim.clock.now_s() + 2.5)
+    running = sim.scheduler.running_tasks()
+    assert running["wf"]  # dispatched: their start is no task event
+    durability.tasks_changed(sim.ledger.task_events)
+    durability.save(
+        ["wf"], sim.scheduler.checkpoint_entry, lambda w, t: dict.fromkeys(t, 0), None, running
+    )
+    # When a new incarnation restores it, Then those tasks come back charged one loss
+    [item] = _durability(settings, sim.clock).load()
+    restored = SimRuntime(duration_s=1.0, clock=FakeClock(sim.clock.now_s()))
+    restored.send(WorkflowRestored(workflow=item.spec, progress=item.entry))
+    for task_id in running["wf"]:
+        assert item.entry["tasks"][task_id][:2] == ["running", 1]
+        # its lost attempt counted, and it was dispatched again at once
+        assert restored.scheduler.task_info("wf", task_id).attempts == 2
+    restored.run()
+    assert restored.scheduler.workflow_status("wf").state is WorkflowState.SUCCEEDED
