@@ -12,36 +12,67 @@ A subclass names the programs it may run; a task gives the argument vector::
     #     kwargs: {argv: [git, log, --oneline, -n, "5"], cwd: /src/project, timeout_s: 10}
 
 The argument vector goes straight to ``execve`` (``shell=False``), so quoting, globbing,
-pipes and ``;`` have no meaning and cannot be injected. The executable is matched by its
-base name (``os.path.basename(argv[0])``) against the allowlist, then resolved on the
-``PATH`` the command will see and run from that resolved file. Matching by base name
-means an allowlisted name given with a directory (``/opt/tools/wc``) runs that file: list
-only programs whose every copy a task may run, or override `CommandAgent.resolve`.
+pipes and ``;`` have no meaning and cannot be injected.
 
-Errors that retrying cannot fix (bad argv, program not allowed or not found, bad ``cwd``
-or ``env``) raise `NonRetryableError`; a non-zero exit or a timeout raises
-`CommandFailedError` (retryable, per the task's retry policy).
+Security (a task's input is not trusted to choose what runs or how):
+
+- **Which program**: a bare ``argv[0]`` must be allowlisted and is looked up only in the
+  class's ``search_path`` (default ``/usr/local/bin``, ``/usr/bin``, ``/bin``), never on a
+  ``PATH`` from the task or the agent; an ``argv[0]`` with a ``/`` runs only when that
+  absolute path is allowlisted itself; relative paths never run. Symlinks are followed and
+  must end in a search-path directory (or at an allowlisted absolute path), on a regular
+  executable file (`agents.command_resolve`).
+- **Environment**: nothing is inherited from the agent. A child gets ``PATH`` (the search
+  path), ``LANG``/``LC_ALL`` (``C.UTF-8``), ``HOME``/``TMPDIR`` (a private directory made
+  for the command and removed after it) and the task's ``env``, whose names are checked:
+  loader, interpreter, shell and tool hooks (``LD_*``, ``PYTHON*``, ``PATH``, ``HOME``...)
+  are refused (`agents.command_env`).
+- **Limits**: ``timeout_s`` (at most `CommandAgent.max_timeout_s`, which is also the
+  default), ``max_output_bytes`` per output stream (going over kills the program and
+  raises `CommandOutputLimitError`: no truncated output is ever returned) and
+  ``max_stdin_bytes``. The program runs in its own process group, killed as a whole on a
+  timeout, an overflow, and when the program exits, so background processes it started do
+  not outlive it (`agents.command_process`).
+
+Errors that retrying cannot fix (bad argv, program not allowed or not found, bad ``cwd``,
+``env`` or ``stdin``, too much output) raise `NonRetryableError`; a non-zero exit or a
+timeout raises `CommandFailedError` (retryable, per the task's retry policy).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shlex
-import shutil
-import subprocess
-import time
-from collections.abc import Mapping, Sequence
+import tempfile
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from agents.command_args import check_argv, check_cwd, check_stdin, check_timeout
+from agents.command_env import DENIED_ENV_NAMES, DENIED_ENV_PREFIXES, base_env, check_env
+from agents.command_errors import (
+    STDERR_TAIL_CHARS,
+    CommandFailedError,
+    CommandOutputLimitError,
+    CommandTimeoutError,
+    stderr_tail,
+)
+from agents.command_process import run_process
+from agents.command_resolve import check_allowlist, resolve_executable
 from orchestrator.agent import Agent, NonRetryableError, TaskContext
 
-#: How much of a failed command's stderr `CommandFailedError` keeps (the end of it).
-STDERR_TAIL_CHARS = 2000
+__all__ = [
+    "COMMAND_KWARGS",
+    "STDERR_TAIL_CHARS",
+    "CommandAgent",
+    "CommandFailedError",
+    "CommandOutputLimitError",
+    "CommandResult",
+    "CommandTimeoutError",
+]
 
 #: Keyword arguments a command task may give; anything else is refused, never ignored.
 COMMAND_KWARGS = frozenset({"argv", "cwd", "env", "timeout_s", "stdin"})
+
+_MIB = 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,76 +94,55 @@ class CommandResult:
     duration_s: float
 
 
-class CommandFailedError(RuntimeError):
-    """A command exited with a non-zero status (retryable).
-
-    Attributes:
-        argv: The argument vector that failed.
-        returncode: Its exit status; negative when a signal ended it, None when it was
-            stopped for running too long.
-        stderr_tail: The last `STDERR_TAIL_CHARS` characters of its standard error.
-    """
-
-    def __init__(
-        self,
-        argv: Sequence[str],
-        returncode: int | None,
-        stderr_tail: str,
-        message: str | None = None,
-    ) -> None:
-        self.argv = tuple(argv)
-        self.returncode = returncode
-        self.stderr_tail = stderr_tail
-        if message is None:
-            message = f"command {shlex.join(self.argv)!r} exited with status {returncode}"
-            message += f"; stderr ends with:\n{stderr_tail}" if stderr_tail else " (no stderr)"
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Results and errors cross process boundaries pickled; the default reduction would
-        # call __init__ with the message alone.
-        return (type(self), (self.argv, self.returncode, self.stderr_tail, str(self)))
-
-
-class CommandTimeoutError(CommandFailedError, TimeoutError):
-    """A command ran longer than its ``timeout_s`` and was killed (retryable).
-
-    Attributes:
-        timeout_s: The limit it exceeded.
-    """
-
-    def __init__(
-        self,
-        argv: Sequence[str],
-        timeout_s: float,
-        stderr_tail: str,
-        message: str | None = None,
-    ) -> None:
-        self.timeout_s = timeout_s
-        if message is None:
-            message = f"command {shlex.join(tuple(argv))!r} timed out after {timeout_s:g} s"
-            message += "; it was killed"
-            message += f"; stderr ends with:\n{stderr_tail}" if stderr_tail else ""
-        super().__init__(argv, None, stderr_tail, message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.argv, self.timeout_s, self.stderr_tail, str(self)))
-
-
 class CommandAgent(Agent):
     """Runs argument vectors whose program is in `allowed_executables`.
 
     Task input: the argument vector as ``kwargs["argv"]`` or as the positional ``args``;
-    optional keyword arguments ``cwd`` (directory), ``env`` (mapping merged over the
-    agent's environment), ``timeout_s`` (seconds) and ``stdin`` (text fed to the program;
+    optional keyword arguments ``cwd`` (directory), ``env`` (checked variables added to the
+    minimal environment), ``timeout_s`` (seconds) and ``stdin`` (text fed to the program;
     without it the program reads an empty standard input).
 
     Attributes:
-        allowed_executables: Base names of the programs this agent may run; the base
-            class allows none.
+        allowed_executables: Bare names of the programs this agent may run, or absolute
+            paths (then ``argv[0]`` must be that path); the base class allows none.
+        search_path: Directories where bare names are looked up, in order; a resolved
+            program must lie directly in one of them (or be allowlisted by path). Also the
+            child's ``PATH``.
+        env_denied_names: Variables a task may not set (case-insensitive). Allow one by
+            subtracting it, e.g. ``CommandAgent.env_denied_names - {"PATH"}``.
+        env_denied_prefixes: Prefixes of variables a task may not set.
+        env_allowed_names: When set, the only variables a task may set (denials apply
+            too); None accepts any name that is not denied.
+        max_output_bytes: Most bytes accepted on stdout, and on stderr; a program writing
+            more is killed (`CommandOutputLimitError`).
+        max_stdin_bytes: Most bytes of ``stdin`` (UTF-8 encoded) a task may give.
+        max_timeout_s: Longest run allowed, and the limit when a task gives none.
     """
 
     allowed_executables: ClassVar[frozenset[str]] = frozenset()
+    search_path: ClassVar[tuple[str, ...]] = ("/usr/local/bin", "/usr/bin", "/bin")
+    env_denied_names: ClassVar[frozenset[str]] = DENIED_ENV_NAMES
+    env_denied_prefixes: ClassVar[tuple[str, ...]] = DENIED_ENV_PREFIXES
+    env_allowed_names: ClassVar[frozenset[str] | None] = None
+    max_output_bytes: ClassVar[int] = _MIB
+    max_stdin_bytes: ClassVar[int] = _MIB
+    max_timeout_s: ClassVar[float] = 3600.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the subclass's allowlist, search path and limits when it is defined.
+
+        Raises:
+            TypeError: An entry or limit has the wrong type.
+            ValueError: An entry or limit has a wrong value (e.g. a relative path).
+        """
+        super().__init_subclass__(**kwargs)
+        check_allowlist(cls.__name__, cls.allowed_executables, cls.search_path)
+        for limit in ("max_output_bytes", "max_stdin_bytes", "max_timeout_s"):
+            value = getattr(cls, limit)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{cls.__name__}.{limit} must be a number, got {value!r}")
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{cls.__name__}.{limit} must be positive, got {value!r}")
 
     def handle(self, ctx: TaskContext) -> CommandResult:
         """Run the command the task describes.
@@ -144,8 +154,8 @@ class CommandAgent(Agent):
             The result of a command that exited with status 0.
 
         Raises:
-            NonRetryableError: The input is malformed, the program is not allowed or not
-                found, or ``cwd``/``env`` are invalid.
+            NonRetryableError: The input is malformed or refused, the program is not
+                allowed or not found, or it wrote too much (`CommandOutputLimitError`).
             CommandFailedError: The program exited with a non-zero status.
             CommandTimeoutError: The program ran past ``timeout_s``.
         """
@@ -193,156 +203,77 @@ class CommandAgent(Agent):
         Args:
             argv: Non-empty list (or tuple) of strings; ``argv[0]`` names the program.
             cwd: Directory to run in; defaults to the agent's.
-            env: Mapping of strings merged over ``os.environ``.
-            timeout_s: Seconds before the program is killed; no limit when None.
+            env: Mapping of strings added to the minimal environment (see the module).
+            timeout_s: Seconds before the program is killed; `max_timeout_s` when None.
             stdin: Text written to the program's standard input.
 
         Returns:
             The result of a command that exited with status 0.
 
         Raises:
-            NonRetryableError: An argument is invalid, or the program is not allowed or
-                cannot be started.
+            NonRetryableError: An argument is invalid or refused, the program is not
+                allowed or cannot be started, or it wrote too much
+                (`CommandOutputLimitError`).
             CommandFailedError: The program exited with a non-zero status.
             CommandTimeoutError: The program ran past ``timeout_s``.
         """
-        checked_argv = _check_argv(argv)
-        name = os.path.basename(checked_argv[0])
-        if name not in self.allowed_executables:
-            allowed = ", ".join(sorted(self.allowed_executables)) or "none"
-            raise NonRetryableError(
-                f"executable {name!r} is not allowed for {type(self).__name__} "
-                f"(allowed executables: {allowed})"
-            )
-        checked_cwd = _check_cwd(cwd)
-        full_env = _merged_env(env)
-        limit_s = _check_timeout(timeout_s)
-        if stdin is not None and not isinstance(stdin, str):
-            raise NonRetryableError(f"stdin must be a string, got {type(stdin).__name__}")
-        executable = self.resolve(checked_argv[0], full_env)
+        checked_argv = check_argv(argv)
+        executable = self.resolve(checked_argv[0])
+        checked_cwd = check_cwd(cwd)
+        task_env = check_env(
+            env,
+            denied_names=self.env_denied_names,
+            denied_prefixes=self.env_denied_prefixes,
+            allowed_names=self.env_allowed_names,
+        )
+        limit_s = check_timeout(timeout_s, self.max_timeout_s)
+        stdin_bytes = check_stdin(stdin, self.max_stdin_bytes)
 
-        started = time.perf_counter()
-        try:
-            # The checked argv goes straight to execve: no shell ever parses it.
-            completed = subprocess.run(
-                list(checked_argv),
-                executable=executable,
-                shell=False,
-                cwd=checked_cwd,
-                env=full_env,
-                input=stdin,
-                stdin=subprocess.DEVNULL if stdin is None else None,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                timeout=limit_s,
-                check=False,
+        with tempfile.TemporaryDirectory(
+            prefix="command-", ignore_cleanup_errors=True
+        ) as private_dir:
+            try:
+                outcome = run_process(
+                    checked_argv,
+                    executable=executable,
+                    cwd=checked_cwd,
+                    env={**base_env(self.search_path, private_dir), **task_env},
+                    stdin=stdin_bytes,
+                    timeout_s=limit_s,
+                    max_output_bytes=self.max_output_bytes,
+                )
+            except OSError as exc:
+                # Resolved a moment ago: the file vanished, or it cannot be executed after all.
+                raise NonRetryableError(f"cannot start {checked_argv[0]!r}: {exc}") from exc
+        stderr = outcome.stderr.decode("utf-8", errors="replace")
+        if outcome.overflowed is not None:
+            raise CommandOutputLimitError(
+                checked_argv, outcome.overflowed, self.max_output_bytes, stderr_tail(stderr)
             )
-        except subprocess.TimeoutExpired as exc:
-            raise CommandTimeoutError(checked_argv, exc.timeout, _tail(_text(exc.stderr))) from None
-        except OSError as exc:
-            # Resolved a moment ago: the file vanished, or it is not executable after all.
-            raise NonRetryableError(f"cannot start {checked_argv[0]!r}: {exc}") from exc
-        duration_s = time.perf_counter() - started
-        if completed.returncode != 0:
-            raise CommandFailedError(checked_argv, completed.returncode, _tail(completed.stderr))
+        if outcome.timed_out:
+            raise CommandTimeoutError(checked_argv, limit_s, stderr_tail(stderr))
+        if outcome.returncode != 0:
+            raise CommandFailedError(checked_argv, outcome.returncode, stderr_tail(stderr))
         return CommandResult(
             argv=checked_argv,
-            returncode=completed.returncode,
-            stdout=completed.stdout,
-            stderr=completed.stderr,
-            duration_s=duration_s,
+            returncode=0,
+            stdout=outcome.stdout.decode("utf-8", errors="replace"),
+            stderr=stderr,
+            duration_s=outcome.duration_s,
         )
 
-    def resolve(self, program: str, env: Mapping[str, str]) -> str:
-        """Return the file that runs for ``program`` (already allowed by name).
+    def resolve(self, program: str) -> str:
+        """Return the real path of the file that runs for ``program`` (``argv[0]``).
 
-        A name without a directory is looked up on ``env["PATH"]``, as ``execvpe`` would;
-        a path must be an executable file.
+        Only `search_path` and `allowed_executables` decide; see `agents.command_resolve`.
 
         Raises:
-            NonRetryableError: Nothing executable is found.
+            NonRetryableError: The program is not allowed, not found, resolves outside
+                the search path, or is not a regular executable file.
         """
-        if os.sep in program or (os.altsep is not None and os.altsep in program):
-            if os.path.isfile(program) and os.access(program, os.X_OK):
-                return program
-            raise NonRetryableError(f"executable {program!r} not found or not executable")
-        found = shutil.which(program, path=env.get("PATH", os.defpath))
-        if found is None:
-            raise NonRetryableError(f"executable {program!r} not found on PATH")
-        return found
-
-
-def _check_argv(argv: object) -> tuple[str, ...]:
-    if isinstance(argv, str | bytes):
-        raise NonRetryableError(
-            "argv must be a list of strings, not a single string (commands never go "
-            f"through a shell; split it yourself): {argv!r}"
+        return resolve_executable(
+            program,
+            owner=type(self).__name__,
+            allowed=self.allowed_executables,
+            search_path=self.search_path,
         )
-    if not isinstance(argv, list | tuple):
-        raise NonRetryableError(f"argv must be a list of strings, got {type(argv).__name__}")
-    if not argv:
-        raise NonRetryableError("argv is empty; it needs at least the program to run")
-    for index, item in enumerate(argv):
-        if not isinstance(item, str):
-            raise NonRetryableError(
-                f"argv[{index}] must be a string, got {type(item).__name__} {item!r}"
-            )
-        if "\0" in item:
-            raise NonRetryableError(f"argv[{index}] contains a NUL byte: {item!r}")
-    if not argv[0]:
-        raise NonRetryableError("argv[0] is empty; it must name the program to run")
-    return tuple(argv)
-
-
-def _check_cwd(cwd: object) -> str | None:
-    if cwd is None:
-        return None
-    if not isinstance(cwd, str | os.PathLike):
-        raise NonRetryableError(f"cwd must be a path string, got {type(cwd).__name__}")
-    path = os.fspath(cwd)
-    if not isinstance(path, str) or not os.path.isdir(path):
-        raise NonRetryableError(f"cwd {path!r} is not an existing directory")
-    return path
-
-
-def _merged_env(env: object) -> dict[str, str]:
-    merged = dict(os.environ)
-    if env is None:
-        return merged
-    if not isinstance(env, Mapping):
-        raise NonRetryableError(f"env must be a mapping of strings, got {type(env).__name__}")
-    for key, value in env.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise NonRetryableError(
-                f"env entries must be strings, got {key!r}: {value!r} "
-                f"({type(key).__name__}: {type(value).__name__})"
-            )
-        if not key or "=" in key or "\0" in key or "\0" in value:
-            raise NonRetryableError(f"env entry {key!r} has an invalid name or a NUL byte")
-        merged[key] = value
-    return merged
-
-
-def _check_timeout(timeout_s: object) -> float | None:
-    if timeout_s is None:
-        return None
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
-        raise NonRetryableError(f"timeout_s must be a number, got {type(timeout_s).__name__}")
-    if not math.isfinite(timeout_s) or timeout_s <= 0:
-        raise NonRetryableError(f"timeout_s must be positive and finite, got {timeout_s!r}")
-    return float(timeout_s)
-
-
-def _text(output: str | bytes | None) -> str:
-    # TimeoutExpired carries the raw bytes read so far even in text mode.
-    if output is None:
-        return ""
-    if isinstance(output, bytes):
-        return output.decode("utf-8", errors="replace")
-    return output
-
-
-def _tail(text: str) -> str:
-    return text[-STDERR_TAIL_CHARS:]

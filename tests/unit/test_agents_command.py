@@ -75,11 +75,17 @@ def test_arguments_are_never_interpreted_by_a_shell(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_executable_given_as_a_path_with_an_allowed_name_runs() -> None:
-    wc = shutil.which("wc")
-    assert wc is not None
-    result = Tools().handle(_ctx(argv=[wc, "-c"], stdin="abcd"))
+def test_executable_allowlisted_by_absolute_path_runs() -> None:
+    found = shutil.which("wc", path=os.pathsep.join(CommandAgent.search_path))
+    assert found is not None
+    wc: str = found
+
+    class PathTools(CommandAgent):
+        allowed_executables: ClassVar[frozenset[str]] = frozenset({wc})
+
+    result = PathTools().handle(_ctx(argv=[wc, "-c"], stdin="abcd"))
     assert result.stdout.strip() == "4"
+    assert result.argv[0] == wc
 
 
 def test_stdin_is_fed_to_the_program() -> None:
@@ -98,14 +104,21 @@ def test_cwd_is_where_the_program_runs(tmp_path: Path) -> None:
     assert Path(result.stdout.strip()).resolve() == tmp_path.resolve()
 
 
-def test_env_is_merged_over_the_agents_environment() -> None:
+def test_env_is_added_to_the_minimal_environment() -> None:
     result = Tools().handle(
         _ctx(argv=["printenv", "CORPUS_TEST_VAR"], env={"CORPUS_TEST_VAR": "x1"})
     )
     assert result.stdout == "x1\n"
-    # PATH still comes from the agent's environment, or printenv would not have been found.
-    inherited = Tools().handle(_ctx(argv=["printenv", "PATH"], env={"CORPUS_TEST_VAR": "x1"}))
-    assert inherited.stdout.strip() == os.environ["PATH"]
+    # PATH is the agent's search path, not the agent's own PATH.
+    path = Tools().handle(_ctx(argv=["printenv", "PATH"], env={"CORPUS_TEST_VAR": "x1"}))
+    assert path.stdout.strip() == "/usr/local/bin:/usr/bin:/bin"
+
+
+def test_locale_defaults_to_c_utf8_and_a_task_may_change_it() -> None:
+    default = Tools().handle(_ctx(argv=["printenv", "LANG", "LC_ALL"]))
+    assert default.stdout.split() == ["C.UTF-8", "C.UTF-8"]
+    chosen = Tools().handle(_ctx(argv=["printenv", "LC_ALL"], env={"LC_ALL": "C"}))
+    assert chosen.stdout.strip() == "C"
 
 
 def test_undecodable_output_is_replaced_not_fatal(tmp_path: Path) -> None:
@@ -133,7 +146,7 @@ def test_disallowed_executable_is_refused_naming_it_and_the_allowlist() -> None:
 
 
 def test_disallowed_executable_given_as_a_path_is_refused() -> None:
-    with pytest.raises(NonRetryableError, match="'sh' is not allowed"):
+    with pytest.raises(NonRetryableError, match="'/bin/sh' is not allowed"):
         Tools().handle(_ctx(argv=["/bin/sh", "-c", "echo hi"]))
 
 
@@ -145,36 +158,32 @@ def test_base_class_allows_nothing() -> None:
 
 
 def test_allowed_but_missing_program_is_not_retryable() -> None:
-    with pytest.raises(NonRetryableError, match="'no-such-program-4f1c' not found on PATH"):
+    with pytest.raises(
+        NonRetryableError,
+        match="'no-such-program-4f1c' not found in the search path /usr/local/bin:/usr/bin:/bin",
+    ):
         Tools().handle(_ctx(argv=["no-such-program-4f1c"]))
 
 
-def test_program_is_looked_up_on_the_path_the_command_will_see(tmp_path: Path) -> None:
-    with pytest.raises(NonRetryableError, match="'wc' not found on PATH"):
-        Tools().handle(_ctx(argv=["wc", "-l"], env={"PATH": str(tmp_path)}))
+def test_allowlisted_absolute_path_that_is_missing_is_not_retryable() -> None:
+    class Missing(CommandAgent):
+        allowed_executables: ClassVar[frozenset[str]] = frozenset({"/nonexistent/dir/wc"})
 
-
-def test_allowed_name_at_a_missing_path_is_not_retryable() -> None:
-    with pytest.raises(
-        NonRetryableError, match="'/nonexistent/dir/wc' not found or not executable"
-    ):
-        Tools().handle(_ctx(argv=["/nonexistent/dir/wc"]))
-
-
-def test_allowed_name_of_a_non_executable_file_is_not_retryable(tmp_path: Path) -> None:
-    fake = tmp_path / "wc"
-    fake.write_text("not a program\n")
-    fake.chmod(0o644)
-    with pytest.raises(NonRetryableError, match="not found or not executable"):
-        Tools().handle(_ctx(argv=[str(fake)]))
+    with pytest.raises(NonRetryableError, match=r"'/nonexistent/dir/wc' .* not found"):
+        Missing().handle(_ctx(argv=["/nonexistent/dir/wc"]))
 
 
 def test_program_that_cannot_start_is_not_retryable(tmp_path: Path) -> None:
     fake = tmp_path / "wc"
     fake.write_bytes(b"\x00\x01garbage, no shebang, no ELF header")
     fake.chmod(0o755)
+
+    class Garbage(CommandAgent):
+        allowed_executables: ClassVar[frozenset[str]] = frozenset({"wc"})
+        search_path: ClassVar[tuple[str, ...]] = (str(tmp_path),)
+
     with pytest.raises(NonRetryableError, match=r"cannot start .*Exec format error"):
-        Tools().handle(_ctx(argv=[str(fake)]))
+        Garbage().handle(_ctx(argv=["wc"]))
 
 
 @pytest.mark.parametrize(
@@ -239,9 +248,15 @@ def test_cwd_that_is_a_file_is_refused(tmp_path: Path) -> None:
         (["A=1"], "env must be a mapping of strings, got list"),
         ({"A": 1}, "env entries must be strings"),
         ({1: "a"}, "env entries must be strings"),
-        ({"A=B": "1"}, "invalid name or a NUL byte"),
-        ({"": "1"}, "invalid name or a NUL byte"),
-        ({"A": "1\0"}, "invalid name or a NUL byte"),
+        ({"A=B": "1"}, "env variable 'A=B' has an invalid name"),
+        ({"": "1"}, "env variable '' has an invalid name"),
+        ({"A\0": "1"}, "has an invalid name"),
+        ({"1A": "1"}, "env variable '1A' has an invalid name"),
+        ({"A-B": "1"}, "env variable 'A-B' has an invalid name"),
+        ({"A B": "1"}, "env variable 'A B' has an invalid name"),
+        ({"\u00c9T\u00c9": "1"}, "has an invalid name"),
+        ({"A": "1\0"}, "env variable 'A' has a NUL byte in its value"),
+        ({"A": "\udc80\ud800"}, "env variable 'A' has a value that cannot be encoded"),
     ],
 )
 def test_bad_env_is_refused(env: object, problem: str) -> None:
