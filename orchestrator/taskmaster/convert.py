@@ -7,6 +7,7 @@ per Taskmaster task and subtask that is not finished.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -161,10 +162,17 @@ def _read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[An
     """Return the parsed document and the name a workflow takes from it."""
     if isinstance(source, Mapping):
         return source, "taskmaster"
-    from orchestrator.loader import read_document
-
     path = Path(source)
-    return read_document(path), path.stem or "taskmaster"
+    stem = path.stem or "taskmaster"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), stem
+    except OSError as exc:
+        problem = Problem(str(path), f"cannot read: {exc}")
+    except UnicodeDecodeError as exc:
+        problem = Problem(str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except json.JSONDecodeError as exc:
+        problem = Problem(f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")
+    raise WorkflowRejectedError(as_identifier(stem), [problem])
 
 
 def _kwargs(key: str, task: RawTask) -> dict[str, Any]:
