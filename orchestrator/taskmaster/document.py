@@ -7,6 +7,7 @@ one pass over a file reports all its problems.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,14 @@ PRIORITIES = {
 _WHOLE = re.compile(r"^[0-9]+$")
 _SUBTASK_REF = re.compile(r"^([0-9]+)\.([0-9]+)$")
 _REF_FORMS = 'a task id (3 or "3") or a subtask reference ("3.2")'
+
+
+def as_json(value: object) -> str:
+    """Return ``value`` as written in JSON (``true``, ``"x"``), for messages."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not from a JSON document
+        return repr(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +164,7 @@ def _read_id(entry: Mapping[str, Any], where: str, problems: list[Problem]) -> i
         if raw is None:
             problems.append(missing_or_wrong(f"{where}.id", raw, expected))
         else:
-            problems.append(Problem(f"{where}.id", f"must be {expected}, not {raw!r}"))
+            problems.append(Problem(f"{where}.id", f"must be {expected}, not {as_json(raw)}"))
     return number
 
 
@@ -181,29 +190,31 @@ def _read_fields(
     task.description = _optional_text(entry, "description", where, problems)
     task.details = _optional_text(entry, "details", where, problems)
     task.test_strategy = _optional_text(entry, "testStrategy", where, problems)
-    status = entry.get("status")
-    if status is not None:
-        if isinstance(status, str) and status.strip().lower() in STATUSES:
-            task.status = status.strip().lower()
-        else:
-            problems.append(
-                Problem(
-                    f"{where}.status",
-                    f"invalid status {status!r}; expected one of {', '.join(STATUSES)}",
-                )
-            )
-    priority = entry.get("priority")
-    task.priority = parent_priority
-    if priority is not None:
-        if isinstance(priority, str) and priority.strip().lower() in PRIORITIES:
-            task.priority = PRIORITIES[priority.strip().lower()]
-        else:
-            problems.append(
-                Problem(
-                    f"{where}.priority",
-                    f"invalid priority {priority!r}; expected one of {', '.join(PRIORITIES)}",
-                )
-            )
+    task.status = _choice(entry, "status", STATUSES, where, problems) or "pending"
+    priority = _choice(entry, "priority", tuple(PRIORITIES), where, problems)
+    task.priority = parent_priority if priority is None else PRIORITIES[priority]
+
+
+def _choice(
+    entry: Mapping[str, Any],
+    name: str,
+    choices: tuple[str, ...],
+    where: str,
+    problems: list[Problem],
+) -> str | None:
+    """Return one of ``choices`` (in any case), or None when absent or invalid (reported)."""
+    value = entry.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    problems.append(
+        Problem(
+            f"{where}.{name}",
+            f"invalid {name} {as_json(value)}; expected one of {', '.join(choices)}",
+        )
+    )
+    return None
 
 
 def _optional_text(entry: Mapping[str, Any], name: str, where: str, problems: list[Problem]) -> str:
@@ -240,5 +251,5 @@ def _read_dependencies(
         if match is not None and int(match[1]) >= 1 and int(match[2]) >= 1:
             found.append(Dependency(location, f"{int(match[1])}.{int(match[2])}"))
         else:
-            problems.append(Problem(location, f"must be {_REF_FORMS}, not {ref!r}"))
+            problems.append(Problem(location, f"must be {_REF_FORMS}, not {as_json(ref)}"))
     return found
