@@ -114,7 +114,10 @@ def find_cycles(
     listed: set[tuple[str, str]],
     problems: list[Problem],
 ) -> None:
-    """Report each circular dependency once, naming its tasks, each depending on the next."""
+    """Report one cycle of each group of tasks that wait for each other in a circle.
+
+    The cycle is named by its Taskmaster ids, each depending on the next.
+    """
     graph = TaskGraph()
     for key, deps in edges.items():
         graph.add(key, deps)

@@ -22,7 +22,7 @@ def is_taskmaster(data: object) -> bool:
     Classic: a top-level ``tasks`` array with at least one entry that has a ``title`` and
     neither ``function`` nor ``agent`` (the orchestrator's own tasks need one of those and
     have no title). Tagged: no ``tasks``, ``name`` or ``schemaVersion`` at the top, and a
-    tag whose value is an object with a ``tasks`` array.
+    tag whose value is an object with ``tasks`` (checked later to be an array).
     """
     if not isinstance(data, Mapping) or "schemaVersion" in data:
         return False
@@ -37,10 +37,7 @@ def is_taskmaster(data: object) -> bool:
         )
     if "tasks" in data or "name" in data:
         return False
-    return any(
-        isinstance(section, Mapping) and isinstance(section.get("tasks"), list)
-        for section in data.values()
-    )
+    return any(isinstance(section, Mapping) and "tasks" in section for section in data.values())
 
 
 def select_tag(

@@ -220,6 +220,7 @@ def test_a_tag_not_in_the_file_is_refused(name: str, tag: str, message: str) -> 
     [
         ({"tasks": [{"id": 1, "title": "Plan"}]}, True),
         ({"master": {"tasks": []}, "feature": {"tasks": []}}, True),
+        ({"master": {"tasks": {"id": 1}}}, True),  # malformed, then reported as such
         ({"name": "wf", "tasks": [{"id": "a", "function": "m:f"}]}, False),
         ({"tasks": [{"id": "a", "agent": "A", "title": "x"}]}, False),
         ({"schemaVersion": "1.5", "workflow": {"tasks": []}}, False),
@@ -350,9 +351,13 @@ def test_the_dependencies_of_finished_tasks_are_not_checked() -> None:
         ({"master": {"tasks": []}}, "master.tasks: nothing to run: the tag has no tasks"),
         ({"master": {"metadata": {}}}, "master.tasks: missing (expected an array of tasks)"),
         ({"master": []}, "master: must be an object with a 'tasks' array, not an array"),
+        (
+            {"master": {"tasks": {"id": 1}}},
+            "master.tasks: must be an array of tasks, not an object",
+        ),
     ],
 )
-def test_a_file_with_nothing_to_run_is_refused(document: dict[str, Any], message: str) -> None:
+def test_a_tag_without_tasks_to_run_is_refused(document: dict[str, Any], message: str) -> None:
     assert problems_of(document) == [message]
 
 
