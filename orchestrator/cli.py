@@ -20,13 +20,22 @@ from orchestrator.loader import load_workflow_file
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
 
-def _load(path: str, time_scale: float, mode: str, max_cores: int | None) -> WorkflowSpec:
+def _load(
+    path: str,
+    time_scale: float,
+    mode: str,
+    max_cores: int | None,
+    tag: str = "master",
+    taskmaster_handler: str | None = None,
+) -> WorkflowSpec:
     try:
         return load_workflow_file(
             path,
             time_scale=time_scale,
             mode=mode,  # type: ignore[arg-type]
             max_cores=max_cores,
+            tag=tag,
+            taskmaster_handler=taskmaster_handler,
         )
     except WorkflowRejectedError as exc:
         _refuse(exc)
@@ -60,6 +69,15 @@ _mode = click.option(
 _max_cores = click.option(
     "--max-cores", type=click.IntRange(min=1), help="WfFormat instances: cap each task's cores."
 )
+_tag = click.option(
+    "--tag", default="master", show_default=True, help="Taskmaster tasks.json: the tag to read."
+)
+_taskmaster_handler = click.option(
+    "--taskmaster-handler",
+    metavar="MODULE:ATTR",
+    help="Taskmaster tasks.json: function or agent class handling each task "
+    "(default: a summary of the task).",
+)
 
 
 @main.command()
@@ -67,10 +85,22 @@ _max_cores = click.option(
 @_time_scale
 @_mode
 @_max_cores
-def validate(workflow_file: str, time_scale: float, mode: str, max_cores: int | None) -> None:
+@_tag
+@_taskmaster_handler
+def validate(
+    workflow_file: str,
+    time_scale: float,
+    mode: str,
+    max_cores: int | None,
+    tag: str,
+    taskmaster_handler: str | None,
+) -> None:
     """Check WORKFLOW_FILE without running it."""
-    spec = _load(workflow_file, time_scale, mode, max_cores)
+    spec = _load(workflow_file, time_scale, mode, max_cores, tag, taskmaster_handler)
     click.echo(f"ok: workflow {spec.name!r}, {len(spec.tasks)} tasks, {len(spec.agents)} agents")
+    not_run = spec.metadata.get("taskmaster.not_run")
+    if not_run:
+        click.echo(f"not run (done or cancelled): {not_run.replace(',', ', ')}")
 
 
 @main.command()
@@ -82,6 +112,8 @@ def validate(workflow_file: str, time_scale: float, mode: str, max_cores: int | 
 @_time_scale
 @_mode
 @_max_cores
+@_tag
+@_taskmaster_handler
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option(
     "--output-dir",
@@ -95,13 +127,18 @@ def run(
     time_scale: float,
     mode: str,
     max_cores: int | None,
+    tag: str,
+    taskmaster_handler: str | None,
     progress: bool,
     output_dir: str | None,
 ) -> None:
-    """Run WORKFLOW_FILE (YAML, JSON or a WfCommons WfFormat instance) and summarise it."""
+    """Run WORKFLOW_FILE and summarise it.
+
+    WORKFLOW_FILE: YAML, JSON, a WfCommons WfFormat instance or a Taskmaster tasks.json.
+    """
     if max_cores is None:
         max_cores = slots  # a task wider than the cluster could never run
-    spec = _load(workflow_file, time_scale, mode, max_cores)
+    spec = _load(workflow_file, time_scale, mode, max_cores, tag, taskmaster_handler)
     from orchestrator.api import Orchestrator
     from orchestrator.run_output import print_report, write_outputs
     from orchestrator.settings import Settings

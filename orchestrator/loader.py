@@ -17,7 +17,9 @@ The format::
         args: [{output_of: plan}, 0]              # the result of `plan`, and a dependency
 
 WfCommons WfFormat instances (JSON with ``schemaVersion`` and ``workflow``) are recognised
-and imported as simulated tasks.
+and imported as simulated tasks; Taskmaster ``tasks.json`` files (a ``tasks`` array of
+entries with a ``title``, or tags holding one) as tasks of one handler
+(`orchestrator.taskmaster`).
 
 Every problem (syntax, unknown field, wrong type, unknown agent, import path that does not
 resolve, cycle, missing dependency, negative resources) is reported at once, located by
@@ -77,15 +79,20 @@ def load_workflow_file(
     time_scale: float = 1.0,
     mode: Literal["sleep", "compute"] = "sleep",
     max_cores: int | None = None,
+    tag: str = "master",
+    taskmaster_handler: str | None = None,
 ) -> WorkflowSpec:
     """Read and validate a workflow file.
 
     Args:
-        path: A ``.yaml``/``.yml`` or ``.json`` file in the format above, or a WfFormat
-            instance.
+        path: A ``.yaml``/``.yml`` or ``.json`` file in the format above, a WfFormat
+            instance or a Taskmaster ``tasks.json``.
         time_scale: For WfFormat instances: each task runs for its recorded runtime times this.
         mode: For WfFormat instances: ``sleep`` or ``compute`` for the recorded runtime.
         max_cores: For WfFormat instances: cap on each task's core count.
+        tag: For Taskmaster files: the tag to read.
+        taskmaster_handler: For Taskmaster files: import path of the function or agent
+            class that handles every task (default: a summary of the task).
 
     Raises:
         WorkflowRejectedError: listing every problem found.
@@ -95,6 +102,12 @@ def load_workflow_file(
         from orchestrator.wfformat import load_wfformat
 
         return load_wfformat(data, time_scale=time_scale, mode=mode, max_cores=max_cores)
+    from orchestrator.taskmaster import is_taskmaster, load_taskmaster
+
+    if is_taskmaster(data):
+        stem = Path(path).stem
+        name = stem if tag == "master" else f"{stem}-{tag}"
+        return load_taskmaster(data, tag=tag, handler=taskmaster_handler, name=name)
     return workflow_from_mapping(data, default_name=Path(path).stem)
 
 

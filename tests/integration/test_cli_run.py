@@ -84,3 +84,30 @@ def test_run_replays_a_wfformat_instance_with_its_time_scale(tmp_path: Path) -> 
         "report_00000006",
     ]
     assert summary["wall_s"] >= 0.46
+
+
+def test_run_executes_a_taskmaster_tag_in_dependency_order(tmp_path: Path) -> None:
+    # The feature-auth tag: 1 <- 2.1 <- 2.2 <- 3, and task 2 after its subtasks.
+    out = tmp_path / "out"
+    result = run_cli(
+        "run",
+        str(DATA / "taskmaster" / "tagged.json"),
+        "--tag",
+        "feature-auth",
+        "--slots",
+        "2",
+        "--no-progress",
+        "--output-dir",
+        str(out),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["succeeded"] == 5 and summary["failed"] == 0
+    # The default handler's summary of each final task (3, and 2 that nothing depends on)
+    assert json.loads((out / "task-3.json").read_text()) == {
+        "id": "3",
+        "title": "Session expiry",
+        "description": "Sessions end after a day.",
+    }
+    assert json.loads((out / "task-2.json").read_text())["title"] == "Log in with OIDC"
