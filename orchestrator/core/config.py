@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.core.breaker import BreakerPolicy
@@ -29,6 +31,10 @@ class SchedulerConfig(BaseModel):
             oldest are released; release one earlier with ``WorkflowRun.release()``.
         default_breaker: The circuit breaker of every pool that declares none (function
             pools included); None: no breaker.
+        max_running_attempts: Most attempts running at once over every workflow (None:
+            as many as the pools allow).
+        tenant_max_running: Most attempts running at once per tenant (workflows name
+            theirs in ``tenant``); a tenant not listed has no limit of its own.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,3 +50,5 @@ class SchedulerConfig(BaseModel):
     rank_by_critical_path: bool = True
     max_finished_workflows: int = Field(default=1000, ge=0)
     default_breaker: BreakerPolicy | None = None
+    max_running_attempts: int | None = Field(default=None, ge=1)
+    tenant_max_running: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import itertools
 
+from orchestrator.core import limits
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import AttemptOrder, Command, DispatchBatch
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
+from orchestrator.core.limits import hold_if_full
 from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.records import AgentRecord, InFlight, PoolRecord, TaskRecord, call_record
 from orchestrator.core.records import move as _move
@@ -97,6 +99,8 @@ class Dispatcher:
                 self._fleet.call_ended(call, now_s)
         task = in_flight.tasks.pop(attempt_id, None)
         if task is not None:
+            if task.workflow.limits:
+                limits.ended(task, self._fleet.dirty)
             duration_s = max(outcome.finished_s - outcome.started_s, 0.0)
             task.started_s = outcome.started_s
             task.finished_s = outcome.finished_s
@@ -120,7 +124,13 @@ class Dispatcher:
         The attempt keeps its place in its call until its outcome arrives or its agent is
         gone, so the agent is not handed more work meanwhile.
         """
-        self._in_flight.tasks.pop(attempt_id, None)
+        self._drop(attempt_id)
+
+    def _drop(self, attempt_id: int) -> None:
+        """Stop waiting for attempt ``attempt_id``'s outcome (its limits count it no more)."""
+        task = self._in_flight.tasks.pop(attempt_id, None)
+        if task is not None and task.workflow.limits:
+            limits.ended(task, self._fleet.dirty)
 
     def agent_of(self, attempt_id: int) -> AgentRecord:
         """Return the agent whose call holds attempt ``attempt_id``. Raises `KeyError`."""
@@ -156,6 +166,8 @@ class Dispatcher:
                 task = in_flight.tasks.pop(attempt_id, None)
                 if task is not None:
                     waiting.append((attempt_id, task))
+                    if task.workflow.limits:
+                        limits.ended(task, self._fleet.dirty)
         agent.calls.clear()
         agent.isolating = agent.draining = False
         return waiting, occupying
@@ -177,7 +189,7 @@ class Dispatcher:
         with it until stopped).
         """
         if forget:
-            self._in_flight.tasks.pop(attempt_id, None)
+            self._drop(attempt_id)
         started_s = task.started_s if task.started_s is not None else now_s
         task.finished_s = now_s
         task.run_time_s += now_s - started_s
@@ -249,6 +261,8 @@ class Dispatcher:
                 break
             if not agent.calls:
                 sent = self._send(agent, isolated, 1, out)
+                if not sent:
+                    continue  # held back by a concurrency limit
                 agent.isolating = True
                 agent.draining = False
                 if budget is not None:
@@ -281,18 +295,20 @@ class Dispatcher:
         add_timeout = self._timers.add_timeout
         next_attempt_id = self._attempt_ids.__next__
         agent_id = agent.agent_id
-        orders = []
+        orders: list[AttemptOrder] = []
         attempt_ids = []
         # With estimates, a batch stops before its estimated length passes the target,
         # so a long task never queues behind short ones in the same call.
         budget_s = self._policy.target_batch_s
         spent_s = 0.0
-        for index in range(min(size, len(ready))):
-            if index:
+        while len(orders) < size and ready:
+            if orders:
                 estimate_s = ready.peek().estimate_s
                 if estimate_s is not None and spent_s + estimate_s > budget_s:
                     break
             task = ready.pop()
+            if task.workflow.limits and hold_if_full(task):
+                continue  # a concurrency limit is reached: it waits for a slot (`limits`)
             if task.estimate_s is not None:
                 spent_s += task.estimate_s
             move(task, _RUNNING)
@@ -327,6 +343,8 @@ class Dispatcher:
                     watched_s,
                 )
             )
+        if not orders:
+            return 0
         call = call_record(
             call_id=next(self._call_ids),
             agent=agent,

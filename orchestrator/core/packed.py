@@ -131,6 +131,8 @@ class PackedWorkflow:
         agents: Agent declarations.
         rows: One `TaskRow` per task, in submission order.
         retry_budget: Most retries of all its tasks together, or None.
+        max_concurrency: Most of its tasks running at once, or None.
+        tenant: Who it belongs to (shares the tenant's limit), or None.
     """
 
     name: str
@@ -139,6 +141,8 @@ class PackedWorkflow:
     agents: tuple[AgentSpec, ...]
     rows: tuple[TaskRow, ...]
     retry_budget: int | None = None
+    max_concurrency: int | None = None
+    tenant: str | None = None
 
     @classmethod
     def pack(cls, spec: WorkflowSpec) -> PackedWorkflow:
@@ -150,4 +154,6 @@ class PackedWorkflow:
             spec.agents,
             tuple(TaskRow.from_spec(task) for task in spec.tasks),
             spec.retry_budget,
+            spec.max_concurrency,
+            spec.tenant,
         )

@@ -49,6 +49,8 @@ class WorkflowRecord:
     parked: list[TaskRecord] = field(default_factory=list)
     # Its tasks whose deadline passed before they ended.
     deadline_misses: int = 0
+    # The concurrency limits it runs under (`limits.LimitGroup`); empty: none.
+    limits: tuple[Any, ...] = ()
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open."""

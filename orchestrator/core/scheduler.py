@@ -66,6 +66,7 @@ from orchestrator.core.events import (
 )
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.lifecycle import TaskLifecycle
+from orchestrator.core.limits import LimitGroup
 from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec, function_pool
@@ -110,6 +111,9 @@ class Scheduler:
         self._book = WorkflowBook(self._dead_letters, config.max_finished_workflows)
         self._workflows = self._book.workflows
         self._schedules = ScheduleBook()
+        self._tenants: dict[str, LimitGroup] = {}
+        limit = config.max_running_attempts
+        self._global_limit = None if limit is None else LimitGroup("global", limit)
         self._life = TaskLifecycle(
             clock,
             self._timers,
@@ -260,12 +264,30 @@ class Scheduler:
         ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
         task_pools = [pools[key] for key in fit.task_pools]
         record = workflow_record(spec, graph, task_pools, ranks, now_s)
+        record.limits = self._limits_of(spec)
         self._book.add(record)
         add_deadline = self._timers.add_deadline
         for task in record.tasks.values():
             if task.deadline_s != math.inf:
                 add_deadline(task.deadline_s, task)
         return record
+
+    def _limits_of(self, spec: PackedWorkflow) -> tuple[LimitGroup, ...]:
+        """Return the concurrency limits a workflow runs under (see `limits`)."""
+        groups = []
+        if spec.max_concurrency is not None:
+            groups.append(LimitGroup(f"workflow:{spec.id}", spec.max_concurrency))
+        tenant_limit = self._config.tenant_max_running.get(spec.tenant or "")
+        if spec.tenant is not None and tenant_limit is not None:
+            group = self._tenants.get(spec.tenant)
+            if group is None:
+                group = self._tenants[spec.tenant] = LimitGroup(
+                    f"tenant:{spec.tenant}", tenant_limit
+                )
+            groups.append(group)
+        if self._global_limit is not None:
+            groups.append(self._global_limit)
+        return tuple(groups)
 
     def _validate(self, spec: PackedWorkflow) -> tuple[WorkflowStructure, WorkflowFit]:
         """Return ``spec``'s structure and fit. Raises `WorkflowRejectedError` naming all."""

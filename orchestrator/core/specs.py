@@ -377,6 +377,9 @@ class WorkflowSpec(BaseModel):
         tasks: The tasks, at least one.
         agents: Agent types the tasks name.
         metadata: Free-form labels carried into logs and traces.
+        max_concurrency: Most of its tasks running at once (None: no limit of its own).
+        tenant: Who it belongs to: workflows of a tenant share the tenant's limit
+            (`SchedulerConfig.tenant_max_running`).
         retry_budget: Most retries all its tasks may make together (None: no limit
             beyond each task's policy); once spent, a failure is final.
     """
@@ -389,6 +392,8 @@ class WorkflowSpec(BaseModel):
     agents: tuple[AgentSpec, ...] = ()
     metadata: dict[str, str] = Field(default_factory=dict)
     retry_budget: int | None = Field(default=None, ge=0)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    tenant: Identifier | None = None
 
     def with_id(self, workflow_id: str) -> WorkflowSpec:
         """Return a copy carrying ``workflow_id``."""

@@ -113,6 +113,8 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
         "id": spec.id,
         "metadata": spec.metadata,
         "retry_budget": spec.retry_budget,
+        "max_concurrency": spec.max_concurrency,
+        "tenant": spec.tenant,
         "retries": retries.items,
         "resources": resources.items,
         "rows": rows,
@@ -202,4 +204,6 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
         tuple(values["agents"]),
         tuple(packed),
         structure["retry_budget"],
+        structure.get("max_concurrency"),
+        structure.get("tenant"),
     )

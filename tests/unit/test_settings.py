@@ -19,6 +19,7 @@ def test_shipped_file_lists_every_setting_with_the_schema_default() -> None:
     shipped["ray"].setdefault("num_cpus", None)  # TOML has no null: left out on purpose
     shipped["ray"].setdefault("num_gpus", None)
     shipped["scheduler"].setdefault("default_breaker", None)  # off unless configured
+    shipped["scheduler"].setdefault("max_running_attempts", None)  # no limit unless set
     assert shipped == defaults
 
 
