@@ -29,6 +29,7 @@ BENCHMARKS = {
     "workflows": "benchmarks.workflows",
     "memory": "benchmarks.memory",
     "faults": "benchmarks.faults",
+    "checkpoints": "benchmarks.checkpoints",
 }
 
 

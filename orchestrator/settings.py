@@ -137,6 +137,11 @@ class CheckpointSettings(_Section):
             deltas in between.
         max_deltas: Write a full checkpoint after this many deltas in a row anyway.
         keep_full: Full checkpoints kept, with the deltas after them.
+        wait_for_saves: Handle no further outcomes (and so start no further work) until
+            each save is written: after a crash, the tasks run again are at most those
+            that were running. Off (the default): saves are written in the background
+            while work goes on, and the tasks that ended during the last save may run
+            again too; it costs far less (see benchmarks/results/checkpoints.md).
         save_results: Store the results of succeeded tasks beside the checkpoints, so
             that dependents and drivers find them after a restart on a new cluster. Off:
             a succeeded task whose result is needed after a restart runs again.
@@ -147,6 +152,7 @@ class CheckpointSettings(_Section):
     full_every_s: float = Field(default=60.0, gt=0)
     max_deltas: int = Field(default=1000, ge=1)
     keep_full: int = Field(default=2, ge=1)
+    wait_for_saves: bool = False
     save_results: bool = True
 
 

@@ -11,7 +11,8 @@ whether it runs or is skipped:
 - ``one_success``: at least one upstream succeeded.
 - ``none_failed``: no upstream failed (succeeded or skipped).
 
-A rule other than the default is judged when the last upstream ends. Whatever the rule,
+A rule other than the default is judged when the last upstream ends; a task with no
+upstream task runs whatever its rule. Whatever the rule,
 a task that takes an upstream's result as an argument (an ``OutputOf`` placeholder) needs
 that upstream to have succeeded; otherwise it is skipped, saying which input is missing.
 A skipped task counts as ended for the rules of the tasks after it.
@@ -49,6 +50,8 @@ def skip_reason(task: TaskRecord) -> str | None:
             return f"its input {ref.output_of!r} did not succeed ({state.value if state else '?'})"
     rule = rule_of(task)
     states = list(upstream.values())
+    if not states:
+        return None  # nothing upstream: a rule has nothing to judge, the task runs
     runs = {
         "all_success": all(s is _SUCCEEDED for s in states),
         "all_done": True,

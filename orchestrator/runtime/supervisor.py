@@ -360,7 +360,10 @@ class Supervisor(SupervisorQueries):
                 self._observe_cluster(force=False)
                 self._resync_heartbeat()
                 if self._durability.due():
-                    self._save_soon()
+                    if self._settings.checkpoint.wait_for_saves:
+                        await self._save_now()
+                    else:
+                        self._save_soon()
             except Exception:
                 self._log.exception("supervisor.loop_error")
 

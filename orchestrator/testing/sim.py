@@ -53,6 +53,8 @@ from orchestrator.testing.driving import Commands, outcome
 from orchestrator.testing.ledger import Ledger
 from orchestrator.testing.specs import START_S
 
+_ENDED_WITHOUT_SUCCESS = frozenset({TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED})
+
 
 @dataclass(frozen=True, slots=True)
 class Behaviour:
@@ -140,6 +142,8 @@ class SimRuntime:
         self.lost_results: set[tuple[str, str]] = set()
         # Results declared void by the scheduler (a SUCCEEDED task back to PENDING).
         self.voided: set[tuple[str, str]] = set()
+        # Tasks whose last state is failed, skipped or cancelled.
+        self.ended_without_success: set[tuple[str, str]] = set()
         # The nodes last reported, and the node holding each result (of a node-bound agent).
         self.nodes: tuple[NodeCapacity, ...] = ()
         self.result_nodes: dict[tuple[str, str], str] = {}
@@ -344,6 +348,10 @@ class SimRuntime:
         for event in events:
             ledger.task_events.append(event)
             key = (event.workflow_id, event.task_id)
+            if event.state in _ENDED_WITHOUT_SUCCESS:
+                self.ended_without_success.add(key)
+            else:
+                self.ended_without_success.discard(key)
             if event.state is TaskState.PENDING and ledger.results[key]:
                 self.voided.add(key)  # its result is void: it will be computed again
             if event.state is TaskState.SUCCEEDED:
@@ -351,7 +359,8 @@ class SimRuntime:
                 self.lost_results.discard(key)
                 ledger.results[key] += 1
                 ledger.success_s.setdefault(key, self.clock.now_s())
-                if not ledger.effects.get((*key, event.attempt), False):
+                from_cache = event.message == "from the cache"  # it did not run at all
+                if not from_cache and not ledger.effects.get((*key, event.attempt), False):
                     ledger.violations.append(
                         f"{key} succeeded with attempt {event.attempt}, which never succeeded"
                     )
@@ -368,9 +377,12 @@ class SimRuntime:
             ledger.attempts.append((now, batch.agent_id, order))
             for dep in order.inputs:
                 dep_key = (order.workflow_id, dep)
-                if ledger.results[dep_key] < 1 or dep_key in self.voided:
+                succeeded = ledger.results[dep_key] >= 1 and dep_key not in self.voided
+                # A trigger rule other than the default lets a task run after its
+                # dependency failed or was skipped: it must have ended, at least.
+                if not succeeded and dep_key not in self.ended_without_success:
                     ledger.violations.append(
-                        f"{order.task_id} dispatched at {now} before its dependency {dep} succeeded"
+                        f"{order.task_id} dispatched at {now} before its dependency {dep} ended"
                     )
             key = (order.workflow_id, order.task_id)
             if ledger.results[key] and key not in self.voided:

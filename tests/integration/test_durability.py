@@ -41,6 +41,11 @@ def _durable(orchestrator: Orchestrator, name: str, storage: Path, **checkpoint:
     )
 
 
+def _durability_settings(orchestrator: Orchestrator, tmp_path: Path, **checkpoint: Any) -> Settings:
+    name = f"durable-{tmp_path.name}"[:60]
+    return _durable(orchestrator, name, tmp_path / "state", **checkpoint)
+
+
 @pytest.fixture
 def durable(
     orchestrator: Orchestrator, tmp_path: Path, request: pytest.FixtureRequest
@@ -96,9 +101,12 @@ def test_a_paused_workflow_starts_nothing_and_resumes_without_running_a_task_twi
 
 
 def test_a_killed_supervisor_comes_back_from_its_checkpoint_and_finishes(
-    durable: Orchestrator, tmp_path: Path
+    orchestrator: Orchestrator, tmp_path: Path
 ) -> None:
-    # Given 300 tasks running, a third of them done
+    # Given 300 tasks running, a third of them done, on a supervisor that waits for each
+    # save before it handles more outcomes (checkpoint.wait_for_saves)
+    settings = _durability_settings(orchestrator, tmp_path, wait_for_saves=True)
+    durable = Orchestrator(settings=settings).start()
     ledger = tmp_path / "ledger.jsonl"
     run = durable.submit(_wide(ledger, 300, 0.03))
     _wait_for(run, 100)
@@ -120,6 +128,7 @@ def test_a_killed_supervisor_comes_back_from_its_checkpoint_and_finishes(
     assert len(starts) == 300
     again = [task for task, n in starts.items() if n > 1]
     assert len(again) <= in_flight + 8, (len(again), in_flight)
+    durable.shutdown()
 
 
 def test_a_new_supervisor_on_saved_state_continues_and_keeps_finished_results(
