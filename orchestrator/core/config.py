@@ -35,6 +35,8 @@ class SchedulerConfig(BaseModel):
             as many as the pools allow).
         tenant_max_running: Most attempts running at once per tenant (workflows name
             theirs in ``tenant``); a tenant not listed has no limit of its own.
+        aging_s: A ready task gains one priority level per this many seconds waited, up
+            to HIGH (see `orchestrator.core.aging`); None: no aging.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -52,3 +54,4 @@ class SchedulerConfig(BaseModel):
     default_breaker: BreakerPolicy | None = None
     max_running_attempts: int | None = Field(default=None, ge=1)
     tenant_max_running: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    aging_s: float | None = Field(default=60.0, gt=0)

@@ -168,6 +168,7 @@ class TaskLifecycle:
             self.set_state(task, _READY, out, message)
         else:
             move(task, _READY)
+        task.ready_s = self._clock.now_s()
         workflow = task.workflow
         if workflow.state is _PAUSED:  # held until the workflow resumes (see `pausing`)
             workflow.parked.append(task)

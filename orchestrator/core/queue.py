@@ -57,6 +57,22 @@ class PriorityTaskQueue(Generic[ItemT]):
         entry[-1] = _REMOVED
         return True
 
+    def reprioritize(self, item: ItemT, priority: int) -> None:
+        """Queue ``item`` at ``priority``, keeping its deadline, rank and place in order.
+
+        Raises:
+            KeyError: ``item`` is not queued.
+        """
+        entry = self._entries[item]
+        entry[-1] = _REMOVED
+        moved: list[object] = [priority, entry[1], entry[2], entry[3], item]
+        self._entries[item] = moved
+        heapq.heappush(self._heap, moved)
+
+    def queued(self) -> list[tuple[ItemT, int]]:
+        """Return each queued item with the priority it is queued at (no order)."""
+        return [(item, entry[0]) for item, entry in self._entries.items()]  # type: ignore[misc]
+
     def pop(self) -> ItemT:
         """Remove and return the first item. Raises `IndexError` when empty."""
         heap = self._heap

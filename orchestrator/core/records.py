@@ -109,6 +109,8 @@ class TaskRecord:
     compensates: str | None = None
     # Its deadline passed before it ended.
     deadline_missed: bool = False
+    # When it was last queued for an agent (aging counts from there).
+    ready_s: float = 0.0
 
 
 @dataclass(slots=True, eq=False)

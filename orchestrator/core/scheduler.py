@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any, Never, NoReturn
 
 from orchestrator.core import (
+    aging,
     checkpoint_state,
     compensation,
     deadlines,
@@ -112,6 +113,7 @@ class Scheduler:
         self._workflows = self._book.workflows
         self._schedules = ScheduleBook()
         self._tenants: dict[str, LimitGroup] = {}
+        self._next_aging_s = clock.now_s() + (config.aging_s or 0.0) / 4
         limit = config.max_running_attempts
         self._global_limit = None if limit is None else LimitGroup("global", limit)
         self._life = TaskLifecycle(
@@ -386,6 +388,10 @@ class Scheduler:
         self._dispatcher.reopen_gates(now)
         self._fleet.retire_idle(now, out)
         self._schedules.fire_due(now, self._still_running, out)
+        aging_s = self._config.aging_s
+        if aging_s is not None and now >= self._next_aging_s:
+            self._next_aging_s = now + aging_s / 4
+            self._dirty_pools.update(aging.age(self._fleet.pools.values(), now, aging_s))
 
     def _still_running(self, workflow_id: str) -> bool:
         workflow = self._workflows.get(workflow_id)
@@ -417,8 +423,15 @@ class Scheduler:
             self._fleet.next_retire_s(),
             self._dispatcher.next_gate_s(),
             self._schedules.next_due_s(),
+            self._next_aging_due_s(),
         )
         return min((due_s for due_s in due if due_s is not None), default=None)
+
+    def _next_aging_due_s(self) -> float | None:
+        """Return when tasks are next aged, or None when nothing waits (or no aging)."""
+        if self._config.aging_s is None or not aging.has_waiting(self._fleet.pools.values()):
+            return None
+        return self._next_aging_s
 
     def workflow_ids(self) -> list[str]:
         """Return the ids of every workflow known, oldest first."""
