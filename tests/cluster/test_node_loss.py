@@ -49,7 +49,6 @@ def test_losing_a_worker_node_midway_loses_no_result(cluster: Cluster, tmp_path:
         _wait_for(lambda: run.status().count(TaskState.SUCCEEDED) >= 200)
         doomed = workers[1]
         doomed_node = doomed.node_id
-        removed_at = time.time()
         cluster.remove_node(doomed)
         status = run.wait(timeout_s=180)
         # Then the workflow succeeds with all 500 results, each once
@@ -60,16 +59,12 @@ def test_losing_a_worker_node_midway_loses_no_result(cluster: Cluster, tmp_path:
         starts = Counter(e["task"] for e in entries if e["event"] == "start")
         ends = Counter(e["task"] for e in entries if e["event"] == "end")
         assert set(starts) == set(range(TASKS))
-        # And what ran twice is what was running on the lost node when it went
+        # And what ran twice is what was running on the lost node when it went: started
+        # there and never ended there (the node goes some time after `remove_node` is
+        # called: a start just after the call may still be cut short)
         in_flight = {
-            e["task"]
-            for e in entries
-            if e["event"] == "start" and e["node"] == doomed_node and e["time_s"] <= removed_at
-        } - {
-            e["task"]
-            for e in entries
-            if e["event"] == "end" and e["node"] == doomed_node and e["time_s"] <= removed_at
-        }
+            e["task"] for e in entries if e["event"] == "start" and e["node"] == doomed_node
+        } - {e["task"] for e in entries if e["event"] == "end" and e["node"] == doomed_node}
         # (the test is not vacuous: that node was working when it went)
         assert any(e["node"] == doomed_node for e in entries)
         assert in_flight, "no attempt was in flight on the lost node"
