@@ -21,6 +21,7 @@ from orchestrator.core import (
     WorkflowSpec,
     WorkflowState,
 )
+from orchestrator.core.specs import EVENT_PAYLOAD
 from orchestrator.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "EVENT_PAYLOAD",
     "Agent",
     "AgentSpec",
     "NonRetryableError",

@@ -18,21 +18,19 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
+from orchestrator.api_schedules import SchedulingCalls
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.packed import PackedWorkflow
-from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import (
     RunSummary,
-    ScheduleInfo,
     SchedulerStatistics,
     TaskInfo,
     WorkflowStatus,
@@ -232,7 +230,7 @@ def _report_mismatch(mine: Settings, theirs: Settings) -> dict[str, tuple[Any, A
     return differences
 
 
-class Orchestrator:
+class Orchestrator(SchedulingCalls):
     """Entry point: connects to Ray (embedded by default) and talks to the supervisor.
 
     Args:
@@ -346,53 +344,6 @@ class Orchestrator:
         if problems:
             raise WorkflowRejectedError(new_id, problems)
         return WorkflowRun(self.client, new_id)
-
-    def schedule(
-        self,
-        workflow: Workflow | WorkflowSpec,
-        *,
-        name: str | None = None,
-        cron: str | None = None,
-        every_s: float | None = None,
-        timezone: str = "UTC",
-        start_at: datetime | None = None,
-        missed: str = "run_once",
-        overlap: bool = False,
-    ) -> ScheduleInfo:
-        """Start ``workflow`` on a cron expression or every ``every_s`` seconds.
-
-        Each run is a workflow of its own, with the id ``<name>@<fire time, UTC>``
-        (`attach` to it). See `orchestrator.core.schedules.ScheduleSpec` for the fields;
-        with durable state, schedules survive restarts and ``missed`` decides what
-        happens to runs that fell while the orchestrator was down.
-
-        Raises:
-            WorkflowRejectedError: the workflow is invalid (nothing is kept).
-            ValueError: the schedule is invalid (a bad cron expression, time zone...),
-                or a schedule of that name exists.
-        """
-        spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
-        packed = PackedWorkflow.pack(spec.model_copy(update={"id": None}))
-        check_structure(packed)
-        schedule = ScheduleSpec(
-            name=name or spec.name,
-            cron=cron,
-            every_s=every_s,
-            timezone=timezone,
-            start_at=start_at,
-            missed=missed,
-            overlap=overlap,
-        )
-        self.client.add_schedule(schedule, packed)
-        return next(info for info in self.schedules() if info.name == schedule.name)
-
-    def schedules(self) -> list[ScheduleInfo]:
-        """Return every schedule's state (next firing, runs, last run's id...)."""
-        return self.client.schedules()
-
-    def unschedule(self, name: str) -> None:
-        """Stop a schedule; runs already started go on. Raises `KeyError` if unknown."""
-        self.client.remove_schedule(name)
 
     def run(
         self,

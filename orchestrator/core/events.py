@@ -168,6 +168,14 @@ class ScheduleRemoved(_Event):
     name: str
 
 
+class MessagePublished(_Event):
+    """A message was published on a topic: the workflows triggered by it start a run."""
+
+    kind: Literal["message_published"] = "message_published"
+    topic: str
+    payload: Annotated[Any, SkipValidation] = None
+
+
 class ScheduleRestored(_Event):
     """A schedule comes back from a checkpoint, with its state (`ScheduleRecord.entry`)."""
 
@@ -236,6 +244,7 @@ Event = Annotated[
     | ScheduleAdded
     | ScheduleRemoved
     | ScheduleRestored
+    | MessagePublished
     | AttemptsFinished
     | AgentLost
     | AttemptsProgressed

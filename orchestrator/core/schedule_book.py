@@ -8,6 +8,7 @@ the next firing is due.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from orchestrator.core.schedules import (
     new_record,
     restored_record,
     run_of,
+    run_of_message,
 )
 from orchestrator.core.status import ScheduleInfo
 
@@ -46,11 +48,12 @@ class ScheduleBook:
         if spec.name in self.records:
             raise ValueError(f"a schedule named {spec.name!r} exists; remove it first")
         record = self.records[spec.name] = new_record(spec, workflow, now_s)
-        out.append(
-            PublishScheduleEvent(
-                schedule=spec.name, event="added", message=f"first run at {_iso(record.next_s)}"
-            )
+        when = (
+            f"a run per message on {spec.topic!r}"
+            if spec.topic is not None
+            else f"first run at {_iso(record.next_s)}"
         )
+        out.append(PublishScheduleEvent(schedule=spec.name, event="added", message=when))
 
     def restore(self, spec: ScheduleSpec, workflow: PackedWorkflow, state: dict[str, Any]) -> None:
         """Keep a schedule from a checkpoint; firings missed meanwhile are due at once."""
@@ -88,9 +91,42 @@ class ScheduleBook:
                 record.last_run_id = run.id
                 out.append(SubmitScheduledRun(schedule=name, workflow=run, fire_s=fire_s))
 
+    def deliver(
+        self,
+        topic: str,
+        payload: Any,
+        now_s: float,
+        still_running: Callable[[str], bool],
+        out: list[Command],
+    ) -> int:
+        """Start a run of each schedule on ``topic``; return how many started."""
+        started = 0
+        for record in self.records.values():
+            if record.spec.topic != topic:
+                continue
+            name, previous = record.spec.name, record.last_run_id
+            if not record.spec.overlap and previous is not None and still_running(previous):
+                record.skipped_overlaps += 1
+                out.append(
+                    PublishScheduleEvent(
+                        schedule=name,
+                        event="skipped",
+                        message=f"message on {topic!r} skipped: {previous} still runs",
+                    )
+                )
+                continue
+            run = run_of_message(record, payload)
+            record.runs += 1
+            record.last_fire_s = now_s
+            record.last_run_id = run.id
+            out.append(SubmitScheduledRun(schedule=name, workflow=run, fire_s=now_s))
+            started += 1
+        return started
+
     def next_due_s(self) -> float | None:
         """Return when the next firing is due, or None without schedules."""
-        return min((record.next_s for record in self.records.values()), default=None)
+        due = min((record.next_s for record in self.records.values()), default=math.inf)
+        return None if math.isinf(due) else due
 
     def infos(self) -> list[ScheduleInfo]:
         """Return every schedule's state, by name."""
@@ -99,8 +135,9 @@ class ScheduleBook:
                 name=name,
                 cron=record.spec.cron,
                 every_s=record.spec.every_s,
+                topic=record.spec.topic,
                 timezone=record.spec.timezone,
-                next_s=record.next_s,
+                next_s=None if math.isinf(record.next_s) else record.next_s,
                 last_fire_s=record.last_fire_s,
                 runs=record.runs,
                 last_run_id=record.last_run_id,

@@ -54,6 +54,7 @@ from orchestrator.core.events import (
     DeadLettersPurgeRequested,
     DeadLettersRequeueRequested,
     Event,
+    MessagePublished,
     ScheduleAdded,
     ScheduleRemoved,
     ScheduleRestored,
@@ -164,6 +165,10 @@ class Scheduler:
                     self._schedules.remove(event.name, out)
                 case ScheduleRestored():
                     self._schedules.restore(event.schedule, event.workflow, event.state)
+                case MessagePublished():
+                    now_s = self._clock.now_s()
+                    deliver = self._schedules.deliver
+                    deliver(event.topic, event.payload, now_s, self._still_running, out)
                 case _:
                     _refuse(event)
             # What happened is published before what it causes (the dispatches).

@@ -24,7 +24,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator.core.packed import PackedWorkflow
-from orchestrator.core.specs import Identifier
+from orchestrator.core.specs import Identifier, substitute_payload
 
 
 class ScheduleSpec(BaseModel):
@@ -36,6 +36,9 @@ class ScheduleSpec(BaseModel):
             ``"0 2 * * *"``; or give ``every_s``.
         every_s: A fixed interval in seconds, counted from ``start_at`` (or from when the
             schedule was added).
+        topic: Start a run for each message published on this topic instead (an
+            event-triggered workflow); `EVENT_PAYLOAD` in its tasks' arguments becomes
+            the message's payload.
         timezone: The IANA time zone the cron expression is read in.
         start_at: No run before this instant (time-zone aware).
         missed: Runs that fell while the orchestrator was down: ``skip`` them,
@@ -50,6 +53,7 @@ class ScheduleSpec(BaseModel):
     name: Identifier
     cron: str | None = None
     every_s: float | None = Field(default=None, gt=0)
+    topic: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str = "UTC"
     start_at: datetime | None = None
     missed: Literal["skip", "run_once", "run_all"] = "run_once"
@@ -76,14 +80,17 @@ class ScheduleSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_rule(self) -> ScheduleSpec:
-        if (self.cron is None) == (self.every_s is None):
-            raise ValueError("give exactly one of 'cron' and 'every_s'")
+        given = [rule for rule in (self.cron, self.every_s, self.topic) if rule is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'cron', 'every_s' and 'topic'")
         if self.start_at is not None and self.start_at.tzinfo is None:
             raise ValueError("start_at must carry a time zone")
         return self
 
     def next_after(self, after_s: float, anchor_s: float) -> float:
         """Return the first firing after ``after_s`` (``anchor_s``: where intervals start)."""
+        if self.topic is not None:
+            return math.inf  # runs come from messages, not from the clock
         if self.every_s is not None:
             if after_s < anchor_s:
                 return anchor_s
@@ -112,7 +119,7 @@ class ScheduleRecord:
         return {
             "spec": self.spec.model_dump(mode="json"),
             "anchor_s": self.anchor_s,
-            "next_s": self.next_s,
+            "next_s": None if math.isinf(self.next_s) else self.next_s,
             "last_fire_s": self.last_fire_s,
             "runs": self.runs,
             "skipped_overlaps": self.skipped_overlaps,
@@ -136,7 +143,7 @@ def restored_record(
         spec,
         workflow,
         anchor_s=float(state["anchor_s"]),
-        next_s=float(state["next_s"]),
+        next_s=math.inf if state["next_s"] is None else float(state["next_s"]),
         last_fire_s=state.get("last_fire_s"),
         runs=int(state.get("runs", 0)),
         skipped_overlaps=int(state.get("skipped_overlaps", 0)),
@@ -171,6 +178,22 @@ def due_firings(record: ScheduleRecord, now_s: float, *, late_after_s: float) ->
     if spec.missed == "run_once":
         return on_time or missed[-1:]
     return (missed + on_time)[: spec.max_missed_runs]
+
+
+def run_of_message(record: ScheduleRecord, payload: Any) -> PackedWorkflow:
+    """Return the workflow of the run a message starts: a copy with its own id.
+
+    Its `EventPayload` placeholders are replaced by ``payload``.
+    """
+    rows = tuple(
+        row._replace(
+            args=substitute_payload(row.args, payload),
+            kwargs=substitute_payload(row.kwargs, payload),
+        )
+        for row in record.workflow.rows
+    )
+    run_id = f"{record.spec.name}@event-{record.runs + 1:06d}"
+    return replace(record.workflow, id=run_id, rows=rows)
 
 
 def run_of(record: ScheduleRecord, fire_s: float) -> PackedWorkflow:

@@ -92,6 +92,42 @@ class OutputOf(BaseModel):
     output_of: Identifier
 
 
+class EventPayload(BaseModel):
+    """A placeholder in a task's arguments for the payload of a triggering message.
+
+    For a workflow triggered by a topic (see `orchestrator.core.schedules`). In YAML or
+    JSON it is written ``{"event_payload": true}``; in Python, `EVENT_PAYLOAD`. Only a
+    triggered run replaces it: a workflow submitted directly passes the placeholder.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_payload: Literal[True] = True
+
+
+#: The placeholder for the triggering message's payload.
+EVENT_PAYLOAD = EventPayload()
+
+
+def substitute_payload(value: Any, payload: Any, depth: int = 0) -> Any:
+    """Return ``value`` with every `EventPayload` placeholder replaced by ``payload``."""
+    if isinstance(value, EventPayload):
+        return payload
+    if depth < 8 and isinstance(value, list | tuple):
+        items = [substitute_payload(item, payload, depth + 1) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    if depth < 8 and isinstance(value, dict):
+        replaced = {
+            key: substitute_payload(item, payload, depth + 1) for key, item in value.items()
+        }
+        if all(replaced[key] is item for key, item in value.items()):
+            return value
+        return replaced
+    return value
+
+
 def iter_output_refs(value: object, depth: int = 0) -> Iterator[OutputOf]:
     """Yield every `OutputOf` placeholder inside lists, tuples and dicts of ``value``."""
     if isinstance(value, OutputOf):
@@ -127,13 +163,17 @@ def substitute_outputs(value: Any, results: Mapping[str, Any], depth: int = 0) -
 
 
 def _coerce_output_refs(value: Any, path: str, depth: int = 0) -> Any:
-    """Turn ``{"output_of": "x"}`` dicts read from files into `OutputOf` placeholders.
+    """Turn placeholder dicts read from files into placeholders.
+
+    ``{"output_of": "x"}`` becomes `OutputOf`, ``{"event_payload": true}`` `EventPayload`.
 
     Raises:
         ValueError: a placeholder names an invalid task id; the message gives its path,
             e.g. ``args[0].output_of``.
     """
     if isinstance(value, dict):
+        if value == {"event_payload": True}:
+            return EVENT_PAYLOAD
         if len(value) == 1 and "output_of" in value:
             try:
                 return OutputOf(output_of=value["output_of"])

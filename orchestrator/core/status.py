@@ -175,8 +175,9 @@ class ScheduleInfo(BaseModel):
         name: The schedule.
         cron: Its cron expression, or None for an interval.
         every_s: Its interval, or None for a cron expression.
+        topic: The topic whose messages start its runs, or None.
         timezone: The time zone its cron expression is read in.
-        next_s: When it fires next (POSIX time).
+        next_s: When it fires next (POSIX time); None for a topic's.
         last_fire_s: When it last fired, or None.
         runs: Runs it started.
         last_run_id: The id of its last run (a workflow id), or None.
@@ -189,8 +190,9 @@ class ScheduleInfo(BaseModel):
     name: str
     cron: str | None
     every_s: float | None
+    topic: str | None = None
     timezone: str
-    next_s: float
+    next_s: float | None
     last_fire_s: float | None = None
     runs: int = 0
     last_run_id: str | None = None

@@ -18,7 +18,7 @@ from structlog.typing import FilteringBoundLogger
 
 from orchestrator.core.commands import Command
 from orchestrator.core.errors import WorkflowRejectedError
-from orchestrator.core.events import WorkflowRestored
+from orchestrator.core.events import ScheduleRestored, WorkflowRestored
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.scheduler import Scheduler
 from orchestrator.core.states import TaskState
@@ -80,4 +80,15 @@ def restore_workflows(
             results_to_compute_again=len(missing),
         )
         commands.extend(restored)
+    return commands
+
+
+def restore_schedules(durability: Durability, scheduler: Scheduler) -> list[Command]:
+    """Hand the schedules `Durability.load` found back to ``scheduler``; return commands."""
+    commands: list[Command] = []
+    for schedule in durability.restorable_schedules:
+        event = ScheduleRestored(
+            schedule=schedule.spec, workflow=schedule.workflow, state=schedule.state
+        )
+        commands.extend(scheduler.handle(event))
     return commands

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, assert_never
+from typing import Any, assert_never
 
 import ray
 from structlog.typing import FilteringBoundLogger
@@ -36,16 +36,14 @@ from orchestrator.core.commands import (
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
-    AttemptProgress,
     AttemptsFinished,
-    AttemptsProgressed,
     ClusterObserved,
     DeadLettersPurgeRequested,
     DeadLettersRequeueRequested,
     Event,
+    MessagePublished,
     ScheduleAdded,
     ScheduleRemoved,
-    ScheduleRestored,
     Tick,
     WorkflowCancelRequested,
     WorkflowPauseRequested,
@@ -53,7 +51,6 @@ from orchestrator.core.events import (
     WorkflowResumeRequested,
     WorkflowSubmitted,
 )
-from orchestrator.core.heartbeat import AgentHealth
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.scheduler import Scheduler
 from orchestrator.core.schedules import ScheduleSpec
@@ -66,8 +63,8 @@ from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
 from orchestrator.runtime.event_log import log_task_events, log_workflow_event
-from orchestrator.runtime.loss_causes import cause_from_message
-from orchestrator.runtime.restoring import restore_workflows
+from orchestrator.runtime.heartbeat_reports import HeartbeatReports
+from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
 from orchestrator.runtime.tracing import WorkflowTracer
@@ -77,14 +74,8 @@ from orchestrator.storage import StorageError
 #: Re-read the cluster's nodes at least this often (new or lost nodes change capacity).
 CLUSTER_REFRESH_S = 10.0
 
-_LOSS_CAUSES: dict[AgentHealth, Literal["died", "hung", "failed_to_start"]] = {
-    AgentHealth.DEAD: "died",
-    AgentHealth.HUNG: "hung",
-    AgentHealth.FAILED_TO_START: "failed_to_start",
-}
 
-
-class Supervisor(SupervisorQueries):
+class Supervisor(SupervisorQueries, HeartbeatReports):
     """Owns the scheduler; driven by drivers' calls, agents' outcomes and heartbeats.
 
     Args:
@@ -134,11 +125,7 @@ class Supervisor(SupervisorQueries):
             restored = restore_workflows(
                 self._durability, self._scheduler, self._results, self._open_restored, log
             )
-            for schedule in self._durability.restorable_schedules:
-                event = ScheduleRestored(
-                    schedule=schedule.spec, workflow=schedule.workflow, state=schedule.state
-                )
-                restored.extend(self._scheduler.handle(event))
+            restored += restore_schedules(self._durability, self._scheduler)
             if restored or self._durability.restorable_schedules:
                 self._ensure_running()  # missed firings are due at its first tick
                 self._execute(restored)
@@ -218,6 +205,14 @@ class Supervisor(SupervisorQueries):
         self._handle(ScheduleAdded(schedule=schedule, workflow=workflow))
         self._durability.schedules_changed()
         await self._save_now()
+
+    async def publish(self, topic: str, payload: Any = None) -> list[str]:
+        """Start a run of each workflow triggered by ``topic``; return their ids."""
+        self._ensure_running()
+        commands = self._scheduler.handle(MessagePublished(topic=topic, payload=payload))
+        self._execute(commands)
+        await self._save_now()
+        return [c.workflow.id for c in commands if isinstance(c, SubmitScheduledRun)]
 
     async def remove_schedule(self, name: str) -> None:
         """Stop a schedule (its runs go on). Raises `KeyError` for an unknown name."""
@@ -306,28 +301,6 @@ class Supervisor(SupervisorQueries):
         if self._loop_task is not None:
             self._loop_task.cancel()
         self._tracer.shutdown()
-
-    # -- heartbeat-facing API ------------------------------------------------------------
-
-    async def report_agent_health(self, agent_id: str, health: str, detail: str) -> None:
-        """Receive a health change from the heartbeat actor.
-
-        A lost agent's cause is logged once, when the scheduler stops it (`StopAgent`);
-        here only at debug level (its calls may already have reported it).
-        """
-        state = AgentHealth(health)
-        log = self._log.bind(agent_id=agent_id, health=health)
-        if not state.needs_replacement:
-            (log.warning if state is AgentHealth.SLOW else log.debug)("agent.health", detail=detail)
-            return
-        log.debug("agent.health", detail=detail)
-        dead = state is AgentHealth.DEAD
-        cause = cause_from_message(detail) if dead else _LOSS_CAUSES[state]
-        self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=detail))
-
-    async def report_progress(self, progress: list[AttemptProgress]) -> None:
-        """Receive handlers' progress reports (``ctx.heartbeat``) from the heartbeat actor."""
-        self._handle(AttemptsProgressed(progress=tuple(progress)))
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -459,6 +432,7 @@ class Supervisor(SupervisorQueries):
                 case SubmitScheduledRun():
                     self._durability.schedules_changed()
                     problems = self._submit(command.workflow)
+                    self._save_soon()  # the run and the schedule's state, durable soon
                     if problems:
                         self._log.error(
                             "schedule.run_refused",

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import ray
 
-from orchestrator import Orchestrator, TaskState, Workflow, WorkflowState
+from orchestrator import EVENT_PAYLOAD, Orchestrator, TaskState, Workflow, WorkflowState
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.settings import CheckpointSettings, Settings
 from tests.integration import workloads
@@ -364,3 +364,18 @@ def _wait_until(condition: Any, timeout_s: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"not true after {timeout_s}s"
         time.sleep(0.1)
+
+
+def test_a_message_on_a_topic_starts_the_workflow_it_triggers(orchestrator: Orchestrator) -> None:
+    wf = Workflow("order-received")
+    echo = wf.task("echo", workloads.sleep_then, args=(0.0, EVENT_PAYLOAD))
+    wf.task("total", workloads.total, args=(echo.output, 1))
+    info = orchestrator.on("orders", wf, name="on-order")
+    assert info.topic == "orders"
+    [run_id] = orchestrator.publish("orders", 41)
+    assert orchestrator.publish("nobody-listens", 1) == []
+    run = orchestrator.attach(run_id)
+    assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    assert (run.result("echo"), run.result("total")) == (41, 42)
+    orchestrator.unschedule("on-order")
+    assert orchestrator.publish("orders", 1) == []

@@ -10,9 +10,15 @@ import pytest
 
 from orchestrator.core import WorkflowState
 from orchestrator.core.errors import WorkflowRejectedError
-from orchestrator.core.events import ScheduleAdded, ScheduleRemoved, ScheduleRestored
+from orchestrator.core.events import (
+    MessagePublished,
+    ScheduleAdded,
+    ScheduleRemoved,
+    ScheduleRestored,
+)
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.schedules import ScheduleSpec
+from orchestrator.core.specs import EVENT_PAYLOAD
 
 #: A fake clock at a round minute (2026-11-29T00:00:00Z), so cron firings are readable.
 MIDNIGHT_S = datetime(2026, 11, 29, tzinfo=UTC).timestamp()
@@ -152,6 +158,7 @@ def test_a_duplicate_name_or_an_invalid_workflow_is_refused(
         ({"cron": "* * * *"}, "five-field cron"),
         ({"cron": "0 1 * * *", "every_s": 5.0}, "exactly one of"),
         ({}, "exactly one of"),
+        ({"topic": ""}, "at least 1 character"),
         ({"every_s": 0}, "greater than 0"),
         ({"every_s": 5, "timezone": "Mars/Olympus"}, "unknown time zone"),
         ({"every_s": 5, "missed": "sometimes"}, "missed"),
@@ -163,3 +170,74 @@ def test_an_invalid_schedule_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         ScheduleSpec(name="s", **fields)
+
+
+# -- event-triggered workflows ---------------------------------------------------------
+
+
+def _on_topic(sim: Any, spec: Any, **fields: Any) -> None:
+    workflow = spec.workflow(
+        spec.task("handle", args=(EVENT_PAYLOAD, {"nested": [EVENT_PAYLOAD]})), name="orders"
+    )
+    template = PackedWorkflow.pack(workflow.model_copy(update={"id": None}))
+    schedule = ScheduleSpec(name="on-order", topic="orders", **fields)
+    sim.send(ScheduleAdded(schedule=schedule, workflow=template))
+
+
+def test_each_message_on_a_topic_starts_a_run_with_its_payload(
+    spec: Any, make_sim: Any, clock: Any
+) -> None:
+    sim = _sim(make_sim, clock)
+    _on_topic(sim, spec, overlap=True)
+    [info] = sim.scheduler.schedules()
+    assert (info.topic, info.next_s) == ("orders", None)
+    sim.send(MessagePublished(topic="orders", payload={"id": 7}))
+    sim.send(MessagePublished(topic="orders", payload={"id": 8}))
+    sim.send(MessagePublished(topic="invoices", payload={"id": 9}))  # nobody listens
+    sim.run(until_s=MIDNIGHT_S + 10.0)
+    assert _runs(sim) == ["on-order@event-000001", "on-order@event-000002"]
+    orders = [o for _, _, o in sim.ledger.attempts]
+    assert [o.args for o in orders] == [
+        ({"id": 7}, {"nested": [{"id": 7}]}),
+        ({"id": 8}, {"nested": [{"id": 8}]}),
+    ]
+
+
+def test_without_overlap_a_message_is_skipped_while_the_last_run_runs(
+    spec: Any, make_sim: Any, clock: Any
+) -> None:
+    sim = _sim(make_sim, clock, duration_s=5.0)
+    _on_topic(sim, spec, overlap=False)
+    sim.send(MessagePublished(topic="orders", payload=1))
+    sim.run(until_s=MIDNIGHT_S + 1.0)
+    sim.send(MessagePublished(topic="orders", payload=2))
+    sim.run(until_s=MIDNIGHT_S + 10.0)
+    assert _runs(sim) == ["on-order@event-000001"]
+    assert sim.scheduler.schedules()[0].skipped_overlaps == 1
+
+
+def test_a_trigger_survives_a_checkpoint_and_fires_no_missed_runs(
+    spec: Any, make_sim: Any, clock: Any
+) -> None:
+    before = _sim(make_sim, clock)
+    _on_topic(before, spec)
+    before.send(MessagePublished(topic="orders", payload=1))
+    [(state, template)] = before.scheduler.schedule_entries().values()
+    state = json.loads(json.dumps(state))  # JSON has no infinity: next_s is null
+    after = make_sim()
+    after.clock.set(MIDNIGHT_S + 3600.0)
+    after.send(
+        ScheduleRestored(
+            schedule=ScheduleSpec.model_validate(state["spec"]), workflow=template, state=state
+        )
+    )
+    after.run(until_s=MIDNIGHT_S + 3610.0)
+    assert _runs(after) == []
+    after.send(MessagePublished(topic="orders", payload=2))
+    after.run(until_s=MIDNIGHT_S + 3620.0)
+    assert _runs(after) == ["on-order@event-000002"]
+
+
+def test_a_topic_and_a_time_rule_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="exactly one of 'cron', 'every_s' and 'topic'"):
+        ScheduleSpec(name="both", topic="t", every_s=5)

@@ -1,0 +1,102 @@
+"""`SchedulingCalls`: recurring and event-triggered workflows (a mixin of `Orchestrator`).
+
+``schedule`` starts a workflow on a cron expression or an interval; ``on`` starts one for
+each message published on a topic (``publish``), its tasks' `EVENT_PAYLOAD` placeholders
+replaced by the message's payload. See `orchestrator.core.schedules`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.schedules import ScheduleSpec
+from orchestrator.core.specs import WorkflowSpec
+from orchestrator.core.status import ScheduleInfo
+from orchestrator.runtime.client import SupervisorClient
+from orchestrator.workflow import Workflow, check_structure
+
+
+class SchedulingCalls:
+    """Schedules and triggers over the orchestrator's `client`."""
+
+    @property
+    def client(self) -> SupervisorClient:
+        """The supervisor's client (the `Orchestrator` provides it)."""
+        raise NotImplementedError
+
+    def schedule(
+        self,
+        workflow: Workflow | WorkflowSpec,
+        *,
+        name: str | None = None,
+        cron: str | None = None,
+        every_s: float | None = None,
+        timezone: str = "UTC",
+        start_at: datetime | None = None,
+        missed: str = "run_once",
+        overlap: bool = False,
+    ) -> ScheduleInfo:
+        """Start ``workflow`` on a cron expression or every ``every_s`` seconds.
+
+        Each run is a workflow of its own, with the id ``<name>@<fire time, UTC>``
+        (`attach` to it). See `orchestrator.core.schedules.ScheduleSpec` for the fields;
+        with durable state, schedules survive restarts and ``missed`` decides what
+        happens to runs that fell while the orchestrator was down.
+
+        Raises:
+            WorkflowRejectedError: the workflow is invalid (nothing is kept).
+            ValueError: the schedule is invalid (a bad cron expression, time zone...),
+                or a schedule of that name exists.
+        """
+        spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
+        schedule = ScheduleSpec(
+            name=name or spec.name,
+            cron=cron,
+            every_s=every_s,
+            timezone=timezone,
+            start_at=start_at,
+            missed=missed,
+            overlap=overlap,
+        )
+        return self._add(spec, schedule)
+
+    def schedules(self) -> list[ScheduleInfo]:
+        """Return every schedule's state (next firing, runs, last run's id...)."""
+        return self.client.schedules()
+
+    def unschedule(self, name: str) -> None:
+        """Stop a schedule; runs already started go on. Raises `KeyError` if unknown."""
+        self.client.remove_schedule(name)
+
+    def on(
+        self,
+        topic: str,
+        workflow: Workflow | WorkflowSpec,
+        *,
+        name: str | None = None,
+        overlap: bool = True,
+    ) -> ScheduleInfo:
+        """Start a run of ``workflow`` for each message published on ``topic``.
+
+        Each run is a workflow of its own (id ``<name>@event-<n>``); its tasks'
+        `EVENT_PAYLOAD` placeholders become the message's payload. With ``overlap``
+        false, a message that comes while the previous run still runs starts nothing.
+
+        Raises:
+            WorkflowRejectedError: the workflow is invalid.
+            ValueError: a schedule or trigger of that name exists.
+        """
+        spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
+        return self._add(spec, ScheduleSpec(name=name or spec.name, topic=topic, overlap=overlap))
+
+    def publish(self, topic: str, payload: Any = None) -> list[str]:
+        """Publish a message on ``topic``; return the ids of the runs it started."""
+        return self.client.publish(topic, payload)
+
+    def _add(self, spec: WorkflowSpec, schedule: ScheduleSpec) -> ScheduleInfo:
+        packed = PackedWorkflow.pack(spec.model_copy(update={"id": None}))
+        check_structure(packed)
+        self.client.add_schedule(schedule, packed)
+        return next(info for info in self.schedules() if info.name == schedule.name)
