@@ -33,12 +33,20 @@ def text_px(text: str, size_px: float) -> float:
     return len(text) * size_px * 0.6
 
 
-def svg_open(width: float, height: float, label: str) -> str:
-    """Return the opening ``<svg>`` tag: scaled down to fit, never up."""
+def svg_open(width: float, height: float, label: str, *, fit: bool = True) -> str:
+    """Return the opening ``<svg>`` tag.
+
+    Args:
+        width: Its width in pixels.
+        height: Its height in pixels.
+        label: What it shows, for screen readers.
+        fit: Scale down to the width of the page (never up); else keep the size.
+    """
+    style = ' style="max-width:100%;height:auto"' if fit else ""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{esc(label)}" '
-        f'font-family="{FONT}" style="max-width:100%;height:auto">'
+        f'font-family="{FONT}"{style}>'
     )
 
 
@@ -70,13 +78,12 @@ def page(title: str, body: str) -> str:
         '<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
         f"<title>{esc(title)}</title>\n"
         "<style>body{margin:16px;font-family:Helvetica,Arial,sans-serif;color:#111827}"
-        "figure{margin:0 0 24px 0}figcaption{font-size:13px;color:#4b5563;margin-top:4px}"
+        "figure{margin:0 0 24px 0}"
         "</style>\n</head>\n<body>\n"
         f"{body}\n</body>\n</html>\n"
     )
 
 
-def figure(svg: str, caption: str | None) -> str:
-    """Return ``svg`` in a ``<figure>``, with ``caption`` (escaped) below it when given."""
-    below = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return f'<figure class="orchestrator-picture">{svg}{below}</figure>'
+def figure(svg: str) -> str:
+    """Return ``svg`` in a ``<figure>`` that scrolls sideways when the picture is wide."""
+    return f'<figure class="orchestrator-picture" style="overflow-x:auto">{svg}</figure>'

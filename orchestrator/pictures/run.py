@@ -32,11 +32,11 @@ def run_html(
     parts = []
     if spec is not None:
         drawn = sketch(spec, states_of(infos), title=title, max_nodes=max_nodes)
-        parts.append(figure(svg_of(drawn), None))
+        parts.append(figure(svg_of(drawn)))
     else:
         parts.append(
             f"<p>{esc(title)}: the graph is drawn only for runs submitted by this driver.</p>"
         )
     if any(info.started_s is not None for info in infos):
-        parts.append(figure(timeline_svg(infos, title=f"{title}: timeline"), None))
+        parts.append(figure(timeline_svg(infos, title=f"{title}: timeline")))
     return f'<div class="orchestrator-run">{"".join(parts)}</div>'

@@ -2,8 +2,9 @@
 
 The built-in layout puts each task in the layer of its depth (tasks without dependencies
 on top), orders each layer by the mean position of its tasks' dependencies (fewer
-crossings than declaration order), and wraps layers wider than `ROW_MAX` tasks onto
-several rows. It needs nothing but Python, so HTML pages and notebooks always show it.
+crossings than declaration order), and wraps only layers wider than `ROW_MAX` tasks onto
+several rows. A wide picture keeps its size (the page scrolls) rather than shrink its text
+out of reach. It needs nothing but Python, so HTML pages and notebooks always show it.
 """
 
 from __future__ import annotations
@@ -35,17 +36,28 @@ from orchestrator.pictures.model import (
 )
 from orchestrator.pictures.text import dot_of
 
-NODE_W, NODE_H = 180, 44
-GAP_X, GAP_Y, MARGIN = 20, 44, 16
-#: Most tasks side by side; wider layers continue on the next row.
-ROW_MAX = 8
+NODE_H, GAP_X, GAP_Y, MARGIN = 44, 20, 44, 16
+#: Narrowest and widest box: boxes are as wide as their longest label needs, within these.
+NODE_MIN_W, NODE_MAX_W = 110, 240
+#: Most tasks side by side; a wider layer continues on the next row (an arrow into
+#: a later row then passes behind the boxes of the rows above it).
+ROW_MAX = 24
 #: Longest Graphviz may take to lay a picture out.
 DOT_TIMEOUT_S = 60.0
 
 Engine = Literal["auto", "graphviz", "builtin"]
 
 
-def _place(drawn: Sketch, width: float, top: float) -> dict[str, tuple[float, float]]:
+def _node_width(drawn: Sketch) -> float:
+    """Return the width of every box: the longest id or caption, within the limits."""
+    needed = [text_px(node.task_id, 12) for node in drawn.nodes]
+    needed.extend(text_px(node.caption, 11) for node in drawn.nodes)
+    return min(max(max(needed, default=0.0) + 16, NODE_MIN_W), NODE_MAX_W)
+
+
+def _place(
+    drawn: Sketch, width: float, top: float, node_w: float
+) -> dict[str, tuple[float, float]]:
     """Return the top-left corner of each node's box."""
     corners: dict[str, tuple[float, float]] = {}
     parents: dict[str, list[str]] = {}
@@ -61,34 +73,33 @@ def _place(drawn: Sketch, width: float, top: float) -> dict[str, tuple[float, fl
         ordered = sorted(layer, key=mean_x)  # stable: declaration order among equals
         for start in range(0, len(ordered), ROW_MAX):
             row = ordered[start : start + ROW_MAX]
-            row_w = len(row) * (NODE_W + GAP_X) - GAP_X
-            x = (width - row_w) / 2
+            x = (width - len(row) * (node_w + GAP_X) + GAP_X) / 2
             for node in row:
                 corners[node.task_id] = (x, y)
-                x += NODE_W + GAP_X
+                x += node_w + GAP_X
             y += NODE_H + GAP_Y
     return corners
 
 
-def _node_svg(node: Node, x: float, y: float) -> str:
+def _node_svg(node: Node, x: float, y: float, node_w: float) -> str:
     fill, stroke = node.colours
     state = "" if node.state is None else f" ({node.state.value})"
-    centre = x + NODE_W / 2
+    centre = x + node_w / 2
     return (
         f'<g class="node" data-task="{esc(node.task_id)}">'
         f"<title>{esc(f'{node.task_id}: {node.caption}{state}')}</title>"
-        f'<rect x="{x:.1f}" y="{y:.1f}" width="{NODE_W}" height="{NODE_H}" rx="6" '
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{node_w:.1f}" height="{NODE_H}" rx="6" '
         f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
         f'<text x="{centre:.1f}" y="{y + 18:.1f}" text-anchor="middle" font-size="12" '
-        f'font-weight="bold" fill="#111827">{esc(clip(node.task_id, 23))}</text>'
-        f'<text x="{centre:.1f}" y="{y + 34:.1f}" text-anchor="middle" font-size="11" '
-        f'fill="#374151">{esc(clip(node.caption, 25))}</text></g>'
+        f'font-weight="bold" fill="#111827">{esc(clip(node.task_id, int((node_w - 16) / 7.2)))}'
+        f'</text><text x="{centre:.1f}" y="{y + 34:.1f}" text-anchor="middle" font-size="11" '
+        f'fill="#374151">{esc(clip(node.caption, int((node_w - 16) / 6.6)))}</text></g>'
     )
 
 
-def _edge_svg(dep: str, task: str, start: tuple[float, float], end: tuple[float, float]) -> str:
-    x1, y1 = start[0] + NODE_W / 2, start[1] + NODE_H
-    x2, y2 = end[0] + NODE_W / 2, end[1]
+def _edge_svg(dep: str, task: str, ends: tuple[tuple[float, float], ...], node_w: float) -> str:
+    (x1, y1), (x2, y2) = ends
+    x1, y1, x2 = x1 + node_w / 2, y1 + NODE_H, x2 + node_w / 2
     middle = (y1 + y2) / 2
     return (
         f'<g class="edge" data-from="{esc(dep)}" data-to="{esc(task)}">'
@@ -100,17 +111,18 @@ def _edge_svg(dep: str, task: str, start: tuple[float, float], end: tuple[float,
 
 
 def svg_of(drawn: Sketch) -> str:
-    """Return the built-in SVG picture of a `Sketch`."""
+    """Return the built-in SVG picture of a `Sketch` (at its natural size: scroll if wide)."""
     legend = drawn.legend()
     header = [drawn.title, *([drawn.note] if drawn.note else [])]
+    node_w = _node_width(drawn)
     widest_row = min(ROW_MAX, max((len(layer) for layer in drawn.layers()), default=0))
-    widths = [widest_row * (NODE_W + GAP_X) - GAP_X, legend_width(legend)]
+    widths = [widest_row * (node_w + GAP_X) - GAP_X, legend_width(legend)]
     widths.extend(text_px(line, 14) for line in header)
     width = max(widths) + 2 * MARGIN
     top = MARGIN + 20 * len(header) + (LEGEND_H + 6 if legend else 0) + 8
-    corners = _place(drawn, width, top)
+    corners = _place(drawn, width, top, node_w)
     height = max((y for _, y in corners.values()), default=top - NODE_H) + NODE_H + MARGIN
-    parts = [svg_open(width, height, f"workflow {drawn.title}")]
+    parts = [svg_open(width, height, f"workflow {drawn.title}", fit=False)]
     parts.append(
         f'<text x="{MARGIN}" y="{MARGIN + 12}" font-size="15" font-weight="bold" '
         f'fill="#111827">{esc(drawn.title)}</text>'
@@ -122,8 +134,10 @@ def svg_of(drawn: Sketch) -> str:
         )
     if legend:
         parts.extend(legend_svg(legend, MARGIN, MARGIN + 20 * len(header)))
-    parts.extend(_edge_svg(dep, task, corners[dep], corners[task]) for dep, task in drawn.edges)
-    parts.extend(_node_svg(node, *corners[node.task_id]) for node in drawn.nodes)
+    parts.extend(
+        _edge_svg(dep, task, (corners[dep], corners[task]), node_w) for dep, task in drawn.edges
+    )
+    parts.extend(_node_svg(node, *corners[node.task_id], node_w) for node in drawn.nodes)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -198,7 +212,7 @@ def figure_html(
 ) -> str:
     """Return an HTML ``<figure>`` with the built-in SVG picture (for notebooks)."""
     drawn = sketch(workflow, states, title=title, max_nodes=max_nodes, max_edges=max_edges)
-    return figure(svg_of(drawn), None)
+    return figure(svg_of(drawn))
 
 
 def to_html(
@@ -214,4 +228,4 @@ def to_html(
     Arguments as in `to_svg`; the layout is always the built-in one.
     """
     drawn = sketch(workflow, states, title=title, max_nodes=max_nodes, max_edges=max_edges)
-    return page(drawn.title, figure(svg_of(drawn), None))
+    return page(drawn.title, figure(svg_of(drawn)))

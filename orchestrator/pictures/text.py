@@ -32,9 +32,10 @@ def dot_quote(text: str) -> str:
     """Return ``text`` as a double-quoted DOT string, shown as is in a label.
 
     Backslashes are doubled (labels read backslash-n, backslash-N... as escapes), quotes
-    escaped, and line breaks become backslash-n, a line break in a label.
+    escaped, ampersands written ``&amp;`` (Graphviz reads entities such as ``&lt;`` in
+    any label), and line breaks become backslash-n, a line break in a label.
     """
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
     return '"' + escaped.replace("\r\n", "\n").replace("\n", "\\n") + '"'
 
 

@@ -168,4 +168,4 @@ def timeline_html(
     task_infos: Iterable[TaskInfo], *, title: str = "timeline", max_bars: int = DEFAULT_MAX_BARS
 ) -> str:
     """Return a self-contained HTML page with `timeline_svg` (nothing fetched)."""
-    return page(title, figure(timeline_svg(task_infos, title=title, max_bars=max_bars), None))
+    return page(title, figure(timeline_svg(task_infos, title=title, max_bars=max_bars)))
