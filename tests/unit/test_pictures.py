@@ -26,6 +26,7 @@ from orchestrator.cli import EXIT_REJECTED, main
 from orchestrator.core.specs import OutputOf, TaskSpec, WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import TaskInfo
+from orchestrator.loader import load_workflow_file
 from orchestrator.pictures import (
     run_html,
     sketch,
@@ -40,6 +41,7 @@ from orchestrator.pictures.text import dot_quote, mermaid_text
 
 GOLDENS = Path(__file__).resolve().parents[1] / "fixtures" / "pictures"
 DATA = Path(__file__).resolve().parents[1] / "data"
+ROOT = Path(__file__).resolve().parents[2]
 UPDATE_GOLDENS = os.environ.get("ORCHESTRATOR_UPDATE_GOLDENS") == "1"
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -116,6 +118,12 @@ def test_text_formats_match_their_golden_files(name: str, render: object) -> Non
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_readme_shows_the_demo_workflow_as_the_graph_command_draws_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert block == to_mermaid(load_workflow_file(ROOT / "examples" / "corpus_report.yaml"))
 
 
 # -- escaping ---------------------------------------------------------------------------
