@@ -72,14 +72,34 @@ class WorkflowRun:
     Args:
         client: The supervisor that runs it.
         workflow_id: Its id.
+        spec: Its workflow, when this driver has it (`Orchestrator.submit` passes it):
+            then a notebook shows the run as its graph coloured by task state.
     """
 
-    def __init__(self, client: SupervisorClient, workflow_id: str) -> None:
+    def __init__(
+        self, client: SupervisorClient, workflow_id: str, spec: WorkflowSpec | None = None
+    ) -> None:
         self._client = client
         self.id = workflow_id
+        self._spec = spec
 
     def __repr__(self) -> str:
         return f"WorkflowRun(id={self.id!r})"
+
+    def _repr_html_(self) -> str | None:
+        """Show the run in a notebook: its graph coloured by state, then its timeline.
+
+        A run attached by id shows its timeline only (the graph stays with the driver
+        that submitted it); a released run, or one whose supervisor is gone, shows its
+        plain ``repr``.
+        """
+        from orchestrator.pictures import run_html
+
+        try:
+            infos = self.tasks()
+        except (KeyError, SupervisorUnavailableError):
+            return None
+        return run_html(self._spec, infos, title=self.id)
 
     def status(self) -> WorkflowStatus:
         """Return the counts of tasks per state and the workflow's state."""
@@ -343,7 +363,7 @@ class Orchestrator(SchedulingCalls):
         problems = self.client.submit(packed)
         if problems:
             raise WorkflowRejectedError(new_id, problems)
-        return WorkflowRun(self.client, new_id)
+        return WorkflowRun(self.client, new_id, spec)
 
     def run(
         self,

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from orchestrator.cli_dlq import dlq
+from orchestrator.cli_graph import graph
 from orchestrator.cli_workflows import COMMANDS
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.specs import WorkflowSpec
@@ -173,6 +174,7 @@ def run(
 
 
 main.add_command(dlq)
+main.add_command(graph)
 for command in COMMANDS:
     main.add_command(command)
 

@@ -32,6 +32,7 @@ from orchestrator.core.specs import (
     TaskSpec,
     WorkflowSpec,
 )
+from orchestrator.core.states import TaskState
 from orchestrator.core.validation import check_structure as check_core_structure
 from orchestrator.validation_problems import problems_from_validation_error
 
@@ -236,6 +237,27 @@ class Workflow:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    def to_dot(self, states: Mapping[str, TaskState | str] | None = None) -> str:
+        """Return the workflow as Graphviz DOT (see `orchestrator.pictures.to_dot`).
+
+        Drawn as it stands, even unfinished: a dependency not declared yet is left out.
+        """
+        from orchestrator.pictures import to_dot
+
+        return to_dot(self._tasks, states, title=self.name)
+
+    def to_mermaid(self, states: Mapping[str, TaskState | str] | None = None) -> str:
+        """Return the workflow as a Mermaid flowchart (see `orchestrator.pictures`)."""
+        from orchestrator.pictures import to_mermaid
+
+        return to_mermaid(self._tasks, states, title=self.name)
+
+    def _repr_html_(self) -> str:
+        """Show the workflow's graph in a notebook (an inline SVG of its own layout)."""
+        from orchestrator.pictures import figure_html
+
+        return figure_html(self._tasks, title=self.name)
 
 
 def check_structure(spec: WorkflowSpec | PackedWorkflow) -> None:
