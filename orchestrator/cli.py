@@ -102,6 +102,25 @@ def validate(
     not_run = spec.metadata.get("taskmaster.not_run")
     if not_run:
         click.echo(f"not run (done or cancelled): {not_run.replace(',', ', ')}")
+    _report_conflicts(spec)
+
+
+def _report_conflicts(spec: WorkflowSpec) -> None:
+    """Print the conflicting tasks the graph does not order (the locks order them)."""
+    from orchestrator.core.conflicts import find_conflicts
+    from orchestrator.core.packed import PackedWorkflow
+    from orchestrator.core.validation import check_structure
+
+    packed = PackedWorkflow.pack(spec.with_id(spec.id or spec.name))
+    structure, _ = check_structure(packed)
+    conflicts = find_conflicts(packed, structure.graph)
+    if conflicts:
+        click.echo(f"{len(conflicts)} resource conflict(s), ordered at run time by locks:")
+        for conflict in conflicts:
+            click.echo(
+                f"  {conflict.first} and {conflict.second}: {conflict.kind} on"
+                f" {conflict.resource!r}"
+            )
 
 
 @main.command()

@@ -129,6 +129,8 @@ class Workflow:
         delay_s: float | None = None,
         on_deadline_miss: str = "run",
         trigger_rule: str = "all_success",
+        reads: Iterable[str] = (),
+        writes: Iterable[str] = (),
     ) -> TaskHandle:
         """Add a task and return its handle.
 
@@ -159,6 +161,8 @@ class Workflow:
             delay_s: Do not start before this long after the workflow's submission.
             on_deadline_miss: ``run`` (default: reported only), ``skip`` or ``fail``
                 when the deadline passes before the task ended.
+            reads: Named resources it reads (never while another task writes them).
+            writes: Named resources it writes (never while another task touches them).
             trigger_rule: When the task runs once its upstream tasks ended:
                 ``all_success`` (default), ``all_done``, ``all_failed``, ``one_failed``,
                 ``one_success``, ``none_failed``.
@@ -192,6 +196,10 @@ class Workflow:
             fields["on_deadline_miss"] = on_deadline_miss
         if trigger_rule != "all_success":
             fields["trigger_rule"] = trigger_rule
+        if reads:
+            fields["reads"] = tuple(reads)
+        if writes:
+            fields["writes"] = tuple(writes)
         if cache is not False:
             fields["cache"] = cache
         fields.update((name, value) for name, value in scalars.items() if value is not None)

@@ -14,6 +14,7 @@ from orchestrator.core import limits
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import AttemptOrder, Command, DispatchBatch
+from orchestrator.core.conflicts import LockTable
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
@@ -57,6 +58,9 @@ class Dispatcher:
         self._attempt_ids = itertools.count(1)
         self._call_ids = itertools.count(1)
         self._gates = PoolGates(clock)
+        #: The locks of named resources (`conflicts`), and the attempts holding some.
+        self.locks = LockTable()
+        self._lock_holders: dict[int, TaskRecord] = {}
 
     def dispatch(self, out: list[Command]) -> None:
         """Send what the fleet's dirty pools have ready, most urgent pool first."""
@@ -93,6 +97,8 @@ class Dispatcher:
         in_flight = self._in_flight
         attempt_id = outcome.attempt_id
         call = in_flight.calls.pop(attempt_id, None)
+        if self._lock_holders:
+            self._unlock(attempt_id)
         if call is not None:
             call.open_attempts -= 1
             if call.open_attempts == 0:
@@ -132,6 +138,12 @@ class Dispatcher:
         if task is not None and task.workflow.limits:
             limits.ended(task, self._fleet.dirty)
 
+    def _unlock(self, attempt_id: int) -> None:
+        """Release the locks of an attempt whose call slot is free (its agent is done)."""
+        holder = self._lock_holders.pop(attempt_id, None)
+        if holder is not None:
+            self.locks.release(holder, self._fleet.dirty)
+
     def agent_of(self, attempt_id: int) -> AgentRecord:
         """Return the agent whose call holds attempt ``attempt_id``. Raises `KeyError`."""
         return self._in_flight.calls[attempt_id].agent
@@ -163,6 +175,8 @@ class Dispatcher:
             for attempt_id in call.attempt_ids:
                 if in_flight.calls.pop(attempt_id, None) is not None:
                     occupying += 1
+                if self._lock_holders:
+                    self._unlock(attempt_id)
                 task = in_flight.tasks.pop(attempt_id, None)
                 if task is not None:
                     waiting.append((attempt_id, task))
@@ -280,6 +294,21 @@ class Dispatcher:
         pool.draining = True
         return budget
 
+    def _may_start(self, task: TaskRecord) -> bool:
+        """Take ``task``'s concurrency slots and locks, or none: then it waits (False).
+
+        It waits in the queue of the limit (`limits`) or the resource (`conflicts`) that
+        held it back, and goes back to its pool's queue when that frees.
+        """
+        if task.workflow.limits and hold_if_full(task):
+            return False
+        extras = task.extras
+        if extras is not None and extras.locks and not self.locks.acquire(task):
+            if task.workflow.limits:
+                limits.ended(task, self._fleet.dirty)  # it took its slots: give them back
+            return False
+        return True
+
     def _send(
         self,
         agent: AgentRecord,
@@ -307,8 +336,9 @@ class Dispatcher:
                 if estimate_s is not None and spent_s + estimate_s > budget_s:
                     break
             task = ready.pop()
-            if task.workflow.limits and hold_if_full(task):
-                continue  # a concurrency limit is reached: it waits for a slot (`limits`)
+            extras = task.extras
+            if (task.workflow.limits or extras is not None) and not self._may_start(task):
+                continue  # held back by a limit or a lock; it goes back when freed
             if task.estimate_s is not None:
                 spent_s += task.estimate_s
             move(task, _RUNNING)
@@ -321,9 +351,11 @@ class Dispatcher:
             task.finished_s = None
             running[attempt_id] = task
             attempt_ids.append(attempt_id)
+            if extras is not None and extras.locks:
+                # Held until its agent is done with it, even if its outcome stops counting
+                self._lock_holders[attempt_id] = task
             if task.timeout_s is not None:
                 add_timeout(now_s + task.timeout_s, attempt_id, task)
-            extras = task.extras
             watched_s = None if extras is None else extras.heartbeat_timeout_s
             if watched_s is not None:
                 task.last_progress_s = None  # until the agent marks the handler's start

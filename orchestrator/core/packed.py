@@ -30,6 +30,8 @@ class TaskExtras(NamedTuple):
         delay_s: Earliest start after the workflow's submission, in seconds.
         on_deadline_miss: ``run``, ``skip`` or ``fail`` when the deadline passes.
         trigger_rule: When it runs once its upstream tasks ended (`core.triggers`).
+        reads: Named resources it reads (shared with other readers).
+        writes: Named resources it writes (alone: see `core.conflicts`).
     """
 
     heartbeat_timeout_s: float | None = None
@@ -41,6 +43,13 @@ class TaskExtras(NamedTuple):
     delay_s: float | None = None
     on_deadline_miss: str = "run"
     trigger_rule: str = "all_success"
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+    @property
+    def locks(self) -> bool:
+        """Whether the task reads or writes a named resource (see `core.conflicts`)."""
+        return bool(self.reads or self.writes)
 
     @property
     def deferred(self) -> bool:
@@ -60,6 +69,8 @@ class TaskExtras(NamedTuple):
             task.delay_s,
             task.on_deadline_miss,
             task.trigger_rule,
+            task.reads,
+            task.writes,
         )
         return None if extras == _NO_EXTRAS else extras
 

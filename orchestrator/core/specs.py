@@ -296,6 +296,10 @@ class TaskSpec(BaseModel):
             when its dependencies are done: a deferred task.
         delay_s: The task does not start before this long after its workflow was
             submitted (with ``not_before``, the later of the two).
+        reads: Named resources (files, tables...) it reads: it never runs while another
+            task writes one of them.
+        writes: Named resources it writes: it never runs while another task reads or
+            writes one of them (see `orchestrator.core.conflicts`).
         trigger_rule: When it runs once every task it depends on has ended:
             ``all_success`` (default), ``all_done``, ``all_failed``, ``one_failed``,
             ``one_success`` or ``none_failed`` (see `orchestrator.core.triggers`).
@@ -327,6 +331,8 @@ class TaskSpec(BaseModel):
     not_before: datetime | None = None
     delay_s: float | None = Field(default=None, ge=0)
     on_deadline_miss: Literal["run", "skip", "fail"] = "run"
+    reads: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = ()
+    writes: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = ()
     trigger_rule: Literal[
         "all_success", "all_done", "all_failed", "one_failed", "one_success", "none_failed"
     ] = "all_success"

@@ -105,6 +105,8 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
                 extras.delay_s,
                 extras.on_deadline_miss,
                 extras.trigger_rule,
+                list(extras.reads),
+                list(extras.writes),
             ]
         )
     structure = {
@@ -168,7 +170,7 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
     for index, fields in enumerate(rows):
         (task_id, agent, fn, inputs, priority, deadline_s, res, retry) = fields[:8]
         (timeout_s, estimate_s, heartbeat_s, close_s, compensate, cache, ttl_s) = fields[8:15]
-        (not_before_s, delay_s, on_miss, rule) = fields[15:19]
+        (not_before_s, delay_s, on_miss, rule, reads, writes) = fields[15:21]
         extras = TaskExtras(
             heartbeat_s,
             close_s,
@@ -179,6 +181,8 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
             delay_s,
             on_miss,
             rule,
+            tuple(reads),
+            tuple(writes),
         )
         packed.append(
             TaskRow(

@@ -44,3 +44,19 @@ def test_run_rejects_options_out_of_range() -> None:
     result = CliRunner().invoke(main, ["run", str(DATA / "tiny.yaml"), "--time-scale", "0"])
     assert result.exit_code == 2
     assert "--time-scale" in result.output
+
+
+def test_validate_lists_the_resource_conflicts_the_graph_does_not_order(tmp_path: Path) -> None:
+    path = tmp_path / "conflicts.yaml"
+    path.write_text(
+        "name: c\n"
+        "tasks:\n"
+        '  - {id: load, function: "math:floor", args: [1.5], writes: [db]}\n'
+        '  - {id: migrate, function: "math:floor", args: [2.5], writes: [db]}\n'
+        '  - {id: read, function: "math:floor", args: [2.5], reads: [db],'
+        " depends_on: [load, migrate]}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 resource conflict(s), ordered at run time by locks:" in result.output
+    assert "load and migrate: write/write on 'db'" in result.output

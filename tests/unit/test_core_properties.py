@@ -1,8 +1,9 @@
-"""Property tests: random DAGs with random trigger rules, failures, priorities and limits.
+"""Property tests: random DAGs with trigger rules, failures, priorities, limits and locks.
 
 Whatever hypothesis draws, the scheduler must: end every workflow; start a task only
 after each task it depends on has ended; never run more attempts at once than a limit
-allows; run a task at most as often as its retry policy says; skip exactly the tasks
+allows; never run two tasks at once that touch one resource, one of them writing it;
+run a task at most as often as its retry policy says; skip exactly the tasks
 whose trigger rule is not met (an oracle written here, apart from the scheduler's).
 """
 
@@ -46,6 +47,8 @@ def workflows(draw: Any) -> dict[str, Any]:
                 "attempts": draw(st.integers(1, 2)),
                 "priority": draw(st.sampled_from(["critical", "high", "medium", "low"])),
                 "duration": draw(st.sampled_from([0.01, 0.5, 2.0])),
+                "reads": sorted(draw(st.sets(st.sampled_from(["db", "file"]), max_size=2))),
+                "writes": sorted(draw(st.sets(st.sampled_from(["db", "file"]), max_size=1))),
             }
         )
     return {
@@ -80,6 +83,8 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
             trigger_rule=t["rule"],
             priority=t["priority"],
             retry=RetryPolicy(max_attempts=t["attempts"], initial_backoff_s=0.1),
+            reads=tuple(t["reads"]),
+            writes=tuple(t["writes"]),
         )
         for t in drawn["tasks"]
     ]
@@ -115,6 +120,22 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
             assert states[t["id"]] is (S.FAILED if t["fails"] else S.SUCCEEDED)
         else:
             assert not runs and states[t["id"]] is S.SKIPPED, (t["id"], t["rule"], upstream)
+    # Never two tasks at once that touch one resource, one of them writing it
+    for a in drawn["tasks"]:
+        for b in drawn["tasks"]:
+            if a["id"] >= b["id"]:
+                continue
+            shared = (set(a["writes"]) & (set(b["writes"]) | set(b["reads"]))) | (
+                set(b["writes"]) & set(a["reads"])
+            )
+            if shared:
+                spans_a = sim.ledger.effect_times.get(("wf", a["id"]), [])
+                spans_b = sim.ledger.effect_times.get(("wf", b["id"]), [])
+                assert not any(s1 < e2 and s2 < e1 for s1, e1 in spans_a for s2, e2 in spans_b), (
+                    a["id"],
+                    b["id"],
+                    shared,
+                )
     # Never more at once than a limit allows
     limits = [drawn["max_concurrency"], drawn["global_limit"], drawn["replicas"]]
     assert _most_at_once(sim) <= min(limit for limit in limits if limit is not None)
