@@ -19,7 +19,11 @@ _DEFAULT_WEIGHT_S = 1.0
 
 
 def critical_path_ranks(spec: PackedWorkflow, graph: TaskGraph) -> dict[str, float]:
-    """Return each task's longest chain of estimated work, itself included.
+    """Return each task's longest chain of estimated work, over its workflow's longest.
+
+    Each is its own chain (itself included) as a fraction of the workflow's longest, 0 to
+    1. Normalised so that ranks compare across workflows: raw lengths would always put a big
+    workflow's tasks before a small one's of the same priority and deadline.
 
     Args:
         spec: The workflow, for its tasks' ``estimated_duration_s``.
@@ -30,7 +34,11 @@ def critical_path_ranks(spec: PackedWorkflow, graph: TaskGraph) -> dict[str, flo
         for row in spec.rows
         if row.estimated_duration_s is not None
     }
-    return graph.upward_ranks(lambda node: estimates.get(node, _DEFAULT_WEIGHT_S))
+    ranks = graph.upward_ranks(lambda node: estimates.get(node, _DEFAULT_WEIGHT_S))
+    longest = max(ranks.values(), default=0.0)
+    if longest <= 0.0:
+        return ranks
+    return {node: rank / longest for node, rank in ranks.items()}
 
 
 def workflow_record(
