@@ -189,6 +189,27 @@ class WorkflowRun:
         ids = tuple(task_ids) if task_ids is not None else None
         self._client.requeue_dead_letters(self.id, ids)
 
+    def add_tasks(self, workflow: Workflow | WorkflowSpec) -> list[str]:
+        """Add the tasks of ``workflow`` (a fragment) to this running workflow.
+
+        They may depend on this workflow's tasks by id (``depends_on=["fetch"]``, or
+        ``OutputOf(output_of="fetch")`` in arguments). Everything is checked first.
+
+        Returns:
+            The ids of the tasks added.
+
+        Raises:
+            WorkflowRejectedError: every problem of the edit (duplicate ids, unknown
+                dependencies, cycles, agents, resources, a finished workflow); nothing
+                changed.
+        """
+        spec = workflow.to_spec(whole=False) if isinstance(workflow, Workflow) else workflow
+        packed = PackedWorkflow.pack(spec.model_copy(update={"id": None}))
+        problems = self._client.edit(self.id, packed)
+        if problems:
+            raise WorkflowRejectedError(self.id, problems)
+        return [row.id for row in packed.rows]
+
     def pause(self, *, stop_running: bool = False, timeout_s: float | None = None) -> str | None:
         """Pause the workflow: nothing of it starts until `resume`; return the checkpoint.
 

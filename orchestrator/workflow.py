@@ -223,8 +223,12 @@ class Workflow:
         self._tasks.append(spec)
         return TaskHandle(spec.id)
 
-    def to_spec(self, workflow_id: str | None = None) -> WorkflowSpec:
+    def to_spec(self, workflow_id: str | None = None, *, whole: bool = True) -> WorkflowSpec:
         """Return the finished `WorkflowSpec`, checked as a whole (graph, agents, ids).
+
+        ``whole=False`` skips the checks across tasks: a fragment added to a running
+        workflow (`WorkflowRun.add_tasks`) names tasks it does not hold, and is checked
+        there, in context.
 
         Raises:
             WorkflowRejectedError: listing every problem found.
@@ -240,7 +244,8 @@ class Workflow:
             )
         except ValidationError as exc:
             raise WorkflowRejectedError(self.name, problems_from_validation_error(exc)) from None
-        check_structure(spec)
+        if whole:
+            check_structure(spec)
         return spec
 
     def __len__(self) -> int:

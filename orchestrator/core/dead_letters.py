@@ -89,6 +89,17 @@ class DeadLetterQueue:
                 raise KeyError(f"not dead letters of workflow {workflow_id!r}: {missing}")
         return [self._letters.pop(key)[0] for key in keys]
 
+    def purge(self, workflow_id: str | None, task_ids: Iterable[str] | None) -> None:
+        """Drop dead letters: the named ones of a workflow, all of it, or (None) every one.
+
+        Raises:
+            KeyError: a named task is not a dead letter; nothing is dropped then.
+        """
+        if workflow_id is None:
+            self._letters.clear()
+        else:
+            self.take(workflow_id, task_ids)
+
     def failed_times(self, workflow_id: str) -> dict[str, float]:
         """Return when each dead letter of a workflow failed, by task id."""
         return {

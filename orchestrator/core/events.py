@@ -139,6 +139,14 @@ class WorkflowResumeRequested(_Event):
     workflow_id: str
 
 
+class WorkflowEdited(_Event):
+    """A user added tasks to a running workflow (see `orchestrator.core.editing`)."""
+
+    kind: Literal["workflow_edited"] = "workflow_edited"
+    workflow_id: str
+    additions: Annotated[PackedWorkflow, SkipValidation]
+
+
 class WorkflowRestored(_Event):
     """A workflow comes back from a checkpoint: its spec, and where it was (``progress``).
 
@@ -241,6 +249,7 @@ Event = Annotated[
     | WorkflowPauseRequested
     | WorkflowResumeRequested
     | WorkflowRestored
+    | WorkflowEdited
     | ScheduleAdded
     | ScheduleRemoved
     | ScheduleRestored

@@ -348,6 +348,57 @@ class TaskGraph:
                 stack.extend(successors[child])
         return seen
 
+    def extension_problems(self, added: Mapping[str, tuple[str, ...]]) -> list[GraphProblem]:
+        """Return what is wrong with adding ``added`` ({node: its dependencies}), or nothing.
+
+        New nodes may depend on any node, old or new; nothing old may depend on a new one,
+        so a cycle can only run through new nodes.
+        """
+        problems = []
+        for node, deps in added.items():
+            if node in self._declared:
+                problems.append(GraphProblem("duplicate", node, f"task id {node!r} exists"))
+            for dep in deps:
+                if dep == node:
+                    problems.append(
+                        GraphProblem("self_dependency", node, f"task {node!r} depends on itself")
+                    )
+                elif dep not in self._declared and dep not in added:
+                    problems.append(
+                        GraphProblem(
+                            "missing_dependency",
+                            node,
+                            f"task {node!r} depends on {dep!r}, which is not in the workflow",
+                        )
+                    )
+        if not problems:
+            probe = TaskGraph()
+            for node, deps in added.items():
+                probe.add(node, [dep for dep in deps if dep in added])
+            problems.extend(p for p in probe.problems() if p.kind == "cycle")
+        return problems
+
+    def extend(self, added: Mapping[str, tuple[str, ...]]) -> None:
+        """Add new nodes to a prepared graph (checked by `extension_problems` first).
+
+        Each waits for its dependencies not done; those with none left are ready.
+        """
+        successors = self._adjacency()
+        for node, deps in added.items():
+            self._declared[node] = deps
+            successors[node] = []
+            self._in_degree[node] = len(deps)
+        for node, deps in added.items():
+            for dep in deps:
+                successors[dep].append(node)
+        self._order = None
+        self._networkx = None
+        order = [node for node in self._kahn_order() or () if node in added]
+        remaining = self._remaining
+        for node in order:
+            remaining[node] = 0
+            self._wait_again(node)
+
     def end(self, node: str) -> None:
         """Record that ``node`` (waiting or ready) ended without success; touch nothing else.
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.records import PoolRecord, TaskRecord
 from orchestrator.core.states import TaskState, WorkflowState
@@ -62,3 +64,24 @@ def ended(task: TaskRecord, dirty: set[PoolRecord]) -> None:
                 )
                 dirty.add(pool)
             break
+
+
+def limits_of(
+    spec: PackedWorkflow,
+    config: SchedulerConfig,
+    tenants: dict[str, LimitGroup],
+    global_limit: LimitGroup | None,
+) -> tuple[LimitGroup, ...]:
+    """Return the limits a newly admitted workflow runs under (tenants' made on first use)."""
+    groups = []
+    if spec.max_concurrency is not None:
+        groups.append(LimitGroup(f"workflow:{spec.id}", spec.max_concurrency))
+    tenant_limit = config.tenant_max_running.get(spec.tenant or "")
+    if spec.tenant is not None and tenant_limit is not None:
+        group = tenants.get(spec.tenant)
+        if group is None:
+            group = tenants[spec.tenant] = LimitGroup(f"tenant:{spec.tenant}", tenant_limit)
+        groups.append(group)
+    if global_limit is not None:
+        groups.append(global_limit)
+    return tuple(groups)

@@ -1,24 +1,18 @@
 """`Scheduler`: the pure state machine at the heart of the orchestrator.
 
-``handle(event) -> list[Command]``. It owns every workflow and the life of every task:
-admission, success, failure and retry, timeouts, cancellation, lost agents. It never does
-I/O, never reads the time except through the injected clock, and never imports Ray; the
-runtime decodes what happened into events and carries out the commands.
+``handle(event) -> list[Command]``. It owns every workflow and the life of every task. It
+never does I/O, reads the time only through the injected clock, never imports Ray; the
+runtime decodes what happened into events and carries out the commands. It coordinates:
 
-It coordinates these parts, each in its own module:
-
-- `TaskLifecycle` (``lifecycle.py``): what happens to a task once admitted (ready,
-  succeeded, retried, failed with its dependents skipped, re-queued or charged when its
-  agent is lost, timed out), every change through `move` (``records.py``) and the table.
-- `AgentFleet` (``fleet.py``): pools and agents, started and stopped within capacity.
-- `Dispatcher` (``dispatch.py``) with its `BatchPolicy` (``batching.py``): which ready
-  tasks go to which agent, in what batches; admission control, so priorities hold on Ray.
-- `Timers` (``timers.py``): retries after their backoff, attempts past their timeout.
-- `WorkflowBook` (``workflows.py``): workflows kept, finished, re-opened and released.
-- Policies and recoveries: who pays for a lost agent (``losses.py``), ranks
-  (``admission.py``), breakers and rate limits (``gates.py``), dead letters
-  (``dead_letters.py``), lost results and re-queues (``recovery.py``), compensation
-  (``compensation.py``).
+- `TaskLifecycle` (``lifecycle.py``, every change through `move` and the table), with
+  trigger rules and start times (``triggers.py``) and deadlines (``deadlines.py``);
+- `AgentFleet` (``fleet.py``); `Dispatcher` (``dispatch.py``, ``batching.py``) with its
+  gates (``gates.py``), limits (``limits.py``) and locks (``conflicts.py``);
+- `Timers` (``timers.py``); `WorkflowBook` (``workflows.py``); `ScheduleBook`
+  (``schedule_book.py``: cron, intervals, topics);
+- policies and recoveries: ranks (``admission.py``), aging (``aging.py``), losses,
+  recovery, dead letters, compensation, pausing, editing and checkpoints
+  (``checkpoint_state.py``), each in its own module.
 """
 
 from __future__ import annotations
@@ -34,6 +28,7 @@ from orchestrator.core import (
     checkpoint_state,
     compensation,
     deadlines,
+    editing,
     pausing,
     recovery,
     snapshots,
@@ -60,6 +55,7 @@ from orchestrator.core.events import (
     ScheduleRestored,
     Tick,
     WorkflowCancelRequested,
+    WorkflowEdited,
     WorkflowPauseRequested,
     WorkflowReleaseRequested,
     WorkflowRestored,
@@ -68,7 +64,7 @@ from orchestrator.core.events import (
 )
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.lifecycle import TaskLifecycle
-from orchestrator.core.limits import LimitGroup
+from orchestrator.core.limits import LimitGroup, limits_of
 from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec, function_pool
@@ -158,17 +154,10 @@ class Scheduler:
                     self._on_request(event, out)
                 case WorkflowRestored():
                     self._on_workflow_restored(event, out)
-                case ScheduleAdded():  # its runs are validated as this template is
-                    self._validate(replace(event.workflow, id=f"{event.schedule.name}@template"))
-                    self._schedules.add(event.schedule, event.workflow, self._clock.now_s(), out)
-                case ScheduleRemoved():
-                    self._schedules.remove(event.name, out)
-                case ScheduleRestored():
-                    self._schedules.restore(event.schedule, event.workflow, event.state)
-                case MessagePublished():
-                    now_s = self._clock.now_s()
-                    deliver = self._schedules.deliver
-                    deliver(event.topic, event.payload, now_s, self._still_running, out)
+                case WorkflowEdited():
+                    self._on_workflow_edited(event, out)
+                case ScheduleAdded() | ScheduleRemoved() | ScheduleRestored() | MessagePublished():
+                    self._on_schedules(event, out)
                 case _:
                     _refuse(event)
             # What happened is published before what it causes (the dispatches).
@@ -221,7 +210,7 @@ class Scheduler:
             case DeadLettersRequeueRequested():
                 self._on_requeue_requested(event, out)
             case DeadLettersPurgeRequested():
-                self._on_purge_requested(event)
+                self._dead_letters.purge(event.workflow_id, event.task_ids)
             case WorkflowPauseRequested():
                 workflow = self._book.require(event.workflow_id)
                 pausing.pause(workflow, event.stop_running, self._life, self._dispatcher, out)
@@ -256,6 +245,35 @@ class Scheduler:
         elif record.open_tasks == 0:  # it had ended but not closed (its compensations)
             self._finish_workflow(record, out)
 
+    def _on_schedules(
+        self,
+        event: ScheduleAdded | ScheduleRemoved | ScheduleRestored | MessagePublished,
+        out: list[Command],
+    ) -> None:
+        """Apply what concerns recurring and triggered workflows (see `schedule_book`)."""
+        now_s = self._clock.now_s()
+        match event:
+            case ScheduleAdded():  # its runs are validated as this template is
+                self._validate(replace(event.workflow, id=f"{event.schedule.name}@template"))
+                self._schedules.add(event.schedule, event.workflow, now_s, out)
+            case ScheduleRemoved():
+                self._schedules.remove(event.name, out)
+            case ScheduleRestored():
+                self._schedules.restore(event.schedule, event.workflow, event.state)
+            case MessagePublished():
+                deliver = self._schedules.deliver
+                deliver(event.topic, event.payload, now_s, self._still_running, out)
+            case _:
+                _refuse(event)
+
+    def _on_workflow_edited(self, event: WorkflowEdited, out: list[Command]) -> None:
+        workflow = self._book.require(event.workflow_id)
+        edit = editing.edit
+        for task_id in edit(workflow, event.additions, self._config, self._fleet, self._life, out):
+            task = workflow.tasks[task_id]
+            if task.deadline_s != math.inf:
+                self._timers.add_deadline(task.deadline_s, task)
+
     def _admit(self, spec: PackedWorkflow, now_s: float, out: list[Command]) -> WorkflowRecord:
         """Validate ``spec`` and keep its records; no task is queued yet.
 
@@ -271,30 +289,13 @@ class Scheduler:
         ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
         task_pools = [pools[key] for key in fit.task_pools]
         record = workflow_record(spec, graph, task_pools, ranks, now_s)
-        record.limits = self._limits_of(spec)
+        record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)
         add_deadline = self._timers.add_deadline
         for task in record.tasks.values():
             if task.deadline_s != math.inf:
                 add_deadline(task.deadline_s, task)
         return record
-
-    def _limits_of(self, spec: PackedWorkflow) -> tuple[LimitGroup, ...]:
-        """Return the concurrency limits a workflow runs under (see `limits`)."""
-        groups = []
-        if spec.max_concurrency is not None:
-            groups.append(LimitGroup(f"workflow:{spec.id}", spec.max_concurrency))
-        tenant_limit = self._config.tenant_max_running.get(spec.tenant or "")
-        if spec.tenant is not None and tenant_limit is not None:
-            group = self._tenants.get(spec.tenant)
-            if group is None:
-                group = self._tenants[spec.tenant] = LimitGroup(
-                    f"tenant:{spec.tenant}", tenant_limit
-                )
-            groups.append(group)
-        if self._global_limit is not None:
-            groups.append(self._global_limit)
-        return tuple(groups)
 
     def _validate(self, spec: PackedWorkflow) -> tuple[WorkflowStructure, WorkflowFit]:
         """Return ``spec``'s structure and fit. Raises `WorkflowRejectedError` naming all."""
@@ -330,13 +331,6 @@ class Scheduler:
         if requeued:
             self._book.reopen(workflow, f"re-queued {len(requeued)} dead letter(s)", out)
             recovery.requeue(self._life, workflow, requeued, out)
-
-    def _on_purge_requested(self, event: DeadLettersPurgeRequested) -> None:
-        if event.workflow_id is None:
-            for workflow_id in {letter.workflow_id for letter in self._dead_letters.letters()}:
-                self._dead_letters.take(workflow_id, None)
-        else:
-            self._dead_letters.take(event.workflow_id, event.task_ids)
 
     def _on_attempts_finished(self, event: AttemptsFinished, out: list[Command]) -> None:
         now = self._clock.now_s()
@@ -399,8 +393,7 @@ class Scheduler:
             self._dirty_pools.update(aging.age(self._fleet.pools.values(), now, aging_s))
 
     def _still_running(self, workflow_id: str) -> bool:
-        workflow = self._workflows.get(workflow_id)
-        return workflow is not None and not workflow.state.is_terminal
+        return self._book.still_running(workflow_id)
 
     def _finish_workflow(self, workflow: WorkflowRecord, out: list[Command]) -> None:
         """Publish the end of ``workflow`` (its last task ended); release the oldest kept.
@@ -433,10 +426,8 @@ class Scheduler:
         return min((due_s for due_s in due if due_s is not None), default=None)
 
     def _next_aging_due_s(self) -> float | None:
-        """Return when tasks are next aged, or None when nothing waits (or no aging)."""
-        if self._config.aging_s is None or not aging.has_waiting(self._fleet.pools.values()):
-            return None
-        return self._next_aging_s
+        aged = self._config.aging_s is not None and aging.has_waiting(self._fleet.pools.values())
+        return self._next_aging_s if aged else None
 
     def workflow_ids(self) -> list[str]:
         """Return the ids of every workflow known, oldest first."""

@@ -29,6 +29,11 @@ class WorkflowBook:
         """Keep a newly admitted workflow."""
         self.workflows[workflow.workflow_id] = workflow
 
+    def still_running(self, workflow_id: str) -> bool:
+        """Return whether a workflow is kept and has not finished (paused counts)."""
+        workflow = self.workflows.get(workflow_id)
+        return workflow is not None and not workflow.state.is_terminal
+
     def require(self, workflow_id: str) -> WorkflowRecord:
         """Return a kept workflow. Raises `KeyError` naming an unknown id."""
         workflow = self.workflows.get(workflow_id)

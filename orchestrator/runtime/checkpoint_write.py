@@ -10,7 +10,7 @@ workflows' objects, removed schedules' templates, old checkpoints).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cloudpickle
@@ -33,6 +33,7 @@ class PreparedSave:
         full: A full checkpoint (else a delta).
         epoch: The writer's epoch.
         specs: Workflows admitted since the last save, to store first.
+        edits: Tasks added to running workflows since (their stored specs grow).
         templates: Schedules' workflow templates not stored yet, by name.
         results: ``(workflow, segment, {task: handle})`` of results to store.
         workflows: The checkpoint's workflow entries.
@@ -47,6 +48,7 @@ class PreparedSave:
     full: bool
     epoch: int
     specs: list[PackedWorkflow]
+    edits: list[tuple[str, PackedWorkflow]]
     templates: dict[str, PackedWorkflow]
     results: list[tuple[str, str, dict[str, Any]]]
     workflows: dict[str, dict[str, Any]]
@@ -69,6 +71,8 @@ def write(
     """
     for spec in save.specs:
         journal.write_spec(spec)
+    for workflow_id, additions in save.edits:
+        journal.write_spec(_combined(journal.read_spec(workflow_id), additions))
     for name, template in save.templates.items():
         journal.write_spec(template, namespace=schedule_namespace(name))
     for workflow_id, segment, handles in save.results:
@@ -96,6 +100,13 @@ def write(
     if save.full:
         journal.gc(save.keep_full)
     return saved
+
+
+def _combined(spec: PackedWorkflow, additions: PackedWorkflow) -> PackedWorkflow:
+    """Return ``spec`` with the tasks (and the agents not declared yet) of an edit."""
+    known = {agent.name for agent in spec.agents}
+    agents = spec.agents + tuple(a for a in additions.agents if a.name not in known)
+    return replace(spec, rows=spec.rows + additions.rows, agents=agents)
 
 
 def _picklable(

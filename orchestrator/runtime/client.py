@@ -148,6 +148,11 @@ class SupervisorClient:
         """Cancel every unfinished task of a workflow."""
         self._call("cancel", workflow_id, reason)
 
+    def edit(self, workflow_id: str, additions: PackedWorkflow) -> tuple[Problem, ...]:
+        """Add tasks to a running workflow; return the problems that refused the edit."""
+        problems: tuple[Problem, ...] = self._call("edit", workflow_id, additions)
+        return problems
+
     def pause(
         self, workflow_id: str, stop_running: bool, timeout_s: float | None
     ) -> tuple[WorkflowStatus, str | None]:

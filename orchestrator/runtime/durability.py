@@ -123,6 +123,7 @@ class Durability:
         self._segments = 0
         self._schedules_dirty = False
         self._specs: list[PackedWorkflow] = []
+        self._edits: list[tuple[str, PackedWorkflow]] = []
         # What the save being written took (put back by `finish` if it fails).
         self._pending: tuple[dict[str, set[str] | None], int, bool, float] = ({}, 0, False, 0.0)
         self._taken: dict[str, list[str]] = {}
@@ -210,6 +211,13 @@ class Durability:
         self._specs.append(spec)
         self._dirty[workflow_id] = None
         self._index.setdefault(workflow_id, {})
+
+    def edited(self, workflow_id: str, additions: PackedWorkflow) -> None:
+        """Note tasks added to a running workflow: its stored spec grows at the next save."""
+        if self._journal is None:
+            return
+        self._edits.append((workflow_id, additions))
+        self._dirty[workflow_id] = None
 
     def tasks_changed(self, events: Iterable[TaskEvent]) -> None:
         """Note task state changes (from the scheduler's `PublishTaskEvents`)."""
@@ -309,6 +317,7 @@ class Durability:
             full=full,
             epoch=self.epoch,
             specs=self._specs,
+            edits=self._edits,
             templates=templates,
             results=results,
             workflows=workflows,
@@ -319,7 +328,7 @@ class Durability:
             keep_full=self.settings.keep_full,
         )
         self._pending = (dirty, self._completions, self._schedules_dirty, now_s)
-        self._specs, self._dirty, self._released = [], {}, []
+        self._specs, self._edits, self._dirty, self._released = [], [], {}, []
         self._completions, self._schedules_dirty = 0, False
         return save
 
@@ -368,6 +377,7 @@ class Durability:
             now = self._dirty.get(workflow_id, set())
             self._dirty[workflow_id] = None if tasks is None or now is None else now | tasks
         self._specs = save.specs + self._specs
+        self._edits = save.edits + self._edits
         self._released = save.released + self._released
         self._completions += completions
         self._schedules_dirty = self._schedules_dirty or schedules_dirty

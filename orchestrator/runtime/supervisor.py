@@ -46,6 +46,7 @@ from orchestrator.core.events import (
     ScheduleRemoved,
     Tick,
     WorkflowCancelRequested,
+    WorkflowEdited,
     WorkflowPauseRequested,
     WorkflowReleaseRequested,
     WorkflowResumeRequested,
@@ -192,6 +193,20 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout_s)
         return self._scheduler.workflow_status(workflow_id)
+
+    async def edit(self, workflow_id: str, additions: PackedWorkflow) -> tuple[Problem, ...]:
+        """Add tasks to a running workflow; return the problems that refused the edit.
+
+        Raises `KeyError` for an unknown workflow.
+        """
+        self._ensure_running()
+        try:
+            self._handle(WorkflowEdited(workflow_id=workflow_id, additions=additions))
+        except WorkflowRejectedError as exc:
+            return exc.problems
+        self._durability.edited(workflow_id, additions)
+        await self._save_now()
+        return ()
 
     async def add_schedule(self, schedule: ScheduleSpec, workflow: PackedWorkflow) -> None:
         """Start ``workflow`` again and again as ``schedule`` says.

@@ -23,7 +23,14 @@ from typing import Any
 import pytest
 import ray
 
-from orchestrator import EVENT_PAYLOAD, Orchestrator, TaskState, Workflow, WorkflowState
+from orchestrator import (
+    EVENT_PAYLOAD,
+    Orchestrator,
+    OutputOf,
+    TaskState,
+    Workflow,
+    WorkflowState,
+)
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.settings import CheckpointSettings, Settings
 from tests.integration import workloads
@@ -379,3 +386,28 @@ def test_a_message_on_a_topic_starts_the_workflow_it_triggers(orchestrator: Orch
     assert (run.result("echo"), run.result("total")) == (41, 42)
     orchestrator.unschedule("on-order")
     assert orchestrator.publish("orders", 1) == []
+
+
+def test_tasks_added_to_a_running_workflow_survive_its_supervisor(
+    durable: Orchestrator, tmp_path: Path
+) -> None:
+    # Given a slow chain running on a supervisor with durable state
+    ledger = str(tmp_path / "ledger.jsonl")
+    wf = Workflow("growing")
+    first = wf.task("first", workloads.ledgered_sleep_then, args=(ledger, "first", 1.0, 20))
+    wf.task("second", workloads.ledgered_sleep_then, args=(ledger, "second", 1.0, first.output))
+    run = durable.submit(wf)
+    # When tasks are added, one using a result of the running workflow
+    more = Workflow("more")
+    more.task("third", workloads.add, args=(OutputOf(output_of="second"), 1))
+    assert run.add_tasks(more) == ["third"]
+    bad = Workflow("bad")
+    bad.task("fourth", workloads.add, args=(1, 2), depends_on=["ghost"])
+    with pytest.raises(WorkflowRejectedError, match="ghost"):
+        run.add_tasks(bad)
+    # And the supervisor is killed before they ran
+    ray.kill(durable.supervisor, no_restart=True)
+    # Then the new supervisor has them, and the workflow ends with them
+    assert run.wait(timeout_s=120).state is WorkflowState.SUCCEEDED
+    assert run.result("third") == 21
+    assert run.status().total == 3

@@ -1,0 +1,140 @@
+"""Live editing: tasks added to a running (or paused) workflow.
+
+An edit is a `PackedWorkflow` of the new tasks (and the agents they use that it declares).
+Its tasks may depend on tasks of the workflow, old or new; nothing old may come to depend
+on a new task. Everything is checked before anything changes: ids, dependencies, cycles,
+agents, resources (`edit_problems`); a refused edit leaves the workflow as it was. Once
+added (`add_tasks`), a new task waits for its dependencies like any other; one whose
+upstream already failed or was skipped follows its trigger rule at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from orchestrator.core import triggers
+from orchestrator.core.admission import critical_path_ranks
+from orchestrator.core.commands import Command, PublishWorkflowEvent
+from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.errors import Problem, WorkflowRejectedError
+from orchestrator.core.fleet import AgentFleet
+from orchestrator.core.lifecycle import TaskLifecycle
+from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
+from orchestrator.core.states import TaskState
+from orchestrator.core.validation import WorkflowStructure, check_fit, check_structure
+
+_ENDED_WITHOUT_SUCCESS = frozenset({TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED})
+
+
+def structure_problems(
+    workflow: WorkflowRecord, additions: PackedWorkflow
+) -> tuple[WorkflowStructure, list[Problem]]:
+    """Check the new tasks' ids, dependencies and agents against ``workflow``.
+
+    Returns the structure of the additions alone (dependencies on old tasks left out, for
+    the fit check) and every problem found.
+    """
+    if workflow.state.is_terminal:
+        return check_structure(additions)[0], [
+            Problem("workflow", f"workflow {workflow.workflow_id!r} has finished: no edit")
+        ]
+    added = {row.id: row.inputs for row in additions.rows}
+    problems = [
+        Problem(f"tasks[{p.node!r}]", p.message) for p in workflow.graph.extension_problems(added)
+    ]
+    new_ids = set(added)
+    alone = replace(
+        additions,
+        rows=tuple(
+            row._replace(inputs=tuple(dep for dep in row.inputs if dep in new_ids))
+            for row in additions.rows
+        ),
+    )
+    structure, more = check_structure(alone)
+    problems.extend(p for p in more if "depends on" not in p.message)
+    return structure, problems
+
+
+def add_tasks(
+    workflow: WorkflowRecord,
+    additions: PackedWorkflow,
+    structure: WorkflowStructure,
+    task_pools: list[PoolRecord],
+) -> list[str]:
+    """Add ``additions``' tasks to ``workflow`` (checked before); return their ids.
+
+    ``structure``: from `structure_problems`; ``task_pools``: each new task's pool.
+    """
+    ranks = critical_path_ranks(additions, structure.graph)
+    tasks = workflow.tasks
+    for row, pool in zip(additions.rows, task_pools, strict=True):
+        tasks[row.id] = task_record(
+            workflow=workflow,
+            task_id=row.id,
+            function=row.function,
+            args=row.args,
+            kwargs=row.kwargs,
+            retry=row.retry,
+            timeout_s=row.timeout_s,
+            pool=pool,
+            inputs=row.inputs,
+            priority=row.priority,
+            deadline_s=row.deadline_s,
+            rank=ranks.get(row.id, 0.0),
+            estimate_s=row.estimated_duration_s,
+            extras=row.extras,
+        )
+        pool.open_tasks += 1
+    count = len(additions.rows)
+    workflow.counts[TaskState.PENDING] = workflow.counts.get(TaskState.PENDING, 0) + count
+    workflow.open_tasks += count
+    workflow.graph.extend({row.id: row.inputs for row in additions.rows})
+    return [row.id for row in additions.rows]
+
+
+def edit(
+    workflow: WorkflowRecord,
+    additions: PackedWorkflow,
+    config: SchedulerConfig,
+    fleet: AgentFleet,
+    life: TaskLifecycle,
+    out: list[Command],
+) -> list[str]:
+    """Check and apply an edit of ``workflow``; return the new tasks' ids.
+
+    Raises:
+        WorkflowRejectedError: every problem of the edit; nothing changed.
+    """
+    additions = replace(additions, id=workflow.workflow_id)
+    structure, problems = structure_problems(workflow, additions)
+    fit, fit_problems = check_fit(
+        additions,
+        structure,
+        known_workflow_ids=(),
+        known_pools=fleet.busy_specs(),
+        nodes=fleet.ledger.nodes,
+        default_function_resources=config.default_function_resources,
+        max_function_replicas=config.max_function_replicas,
+        default_breaker=config.default_breaker,
+    )
+    problems.extend(fit_problems)
+    if problems:
+        raise WorkflowRejectedError(workflow.workflow_id, problems)
+    pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
+    added = add_tasks(workflow, additions, structure, [pools[key] for key in fit.task_pools])
+    tasks = workflow.tasks
+    for task_id in added:
+        task = tasks[task_id]
+        failed = [dep for dep in task.inputs if tasks[dep].state in _ENDED_WITHOUT_SUCCESS]
+        if failed and triggers.rule_of(task) == triggers.DEFAULT_RULE:
+            life.skip(task, f"upstream task {failed[0]!r} did not succeed", out)
+    life.release_ready(workflow, out)
+    out.append(
+        PublishWorkflowEvent(
+            workflow_id=workflow.workflow_id,
+            state=workflow.state,
+            message=f"edited: {len(added)} task(s) added",
+        )
+    )
+    return added
