@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from orchestrator.core.graph import TaskGraph
-from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.packed import PackedWorkflow, TaskRow
 from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
 from orchestrator.core.states import TaskState
 
@@ -64,8 +64,19 @@ def workflow_record(
         submitted_s=submitted_s,
         retries_left=spec.retry_budget,
     )
+    add_task_records(workflow, spec.rows, task_pools, ranks)
+    return workflow
+
+
+def add_task_records(
+    workflow: WorkflowRecord,
+    rows: Sequence[TaskRow],
+    task_pools: Sequence[PoolRecord],
+    ranks: Mapping[str, float],
+) -> None:
+    """Add one PENDING task record per row to ``workflow`` (admission, or a live edit)."""
     tasks = workflow.tasks
-    for row, pool in zip(spec.rows, task_pools, strict=True):
+    for row, pool in zip(rows, task_pools, strict=True):
         tasks[row.id] = task_record(
             workflow=workflow,
             task_id=row.id,
@@ -83,6 +94,6 @@ def workflow_record(
             extras=row.extras,
         )
         pool.open_tasks += 1
-    workflow.counts[TaskState.PENDING] = len(tasks)
-    workflow.open_tasks = len(tasks)
-    return workflow
+    counts = workflow.counts
+    counts[TaskState.PENDING] = counts.get(TaskState.PENDING, 0) + len(rows)
+    workflow.open_tasks += len(rows)

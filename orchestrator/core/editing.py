@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from orchestrator.core import triggers
-from orchestrator.core.admission import critical_path_ranks
+from orchestrator.core.admission import add_task_records, critical_path_ranks
 from orchestrator.core.commands import Command, PublishWorkflowEvent
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.lifecycle import TaskLifecycle
 from orchestrator.core.packed import PackedWorkflow
-from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
+from orchestrator.core.records import PoolRecord, WorkflowRecord
 from orchestrator.core.states import TaskState
-from orchestrator.core.validation import WorkflowStructure, check_fit, check_structure
+from orchestrator.core.validation import WorkflowStructure, check_structure
 
 _ENDED_WITHOUT_SUCCESS = frozenset({TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED})
 
@@ -67,28 +67,7 @@ def add_tasks(
     ``structure``: from `structure_problems`; ``task_pools``: each new task's pool.
     """
     ranks = critical_path_ranks(additions, structure.graph)
-    tasks = workflow.tasks
-    for row, pool in zip(additions.rows, task_pools, strict=True):
-        tasks[row.id] = task_record(
-            workflow=workflow,
-            task_id=row.id,
-            function=row.function,
-            args=row.args,
-            kwargs=row.kwargs,
-            retry=row.retry,
-            timeout_s=row.timeout_s,
-            pool=pool,
-            inputs=row.inputs,
-            priority=row.priority,
-            deadline_s=row.deadline_s,
-            rank=ranks.get(row.id, 0.0),
-            estimate_s=row.estimated_duration_s,
-            extras=row.extras,
-        )
-        pool.open_tasks += 1
-    count = len(additions.rows)
-    workflow.counts[TaskState.PENDING] = workflow.counts.get(TaskState.PENDING, 0) + count
-    workflow.open_tasks += count
+    add_task_records(workflow, additions.rows, task_pools, ranks)
     workflow.graph.extend({row.id: row.inputs for row in additions.rows})
     return [row.id for row in additions.rows]
 
@@ -108,16 +87,7 @@ def edit(
     """
     additions = replace(additions, id=workflow.workflow_id)
     structure, problems = structure_problems(workflow, additions)
-    fit, fit_problems = check_fit(
-        additions,
-        structure,
-        known_workflow_ids=(),
-        known_pools=fleet.busy_specs(),
-        nodes=fleet.ledger.nodes,
-        default_function_resources=config.default_function_resources,
-        max_function_replicas=config.max_function_replicas,
-        default_breaker=config.default_breaker,
-    )
+    fit, fit_problems = fleet.check_fit(additions, structure, config, ())
     problems.extend(fit_problems)
     if problems:
         raise WorkflowRejectedError(workflow.workflow_id, problems)

@@ -12,16 +12,20 @@ ready tasks, new or freed agents, or a chance at capacity that just came free.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from orchestrator.core.breaker import CircuitBreaker
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, StartAgent, StopAgent
+from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.errors import Problem
+from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.placement import ResourceLedger
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.rate_limit import TokenBucket
 from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord
 from orchestrator.core.resources import NodeCapacity
+from orchestrator.core.validation import WorkflowFit, WorkflowStructure, check_fit
 
 
 class AgentFleet:
@@ -88,6 +92,25 @@ class AgentFleet:
     def busy_specs(self) -> dict[str, AgentPoolSpec]:
         """Return the specs of pools with unfinished tasks: they may not be redefined."""
         return {key: pool.spec for key, pool in self.pools.items() if pool.open_tasks}
+
+    def check_fit(
+        self,
+        spec: PackedWorkflow,
+        structure: WorkflowStructure,
+        config: SchedulerConfig,
+        known_workflow_ids: Collection[str],
+    ) -> tuple[WorkflowFit, list[Problem]]:
+        """Check ``spec``'s pools against the running ones and the nodes (`check_fit`)."""
+        return check_fit(
+            spec,
+            structure,
+            known_workflow_ids=known_workflow_ids,
+            known_pools=self.busy_specs(),
+            nodes=self.ledger.nodes,
+            default_function_resources=config.default_function_resources,
+            max_function_replicas=config.max_function_replicas,
+            default_breaker=config.default_breaker,
+        )
 
     def define(self, spec: AgentPoolSpec, out: list[Command]) -> PoolRecord:
         """Return the pool of ``spec``: the known one, or a new one with its minimum started.

@@ -73,23 +73,9 @@ class ScheduleBook:
             if record.next_s > now_s:
                 continue
             for fire_s in due_firings(record, now_s, late_after_s=LATE_AFTER_S):
-                name = record.spec.name
-                previous = record.last_run_id
-                if not record.spec.overlap and previous is not None and still_running(previous):
-                    record.skipped_overlaps += 1
-                    out.append(
-                        PublishScheduleEvent(
-                            schedule=name,
-                            event="skipped",
-                            message=f"run of {_iso(fire_s)} skipped: {previous} still runs",
-                        )
-                    )
-                    continue
-                run = run_of(record, fire_s)
-                record.runs += 1
-                record.last_fire_s = fire_s
-                record.last_run_id = run.id
-                out.append(SubmitScheduledRun(schedule=name, workflow=run, fire_s=fire_s))
+                what = f"run of {_iso(fire_s)}"
+                if _may_start(record, what, still_running, out):
+                    _start(record, run_of(record, fire_s), fire_s, out)
 
     def deliver(
         self,
@@ -104,23 +90,9 @@ class ScheduleBook:
         for record in self.records.values():
             if record.spec.topic != topic:
                 continue
-            name, previous = record.spec.name, record.last_run_id
-            if not record.spec.overlap and previous is not None and still_running(previous):
-                record.skipped_overlaps += 1
-                out.append(
-                    PublishScheduleEvent(
-                        schedule=name,
-                        event="skipped",
-                        message=f"message on {topic!r} skipped: {previous} still runs",
-                    )
-                )
-                continue
-            run = run_of_message(record, payload)
-            record.runs += 1
-            record.last_fire_s = now_s
-            record.last_run_id = run.id
-            out.append(SubmitScheduledRun(schedule=name, workflow=run, fire_s=now_s))
-            started += 1
+            if _may_start(record, f"message on {topic!r}", still_running, out):
+                _start(record, run_of_message(record, payload), now_s, out)
+                started += 1
         return started
 
     def next_due_s(self) -> float | None:
@@ -146,6 +118,27 @@ class ScheduleBook:
             )
             for name, record in sorted(self.records.items())
         ]
+
+
+def _may_start(
+    record: ScheduleRecord, what: str, still_running: Callable[[str], bool], out: list[Command]
+) -> bool:
+    """Return whether a run may start now; a skipped one is counted and published."""
+    previous = record.last_run_id
+    if record.spec.overlap or previous is None or not still_running(previous):
+        return True
+    record.skipped_overlaps += 1
+    message = f"{what} skipped: {previous} still runs"
+    out.append(PublishScheduleEvent(schedule=record.spec.name, event="skipped", message=message))
+    return False
+
+
+def _start(record: ScheduleRecord, run: PackedWorkflow, when_s: float, out: list[Command]) -> None:
+    """Ask for ``run`` (a copy of the schedule's workflow) and count it."""
+    record.runs += 1
+    record.last_fire_s = when_s
+    record.last_run_id = run.id
+    out.append(SubmitScheduledRun(schedule=record.spec.name, workflow=run, fire_s=when_s))
 
 
 def _iso(time_s: float) -> str:

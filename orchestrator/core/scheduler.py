@@ -82,7 +82,6 @@ from orchestrator.core.timers import Timers
 from orchestrator.core.validation import (
     WorkflowFit,
     WorkflowStructure,
-    check_fit,
     check_structure,
 )
 from orchestrator.core.workflows import WorkflowBook
@@ -301,16 +300,7 @@ class Scheduler:
         """Return ``spec``'s structure and fit. Raises `WorkflowRejectedError` naming all."""
         config, fleet = self._config, self._fleet
         structure, problems = check_structure(spec)
-        fit, fit_problems = check_fit(
-            spec,
-            structure,
-            known_workflow_ids=self._workflows.keys(),
-            known_pools=fleet.busy_specs(),
-            nodes=fleet.ledger.nodes,
-            default_function_resources=config.default_function_resources,
-            max_function_replicas=config.max_function_replicas,
-            default_breaker=config.default_breaker,
-        )
+        fit, fit_problems = fleet.check_fit(spec, structure, config, self._workflows.keys())
         problems.extend(fit_problems)
         if problems:
             raise WorkflowRejectedError(spec.id or spec.name, problems)

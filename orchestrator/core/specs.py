@@ -109,23 +109,9 @@ class EventPayload(BaseModel):
 EVENT_PAYLOAD = EventPayload()
 
 
-def substitute_payload(value: Any, payload: Any, depth: int = 0) -> Any:
+def substitute_payload(value: Any, payload: Any) -> Any:
     """Return ``value`` with every `EventPayload` placeholder replaced by ``payload``."""
-    if isinstance(value, EventPayload):
-        return payload
-    if depth < 8 and isinstance(value, list | tuple):
-        items = [substitute_payload(item, payload, depth + 1) for item in value]
-        if all(new is old for new, old in zip(items, value, strict=True)):
-            return value
-        return type(value)(items)
-    if depth < 8 and isinstance(value, dict):
-        replaced = {
-            key: substitute_payload(item, payload, depth + 1) for key, item in value.items()
-        }
-        if all(replaced[key] is item for key, item in value.items()):
-            return value
-        return replaced
-    return value
+    return _substitute(value, EventPayload, lambda _: payload)
 
 
 def iter_output_refs(value: object, depth: int = 0) -> Iterator[OutputOf]:
@@ -140,21 +126,31 @@ def iter_output_refs(value: object, depth: int = 0) -> Iterator[OutputOf]:
             yield from iter_output_refs(item, depth + 1)
 
 
-def substitute_outputs(value: Any, results: Mapping[str, Any], depth: int = 0) -> Any:
+def substitute_outputs(value: Any, results: Mapping[str, Any]) -> Any:
     """Return ``value`` with every `OutputOf` placeholder replaced by ``results[task_id]``.
 
     Lists, tuples and dicts are rebuilt only where they hold a placeholder.
     """
-    if isinstance(value, OutputOf):
-        return results[value.output_of]
+    return _substitute(value, OutputOf, lambda ref: results[ref.output_of])
+
+
+def _substitute(
+    value: Any, placeholder: type[Any], replace: Callable[[Any], Any], depth: int = 0
+) -> Any:
+    """Return ``value`` with each ``placeholder`` instance in it replaced by ``replace``.
+
+    Lists, tuples and dicts (8 levels deep) are rebuilt only where they hold one.
+    """
+    if isinstance(value, placeholder):
+        return replace(value)
     if depth < 8 and isinstance(value, list | tuple):
-        items = [substitute_outputs(item, results, depth + 1) for item in value]
+        items = [_substitute(item, placeholder, replace, depth + 1) for item in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         return type(value)(items)
     if depth < 8 and isinstance(value, dict):
         replaced = {
-            key: substitute_outputs(item, results, depth + 1) for key, item in value.items()
+            key: _substitute(item, placeholder, replace, depth + 1) for key, item in value.items()
         }
         if all(replaced[key] is item for key, item in value.items()):
             return value
