@@ -30,6 +30,7 @@ BENCHMARKS = {
     "memory": "benchmarks.memory",
     "faults": "benchmarks.faults",
     "checkpoints": "benchmarks.checkpoints",
+    "priority": "benchmarks.priority",
 }
 
 

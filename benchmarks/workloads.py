@@ -18,6 +18,11 @@ def hold(duration_s: float) -> None:
     time.sleep(duration_s)
 
 
+def started_at() -> float:
+    """Return when the handler started (wall clock): the priority benchmark's probe."""
+    return time.time()
+
+
 class NoopActor:
     """A plain actor whose ``noop`` method does nothing (the one-actor contender)."""
 
