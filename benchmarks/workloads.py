@@ -18,9 +18,15 @@ def hold(duration_s: float) -> None:
     time.sleep(duration_s)
 
 
-def started_at() -> float:
-    """Return when the handler started (wall clock): the priority benchmark's probe."""
-    return time.time()
+def started_at(duration_s: float = 0.0) -> float:
+    """Return when the handler started (wall clock), after holding ``duration_s``.
+
+    The priority benchmark's backlog and probe alike: in plain Ray, one function is one
+    scheduling class, served in arrival order, as same-kind work would be.
+    """
+    started_s = time.time()
+    time.sleep(duration_s)
+    return started_s
 
 
 class NoopActor:
