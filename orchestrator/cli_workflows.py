@@ -1,4 +1,4 @@
-"""``orchestrator status|pause|resume|cancel``: steer workflows of a running orchestrator.
+"""``orchestrator status|pause|resume|cancel|schedules|publish``: steer a running orchestrator.
 
 Each joins the supervisor already running on the cluster (``--address``, ``auto`` by
 default), never starts one and never stops it. ``resume --from STORAGE_URI`` is the
@@ -8,8 +8,10 @@ the saved state, continues every unfinished workflow, and waits for them.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -158,4 +160,44 @@ def cancel(workflow_id: str, reason: str, address: str) -> None:
     click.echo(f"cancelled {workflow_id}")
 
 
-COMMANDS = (status, pause, resume, cancel)
+@click.command()
+@_address
+def schedules(address: str) -> None:
+    """List the recurring and event-triggered workflows: next firing, runs, last run."""
+    with _joined(address) as orchestrator:
+        infos = orchestrator.schedules()
+    table = Table("name", "when", "next", "runs", "last run", "skipped", title="schedules")
+    for info in infos:
+        when = info.cron or (f"every {info.every_s:g}s" if info.every_s else f"on {info.topic}")
+        upcoming = "-" if info.next_s is None else _instant(info.next_s)
+        table.add_row(
+            info.name,
+            when,
+            upcoming,
+            str(info.runs),
+            info.last_run_id or "-",
+            str(info.skipped_overlaps),
+        )
+    Console().print(table)
+
+
+@click.command()
+@click.argument("topic")
+@click.option("--payload", default="null", show_default=True, help="The message, as JSON.")
+@_address
+def publish(topic: str, payload: str, address: str) -> None:
+    """Publish a message on TOPIC: each workflow triggered by it starts a run."""
+    try:
+        value = json.loads(payload)
+    except ValueError as exc:
+        _fail(f"--payload is not JSON: {exc}", EXIT_REFUSED)
+    with _joined(address) as orchestrator:
+        run_ids = orchestrator.publish(topic, value)
+    click.echo(f"started {len(run_ids)} run(s): {', '.join(run_ids) or 'none'}")
+
+
+def _instant(time_s: float) -> str:
+    return datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+COMMANDS = (status, pause, resume, cancel, schedules, publish)

@@ -385,6 +385,17 @@ def test_a_message_on_a_topic_starts_the_workflow_it_triggers(orchestrator: Orch
     run = orchestrator.attach(run_id)
     assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
     assert (run.result("echo"), run.result("total")) == (41, 42)
+    # The same from the command line: the list, a message, a refused payload
+    from click.testing import CliRunner
+
+    from orchestrator.cli import main
+
+    runner = CliRunner()
+    listed = runner.invoke(main, ["schedules"])
+    assert listed.exit_code == 0 and "on-order" in listed.output and "on orders" in listed.output
+    published = runner.invoke(main, ["publish", "orders", "--payload", "1"])
+    assert published.exit_code == 0 and "started 1 run(s): on-order@event-" in published.output
+    assert runner.invoke(main, ["publish", "orders", "--payload", "{nope"]).exit_code == 2
     orchestrator.unschedule("on-order")
     assert orchestrator.publish("orders", 1) == []
 
