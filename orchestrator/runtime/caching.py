@@ -22,8 +22,7 @@ from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.states import TaskState
 from orchestrator.durable.result_cache import ResultCache, cache_keys
 from orchestrator.runtime.durability import FetchResults
-from orchestrator.settings import CheckpointSettings
-from orchestrator.storage import MemoryStore, open_store
+from orchestrator.storage import CheckpointStore, MemoryStore
 
 _SUCCEEDED = TaskState.SUCCEEDED
 #: The message of a task event for a result taken from the cache (see the scheduler).
@@ -38,7 +37,7 @@ class CacheKeeper:
     """Looks cached results up at submit and stores new ones (see the module docstring).
 
     Args:
-        settings: The checkpoint settings (their storage holds the cache when set).
+        store: The checkpoint storage, which holds the cache; None: keep it in memory.
         scope: Key prefix of this supervisor.
         clock: When results were stored, and how old they are.
         log: Where failures to store are told.
@@ -46,13 +45,13 @@ class CacheKeeper:
 
     def __init__(
         self,
-        settings: CheckpointSettings,
+        store: CheckpointStore | None,
         scope: str,
         clock: Clock,
         log: FilteringBoundLogger,
     ) -> None:
-        store = open_store(settings.storage) if settings.storage else MemoryStore(f"cache:{scope}")
-        self._cache = ResultCache(store, scope + "cache/")
+        where = store if store is not None else MemoryStore(f"cache:{scope}")
+        self._cache = ResultCache(where, scope + "cache/")
         self._clock = clock
         self._log = log
         self._keys: dict[str, dict[str, str]] = {}

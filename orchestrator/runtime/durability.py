@@ -35,6 +35,7 @@ from orchestrator.runtime.checkpoint_write import PreparedSave, Resolve
 from orchestrator.settings import CheckpointSettings
 from orchestrator.storage import (
     CheckpointError,
+    CheckpointStore,
     ObjectMissingError,
     StaleWriterError,
     StorageError,
@@ -106,7 +107,9 @@ class Durability:
     ) -> None:
         self.settings = settings
         self.enabled = bool(settings.storage)
-        self._journal = Journal(open_store(settings.storage), scope) if self.enabled else None
+        #: The checkpoint storage (None when off): the result cache lives there too.
+        self.store: CheckpointStore | None = open_store(settings.storage) if self.enabled else None
+        self._journal = Journal(self.store, scope) if self.store is not None else None
         self._clock = clock
         self._log = log
         self.epoch = 1

@@ -120,7 +120,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._save_lock = asyncio.Lock()
         self._save_task: asyncio.Task[str | None] | None = None
-        self._cache = CacheKeeper(settings.checkpoint, scope, clock, log)
+        self._cache = CacheKeeper(self._durability.store, scope, clock, log)
         if self._durability.enabled:
             self._observe_cluster(force=True)
             restored = restore_workflows(
