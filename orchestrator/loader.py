@@ -29,7 +29,7 @@ task id, before anything runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
+from orchestrator.core.handler_policy import HandlerPolicy
 from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
 from orchestrator.import_paths import import_object
 from orchestrator.validation_problems import format_location, problems_from_validation_error
@@ -81,6 +82,7 @@ def load_workflow_file(
     max_cores: int | None = None,
     tag: str = "master",
     taskmaster_handler: str | None = None,
+    handler_modules: Sequence[str] | None = None,
 ) -> WorkflowSpec:
     """Read and validate a workflow file.
 
@@ -93,26 +95,89 @@ def load_workflow_file(
         tag: For Taskmaster files: the tag to read.
         taskmaster_handler: For Taskmaster files: import path of the function or agent
             class that handles every task (default: a summary of the task).
+        handler_modules: Modules handler references may come from (default:
+            ``security.file_handler_modules`` of the settings); see
+            `orchestrator.core.handler_policy`.
 
     Raises:
         WorkflowRejectedError: listing every problem found.
     """
+    policy = file_policy(handler_modules)
     data = read_document(path)
     if isinstance(data, Mapping) and "schemaVersion" in data and "workflow" in data:
         from orchestrator.wfformat import load_wfformat
 
-        return load_wfformat(data, time_scale=time_scale, mode=mode, max_cores=max_cores)
+        spec = load_wfformat(data, time_scale=time_scale, mode=mode, max_cores=max_cores)
+        return _allowed_handlers(spec, policy)
     from orchestrator.taskmaster import is_taskmaster, load_taskmaster
 
     if is_taskmaster(data):
         stem = Path(path).stem
         name = stem if tag == "master" else f"{stem}-{tag}"
-        return load_taskmaster(data, tag=tag, handler=taskmaster_handler, name=name)
-    return workflow_from_mapping(data, default_name=Path(path).stem)
+        spec = load_taskmaster(data, tag=tag, handler=taskmaster_handler, name=name)
+        return _allowed_handlers(spec, policy)
+    return workflow_from_mapping(data, default_name=Path(path).stem, policy=policy)
 
 
-def workflow_from_mapping(data: Any, *, default_name: str = "workflow") -> WorkflowSpec:
-    """Validate a parsed document into a `WorkflowSpec` (see the module docstring)."""
+def file_policy(handler_modules: Sequence[str] | None = None) -> HandlerPolicy:
+    """Return the handler policy of workflow files (from the settings by default)."""
+    if handler_modules is None:
+        from orchestrator.settings import Settings
+
+        handler_modules = Settings().security.file_handler_modules
+    return HandlerPolicy(allowed_modules=tuple(handler_modules))
+
+
+def reference_problem(policy: HandlerPolicy, path: str) -> str | None:
+    """Return why ``path`` may not be a handler under ``policy`` (None: it may).
+
+    The module named is checked first, without importing it; then the object is imported
+    and the module it really comes from is checked too (``agents.x:os.system``).
+    """
+    problem = policy.reference_problem(path)
+    if problem is not None:
+        return problem
+    try:
+        obj = import_object(path)
+    except ImportError:
+        return None  # reported as an import problem by the caller
+    resolved = getattr(obj, "__module__", None)
+    return policy.reference_problem(path, resolved if isinstance(resolved, str) else None)
+
+
+def _allowed_handlers(spec: WorkflowSpec, policy: HandlerPolicy) -> WorkflowSpec:
+    problems = []
+    for where, path in handler_references(spec):
+        problem = reference_problem(policy, path)
+        if problem is not None:
+            problems.append(Problem(where, problem))
+    if problems:
+        raise WorkflowRejectedError(spec.name, problems)
+    return spec
+
+
+def handler_references(spec: WorkflowSpec) -> list[tuple[str, str]]:
+    """Return ``(where, import path)`` of every handler a spec names by import path."""
+    found = []
+    for agent in spec.agents:
+        if isinstance(agent.agent_class, str):
+            found.append((f"agents[{agent.name!r}].class", agent.agent_class))
+    for task in spec.tasks:
+        for field in ("function", "compensate"):
+            value = getattr(task, field)
+            if isinstance(value, str):
+                found.append((f"tasks[{task.id!r}].{field}", value))
+    return found
+
+
+def workflow_from_mapping(
+    data: Any, *, default_name: str = "workflow", policy: HandlerPolicy | None = None
+) -> WorkflowSpec:
+    """Validate a parsed document into a `WorkflowSpec` (see the module docstring).
+
+    Handler references must be allowed by ``policy`` (default: `file_policy`).
+    """
+    policy = policy if policy is not None else file_policy()
     if not isinstance(data, Mapping):
         kind = type(data).__name__
         raise WorkflowRejectedError(
@@ -124,8 +189,8 @@ def workflow_from_mapping(data: Any, *, default_name: str = "workflow") -> Workf
         for key in data
         if key not in _TOP_LEVEL_KEYS
     ]
-    agents = _agents(data.get("agents") or [], problems)
-    tasks = _tasks(data, problems)
+    agents = _agents(data.get("agents") or [], problems, policy)
+    tasks = _tasks(data, problems, policy)
     document = {key: value for key, value in data.items() if key in {"name", "id", "metadata"}}
     document.setdefault("name", name)
     try:
@@ -141,12 +206,14 @@ def workflow_from_mapping(data: Any, *, default_name: str = "workflow") -> Workf
     return spec
 
 
-def _tasks(data: Mapping[str, Any], problems: list[Problem]) -> list[TaskSpec]:
+def _tasks(
+    data: Mapping[str, Any], problems: list[Problem], policy: HandlerPolicy
+) -> list[TaskSpec]:
     entries = data.get("tasks")
     if not isinstance(entries, list) or not entries:
         problems.append(Problem("tasks", "expected a non-empty list of tasks"))
         return []
-    _check_functions(entries, data, problems)
+    _check_functions(entries, data, problems, policy)
     tasks = []
     for index, entry in enumerate(entries):
         where = format_location(("tasks", index), data)
@@ -181,7 +248,7 @@ def _stand_in(entry: Mapping[str, Any]) -> TaskSpec | None:
         return None
 
 
-def _agents(entries: Any, problems: list[Problem]) -> list[AgentSpec]:
+def _agents(entries: Any, problems: list[Problem], policy: HandlerPolicy) -> list[AgentSpec]:
     if not isinstance(entries, list):
         problems.append(Problem("agents", "expected a list of agents"))
         return []
@@ -192,6 +259,10 @@ def _agents(entries: Any, problems: list[Problem]) -> list[AgentSpec]:
             problems.append(Problem(where, "expected a mapping with 'class: module:Class'"))
             continue
         overrides = {key: value for key, value in entry.items() if key != "class"}
+        refused = reference_problem(policy, entry["class"])
+        if refused is not None:
+            problems.append(Problem(f"{where}.class", refused))
+            continue
         try:
             import_object(entry["class"])
             agents.append(agent_spec(entry["class"], **overrides))
@@ -204,16 +275,28 @@ def _agents(entries: Any, problems: list[Problem]) -> list[AgentSpec]:
     return agents
 
 
-def _check_functions(tasks: list[Any], data: Any, problems: list[Problem]) -> None:
+def _check_functions(
+    tasks: list[Any], data: Any, problems: list[Problem], policy: HandlerPolicy
+) -> None:
     for index, task in enumerate(tasks):
-        if not isinstance(task, Mapping) or not isinstance(task.get("function"), str):
+        if not isinstance(task, Mapping):
             continue
-        try:
-            function = import_object(task["function"])
-        except ImportError as exc:
-            where = format_location(("tasks", index, "function"), data)
-            problems.append(Problem(where, str(exc)))
-            continue
-        if not callable(function):
-            where = format_location(("tasks", index, "function"), data)
-            problems.append(Problem(where, f"{task['function']!r} is not callable"))
+        for field in ("function", "compensate"):
+            path = task.get(field)
+            if isinstance(path, str):
+                where = format_location(("tasks", index, field), data)
+                _check_function(path, where, problems, policy)
+
+
+def _check_function(path: str, where: str, problems: list[Problem], policy: HandlerPolicy) -> None:
+    refused = reference_problem(policy, path)
+    if refused is not None:
+        problems.append(Problem(where, refused))
+        return
+    try:
+        function = import_object(path)
+    except ImportError as exc:
+        problems.append(Problem(where, str(exc)))
+        return
+    if not callable(function):
+        problems.append(Problem(where, f"{path!r} is not callable"))

@@ -20,7 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from orchestrator.core.access import Role, default_roles
 from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.handler_policy import SAFE_FILE_MODULES
+from orchestrator.core.quotas import TenantQuota
 
 #: The settings file shipped with the project.
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
@@ -156,6 +159,54 @@ class CheckpointSettings(_Section):
     save_results: bool = True
 
 
+def _default_principals() -> dict[str, tuple[str, ...]]:
+    return {"local": ("admin",)}
+
+
+class SecuritySettings(_Section):
+    """Who may do what, how much, and the trail they leave (see README, "Security").
+
+    Attributes:
+        principal: The principal of this driver's calls, unless ``ORCHESTRATOR_PRINCIPAL``
+            or ``principal_file`` names another.
+        principal_file: A file holding the principal's name (read by drivers and the
+            CLI; empty: none).
+        roles: Role name to grants (permissions, pools, priorities, handler modules).
+        principals: Principal name to the roles it holds.
+        default_roles: Roles of principals not listed in ``principals``.
+        file_handler_modules: Modules that workflow files (CLI, Ray Jobs) may name
+            handlers from; ``*`` allows any but the dangerous ones (``os``,
+            ``subprocess``, ``builtins``...), which must be listed by name.
+        audit_path: The audit trail's file when no checkpoint storage is set (with
+            storage, records are kept beside the checkpoints).
+        quotas: Tenant name to its quota.
+        default_quota: The quota of tenants not listed (and of workflows without one).
+        max_argument_bytes: Largest argument of a task (and message payload), pickled.
+        max_workflow_tasks: Most tasks in one submission.
+    """
+
+    principal: str = Field(default="local", min_length=1, max_length=200)
+    principal_file: str = ""
+    roles: dict[str, Role] = Field(default_factory=default_roles)
+    principals: dict[str, tuple[str, ...]] = Field(default_factory=_default_principals)
+    default_roles: tuple[str, ...] = ()
+    file_handler_modules: tuple[str, ...] = SAFE_FILE_MODULES
+    audit_path: str = "~/.orchestrator/audit.jsonl"
+    quotas: dict[str, TenantQuota] = Field(default_factory=dict)
+    default_quota: TenantQuota = TenantQuota()
+    max_argument_bytes: int = Field(default=16 * 2**20, ge=1)
+    max_workflow_tasks: int = Field(default=1_000_000, ge=1)
+
+    @model_validator(mode="after")
+    def _roles_exist(self) -> SecuritySettings:
+        named = [(f"principals.{p}", r) for p, held in self.principals.items() for r in held]
+        named += [("default_roles", r) for r in self.default_roles]
+        missing = [f"{where}: {role!r}" for where, role in named if role not in self.roles]
+        if missing:
+            raise ValueError(f"security: unknown role(s) {', '.join(missing)}")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable, in sections."""
 
@@ -172,6 +223,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     tracing: TracingSettings = TracingSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -37,7 +37,24 @@ def test_run_refuses_a_bad_file_before_starting_anything(tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["run", str(bad), "--no-progress"])
     assert result.exit_code == EXIT_REJECTED
     assert "resources.num_cpus: Input should be greater than or equal to 0" in result.output
-    assert "cannot import module 'x'" in result.output
+    assert "module 'x' is not an allowed handler module" in result.output
+
+
+def test_validate_refuses_os_system_naming_the_field_and_the_module(tmp_path: Path) -> None:
+    # The file of issue 11: today's `os:system` with a shell command must not validate.
+    bad = tmp_path / "pwned.yaml"
+    bad.write_text(
+        "name: pwned\ntasks:\n"
+        "  - {id: a, function: 'os:system', args: ['echo pwned']}\n"
+        "  - {id: b, function: 'subprocess:run', args: [['id']], priority: urgent}\n"
+        "  - {id: c, function: 'builtins:eval', args: ['1']}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(bad)])
+    assert result.exit_code == EXIT_REJECTED
+    assert "tasks[0] (id 'a').function: module 'os' is never allowed" in result.output
+    assert "tasks[1] (id 'b').function: module 'subprocess' is never allowed" in result.output
+    assert "tasks[2] (id 'c').function: module 'builtins' is never allowed" in result.output
+    assert "unknown priority 'urgent'" in result.output  # reported with the other problems
 
 
 def test_run_rejects_options_out_of_range() -> None:

@@ -53,12 +53,12 @@ def test_agent_overrides_apply_to_resources_and_replicas() -> None:
         ({"name": "x", "tasks": [{"id": "a", "function": ADD}], "colour": 1}, "colour: unknown"),
         ([1, 2], "expected a mapping with 'name' and 'tasks', got list"),
         (
-            {"name": "x", "tasks": [{"id": "a", "function": "no.such.module:f"}]},
-            "tasks[0] (id 'a').function: cannot import module 'no.such.module'",
+            {"name": "x", "tasks": [{"id": "a", "function": "tests.no_such_module:f"}]},
+            "tasks[0] (id 'a').function: cannot import module 'tests.no_such_module'",
         ),
         (
-            {"name": "x", "tasks": [{"id": "a", "function": "json:no_such_function"}]},
-            "module 'json' has no attribute 'no_such_function'",
+            {"name": "x", "tasks": [{"id": "a", "function": "math:no_such_function"}]},
+            "module 'math' has no attribute 'no_such_function'",
         ),
         (
             {"name": "x", "tasks": [{"id": "a", "function": ADD, "priority": "urgent"}]},
@@ -79,18 +79,18 @@ def test_agent_overrides_apply_to_resources_and_replicas() -> None:
         (
             {
                 "name": "x",
-                "agents": [{"class": "json:dumps"}],
+                "agents": [{"class": "math:floor"}],
                 "tasks": [{"id": "a", "function": ADD}],
             },
-            "agents[0].class: 'json:dumps' is not a class",
+            "agents[0].class: 'math:floor' is not a class",
         ),
         (
             {
                 "name": "x",
-                "agents": [{"class": "json:JSONDecoder"}],
+                "agents": [{"class": "statistics:NormalDist"}],
                 "tasks": [{"id": "a", "function": ADD}],
             },
-            "agents[0].class: agent class JSONDecoder has no handle(ctx) method",
+            "agents[0].class: agent class NormalDist has no handle(ctx) method",
         ),
         (
             {"name": "x", "agents": ["oops"], "tasks": [{"id": "a", "function": ADD}]},

@@ -20,6 +20,8 @@ def test_shipped_file_lists_every_setting_with_the_schema_default() -> None:
     shipped["ray"].setdefault("num_gpus", None)
     shipped["scheduler"].setdefault("default_breaker", None)  # off unless configured
     shipped["scheduler"].setdefault("max_running_attempts", None)  # no limit unless set
+    for key in defaults["security"]["default_quota"]:  # no quota unless set
+        shipped["security"]["default_quota"].setdefault(key, None)
     assert shipped == defaults
 
 
