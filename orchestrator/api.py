@@ -35,6 +35,7 @@ from orchestrator.core.status import (
     TaskInfo,
     WorkflowStatus,
 )
+from orchestrator.principal import resolve_principal
 from orchestrator.progress import follow
 from orchestrator.runtime.client import SupervisorClient, SupervisorUnavailableError
 from orchestrator.runtime.cluster import connect, disconnect
@@ -284,6 +285,7 @@ class Orchestrator(SchedulingCalls):
         join_only: Join the supervisor already running in the namespace and never start
             one (operator tools: ``orchestrator dlq`` and the like); `start` raises
             `SupervisorUnavailableError` when there is none.
+        principal: Who this driver acts as (see `orchestrator.principal`).
 
     Every method that talks to the supervisor raises `SupervisorUnavailableError` when
     it is gone.
@@ -296,8 +298,10 @@ class Orchestrator(SchedulingCalls):
         settings: Settings | None = None,
         tracer_provider_factory: Callable[[], TracerProvider] | None = None,
         join_only: bool = False,
+        principal: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.principal = resolve_principal(self.settings, principal)
         self._address = address
         self._tracer_provider_factory = tracer_provider_factory
         self._join_only = join_only
@@ -333,7 +337,7 @@ class Orchestrator(SchedulingCalls):
                 )
             # A supervisor with durable state comes back from its checkpoint when it dies.
             respawn = self._respawn if self.settings.checkpoint.storage else None
-            self._client = SupervisorClient(handle, respawn)
+            self._client = SupervisorClient(handle, respawn, self.principal)
             if not self._owns_supervisor and not self._join_only:  # tools only steer it
                 self.settings_mismatch = _report_mismatch(self.settings, self._client.settings())
         return self

@@ -9,6 +9,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
+from orchestrator.cli_audit import audit
 from orchestrator.cli_dlq import dlq
 from orchestrator.cli_graph import graph
 from orchestrator.cli_workflows import COMMANDS
@@ -174,6 +175,9 @@ def run(
             workflow_run = orchestrator.submit(spec)
         except WorkflowRejectedError as exc:
             _refuse(exc)
+        except PermissionError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_REJECTED)
         status = workflow_run.wait(progress=progress)
         summary = workflow_run.summary()
         tasks = workflow_run.tasks()
@@ -192,6 +196,7 @@ def run(
     sys.exit(EXIT_OK if status.state is WorkflowState.SUCCEEDED else EXIT_FAILED)
 
 
+main.add_command(audit)
 main.add_command(dlq)
 main.add_command(graph)
 for command in COMMANDS:

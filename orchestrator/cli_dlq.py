@@ -40,6 +40,8 @@ def _joined(address: str) -> Iterator[Orchestrator]:
         _fail(str(exc), EXIT_UNAVAILABLE)
     try:
         yield orchestrator
+    except PermissionError as exc:  # the principal lacks the permission: audited, refused
+        _fail(str(exc), EXIT_REFUSED)
     finally:
         orchestrator.shutdown()  # leaves the supervisor running: it was only joined
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from orchestrator.core.handler_policy import HandlerPolicy
+
 
 class ImportPathError(ImportError):
     """An import path could not be resolved; the message says which part failed."""
@@ -32,3 +34,27 @@ def import_object(path: str) -> Any:
                 f"module {module_name!r} has no attribute {attribute!r} (from {path!r})"
             ) from None
     return obj
+
+
+def resolved_module(path: str) -> str | None:
+    """Return the ``__module__`` of the object ``path`` leads to (None: unknown or none)."""
+    try:
+        obj = import_object(path)
+    except ImportError:
+        return None
+    module = getattr(obj, "__module__", None)
+    return module if isinstance(module, str) else None
+
+
+def reference_problem(policy: HandlerPolicy, path: str) -> str | None:
+    """Return why ``path`` may not be a handler under ``policy`` (None: it may).
+
+    The module named is checked first, without importing it (importing runs its code);
+    then the object is imported and the module it really comes from is checked too, so
+    that ``agents.corpus.plan:os.system`` is refused. A path that does not import is
+    left to the caller to report.
+    """
+    problem = policy.reference_problem(path)
+    if problem is not None:
+        return problem
+    return policy.reference_problem(path, resolved_module(path))

@@ -40,7 +40,7 @@ from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.handler_policy import HandlerPolicy
 from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
-from orchestrator.import_paths import import_object
+from orchestrator.import_paths import import_object, reference_problem
 from orchestrator.validation_problems import format_location, problems_from_validation_error
 from orchestrator.workflow import structure_problems
 
@@ -126,23 +126,6 @@ def file_policy(handler_modules: Sequence[str] | None = None) -> HandlerPolicy:
 
         handler_modules = Settings().security.file_handler_modules
     return HandlerPolicy(allowed_modules=tuple(handler_modules))
-
-
-def reference_problem(policy: HandlerPolicy, path: str) -> str | None:
-    """Return why ``path`` may not be a handler under ``policy`` (None: it may).
-
-    The module named is checked first, without importing it; then the object is imported
-    and the module it really comes from is checked too (``agents.x:os.system``).
-    """
-    problem = policy.reference_problem(path)
-    if problem is not None:
-        return problem
-    try:
-        obj = import_object(path)
-    except ImportError:
-        return None  # reported as an import problem by the caller
-    resolved = getattr(obj, "__module__", None)
-    return policy.reference_problem(path, resolved if isinstance(resolved, str) else None)
 
 
 def _allowed_handlers(spec: WorkflowSpec, policy: HandlerPolicy) -> WorkflowSpec:

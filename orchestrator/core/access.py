@@ -141,14 +141,18 @@ class AccessPolicy(BaseModel):
         )
 
     def check_tasks(
-        self, principal: str, tasks: Iterable[tuple[str, str, int]], references: Iterable[str]
+        self,
+        principal: str,
+        tasks: Iterable[tuple[str, str, int]],
+        references: Iterable[tuple[str, str | None]] = (),
     ) -> list[Denial]:
         """Check what a submission asks for: pools, priorities and handler modules.
 
         Args:
             principal: Who submits.
             tasks: ``(task id, pool, priority value)`` of each task.
-            references: Handler references (``module:attr``) named by the submission.
+            references: ``(module:attr, module of the object it leads to or None)`` of
+                each handler reference the submission names.
         """
         roles = self.roles_of(principal)
         pools = {p for r in roles for p in r.pools}
@@ -173,8 +177,10 @@ class AccessPolicy(BaseModel):
                     )
                 )
         handlers = self.handler_policy(principal)
-        for reference in dict.fromkeys(references):
+        for reference, resolved in dict.fromkeys(references):
             problem = handlers.reference_problem(reference)
+            if problem is None and resolved is not None:
+                problem = handlers.reference_problem(reference, resolved)
             if problem is not None:
                 denials.append(Denial("handler", f"principal {principal!r}: {problem}"))
         return denials

@@ -3,7 +3,8 @@
 Every call from a driver to the supervisor goes through `SupervisorClient._call`, so every
 call fails the same way:
 
-- a ``KeyError`` or ``ValueError`` raised by the supervisor (unknown workflow or task, a
+- a ``KeyError``, ``ValueError`` or ``PermissionError`` (`AccessDeniedError`) raised by
+  the supervisor (unknown workflow or task, a
   workflow still running...) is raised again as itself, not wrapped in Ray's error;
 - a supervisor that is gone (killed, crashed, its node lost) raises
   `SupervisorUnavailableError`, whichever call noticed it; unless the client was given a
@@ -49,11 +50,16 @@ class SupervisorClient:
         handle: The supervisor's actor handle (from `spawn_supervisor`).
         respawn: Returns the handle of a supervisor that replaces a dead one (found or
             created); None: a dead supervisor stays dead.
+        principal: Who calls: every call that changes something carries it, and the
+            supervisor's door checks its roles (`AccessDeniedError` when denied).
     """
 
-    def __init__(self, handle: Any, respawn: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, handle: Any, respawn: Callable[[], Any] | None = None, principal: str = "local"
+    ) -> None:
         self._handle = handle
         self._respawn = respawn
+        self.principal = principal
 
     @property
     def handle(self) -> Any:
@@ -90,7 +96,7 @@ class SupervisorClient:
         try:
             return ray.get(getattr(self._handle, method).remote(*args), timeout=timeout_s)
         except RayTaskError as exc:
-            if isinstance(exc.cause, KeyError | ValueError):
+            if isinstance(exc.cause, KeyError | ValueError | PermissionError):
                 raise exc.cause from None
             raise
         except RayActorError as exc:
@@ -100,7 +106,7 @@ class SupervisorClient:
 
     def submit(self, workflow: PackedWorkflow) -> tuple[Problem, ...]:
         """Start a workflow; return the problems that refused it (none when accepted)."""
-        problems: tuple[Problem, ...] = self._call("submit", workflow)
+        problems: tuple[Problem, ...] = self._call("submit", workflow, self.principal)
         return problems
 
     def status(self, workflow_id: str) -> WorkflowStatus:
@@ -146,11 +152,11 @@ class SupervisorClient:
 
     def cancel(self, workflow_id: str, reason: str) -> None:
         """Cancel every unfinished task of a workflow."""
-        self._call("cancel", workflow_id, reason)
+        self._call("cancel", workflow_id, reason, self.principal)
 
     def edit(self, workflow_id: str, additions: PackedWorkflow) -> tuple[Problem, ...]:
         """Add tasks to a running workflow; return the problems that refused the edit."""
-        problems: tuple[Problem, ...] = self._call("edit", workflow_id, additions)
+        problems: tuple[Problem, ...] = self._call("edit", workflow_id, additions, self.principal)
         return problems
 
     def pause(
@@ -158,13 +164,13 @@ class SupervisorClient:
     ) -> tuple[WorkflowStatus, str | None]:
         """Pause a workflow; return its status and the checkpoint saved (None: no storage)."""
         paused: tuple[WorkflowStatus, str | None] = self._call(
-            "pause", workflow_id, stop_running, timeout_s
+            "pause", workflow_id, stop_running, timeout_s, self.principal
         )
         return paused
 
     def resume(self, workflow_id: str) -> WorkflowStatus:
         """Let a paused workflow go on."""
-        status: WorkflowStatus = self._call("resume", workflow_id)
+        status: WorkflowStatus = self._call("resume", workflow_id, self.principal)
         return status
 
     def settings(self) -> Settings:
@@ -174,16 +180,16 @@ class SupervisorClient:
 
     def add_schedule(self, schedule: ScheduleSpec, workflow: PackedWorkflow) -> None:
         """Start a recurring workflow (`WorkflowRejectedError`/`ValueError` if refused)."""
-        self._call("add_schedule", schedule, workflow)
+        self._call("add_schedule", schedule, workflow, self.principal)
 
     def publish(self, topic: str, payload: Any) -> list[str]:
         """Publish a message; return the ids of the runs it started."""
-        run_ids: list[str] = self._call("publish", topic, payload)
+        run_ids: list[str] = self._call("publish", topic, payload, self.principal)
         return run_ids
 
     def remove_schedule(self, name: str) -> None:
         """Stop a schedule (``KeyError`` if unknown)."""
-        self._call("remove_schedule", name)
+        self._call("remove_schedule", name, self.principal)
 
     def schedules(self) -> list[ScheduleInfo]:
         """Return every schedule's state."""
@@ -192,7 +198,7 @@ class SupervisorClient:
 
     def release(self, workflow_id: str) -> None:
         """Forget a finished workflow and free its results (``ValueError`` if running)."""
-        self._call("release", workflow_id)
+        self._call("release", workflow_id, self.principal)
 
     def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
         """Return the tasks that failed for good (of one workflow, or all), oldest first."""
@@ -201,11 +207,11 @@ class SupervisorClient:
 
     def requeue_dead_letters(self, workflow_id: str, task_ids: tuple[str, ...] | None) -> None:
         """Run a workflow's dead letters again (``KeyError`` names what is not one)."""
-        self._call("requeue_dead_letters", workflow_id, task_ids)
+        self._call("requeue_dead_letters", workflow_id, task_ids, self.principal)
 
     def purge_dead_letters(self, workflow_id: str | None, task_ids: tuple[str, ...] | None) -> None:
         """Drop dead letters (``KeyError`` names what is not one)."""
-        self._call("purge_dead_letters", workflow_id, task_ids)
+        self._call("purge_dead_letters", workflow_id, task_ids, self.principal)
 
     def statistics(self) -> SchedulerStatistics:
         """Return the scheduler's counters: workflows, tasks per state, pools, agents."""

@@ -17,7 +17,7 @@ from opentelemetry.trace import TracerProvider
 
 from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.heartbeat import HeartbeatService
-from orchestrator.runtime.supervisor import Supervisor
+from orchestrator.runtime.supervisor_door import GuardedSupervisor
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
 from orchestrator.telemetry.logging import configure_logging, get_logger
@@ -56,8 +56,8 @@ def spawn_heartbeat(settings: Settings) -> Any:
     return heartbeat
 
 
-class SupervisorActor(Supervisor):
-    """The `Supervisor` as Ray runs it: its process set up and its parts wired.
+class SupervisorActor(GuardedSupervisor):
+    """The `Supervisor`, behind its door, as Ray runs it: its process set up, parts wired.
 
     Args:
         settings: All settings.

@@ -1,0 +1,300 @@
+"""`GuardedSupervisor`: the supervisor behind its door (roles, quotas, limits, audit).
+
+Every call that changes something arrives with a principal (the driver's, see
+`orchestrator.principal`). Before anything runs, the door asks the pure policies:
+`orchestrator.core.access` (is the principal allowed this operation, these pools, these
+priorities, these handler modules?), `orchestrator.core.input_limits` (argument and
+workflow sizes) and `orchestrator.core.quotas` (the tenant's quota). A denial raises
+`AccessDeniedError` naming the permission; limits and quotas refuse the workflow whole
+(its problems returned, as validation's are). Every decision, and every operation
+carried out, is appended to the audit trail (`orchestrator.audit`).
+
+Read-only calls (status, tasks, results, dead letters listed) are not guarded.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from orchestrator.audit import AUDIT_FOLDER, AuditTrail
+from orchestrator.core.access import FUNCTION_POOL, AccessDeniedError, AccessPolicy, policy_from
+from orchestrator.core.audit_chain import Outcome
+from orchestrator.core.errors import Problem
+from orchestrator.core.input_limits import (
+    argument_problems,
+    payload_problem,
+    workflow_size_problem,
+)
+from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.quotas import quota_of, quota_problems
+from orchestrator.core.schedules import ScheduleSpec
+from orchestrator.core.specs import WorkflowSpec
+from orchestrator.core.status import WorkflowStatus
+from orchestrator.import_paths import resolved_module
+from orchestrator.runtime.durability import scope_prefix
+from orchestrator.runtime.supervisor import Supervisor
+from orchestrator.storage import StorageError
+
+#: The principal of calls that name none (drivers older than the door, tests on the handle).
+ANONYMOUS = "anonymous"
+
+
+def _pickled_size(value: Any) -> int:
+    try:
+        return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # unpicklable here (a lambda...): Ray pickles it with cloudpickle
+        import cloudpickle
+
+        return len(cloudpickle.dumps(value))
+
+
+class GuardedSupervisor(Supervisor):
+    """The `Supervisor` whose changing calls pass the door (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        security = self._settings.security
+        self._access: AccessPolicy = policy_from(
+            security.roles, security.principals, security.default_roles
+        )
+        store = self._durability.store
+        if store is not None:
+            scope = scope_prefix(self._settings.ray.namespace, self._settings.ray.supervisor_name)
+            self._audit = AuditTrail(store=store, prefix=scope + AUDIT_FOLDER)
+        else:
+            self._audit = AuditTrail(path=security.audit_path)
+        self._tenant_of: dict[str, str] = {}
+
+    # -- the door ------------------------------------------------------------------------
+
+    def _record(
+        self,
+        principal: str,
+        action: str,
+        outcome: Outcome,
+        workflow_id: str | None = None,
+        **detail: str,
+    ) -> None:
+        try:
+            self._audit.append(principal, action, outcome, workflow_id, detail)
+        except (OSError, StorageError, ValueError) as exc:
+            self._log.error("audit.write_failed", action=action, reason=str(exc))
+
+    def _admit(self, principal: str, permission: str, target: str | None = None) -> None:
+        """Raise `AccessDeniedError` (audited) unless ``principal`` has ``permission``."""
+        denial = self._access.check(principal, permission, target or "")
+        if denial is not None:
+            self._record(principal, permission, "denied", target, reason=denial.message)
+            self._log.warning("access.denied", principal=principal, permission=permission)
+            raise AccessDeniedError(principal, permission, denial.message)
+
+    def _admit_tasks(
+        self, principal: str, action: str, workflow: PackedWorkflow, workflow_id: str | None
+    ) -> None:
+        """Check pools, priorities and handler modules of ``workflow``'s tasks."""
+        tasks = ((row.id, row.agent or FUNCTION_POOL, row.priority) for row in workflow.rows)
+        references = [(path, resolved_module(path)) for path in _references(workflow)]
+        denials = self._access.check_tasks(principal, tasks, references)
+        if denials:
+            messages = "; ".join(d.message for d in denials[:5])
+            more = f" (and {len(denials) - 5} more)" if len(denials) > 5 else ""
+            self._record(principal, action, "denied", workflow_id, reason=messages + more)
+            raise AccessDeniedError(principal, denials[0].permission, messages + more)
+
+    def _limits(
+        self, workflow: PackedWorkflow, tenant_name: str | None, existing_tasks: int = 0
+    ) -> list[Problem]:
+        """Return the input-limit and quota problems of a submission (or an edit)."""
+        security = self._settings.security
+        problems: list[Problem] = []
+        too_big = workflow_size_problem(len(workflow.rows), security.max_workflow_tasks)
+        if too_big is not None:
+            return [too_big]
+        rows = ((row.id, row.args, row.kwargs) for row in workflow.rows)
+        problems += argument_problems(rows, security.max_argument_bytes, _pickled_size)
+        tenant, quota = quota_of(tenant_name, security.quotas, security.default_quota)
+        problems += quota_problems(
+            tenant,
+            quota,
+            new_tasks=len(workflow.rows),
+            workflow_tasks=existing_tasks + len(workflow.rows),
+            queued_now=self._unfinished(tenant),
+            retries=((row.id, row.retry.max_attempts - 1) for row in workflow.rows),
+        )
+        return problems
+
+    def _unfinished(self, tenant: str) -> int:
+        count = 0
+        for workflow_id, owner in list(self._tenant_of.items()):
+            if owner != tenant:
+                continue
+            try:
+                status = self._scheduler.workflow_status(workflow_id)
+            except KeyError:  # released
+                del self._tenant_of[workflow_id]
+                continue
+            count += status.total - status.done
+        return count
+
+    # -- guarded calls -------------------------------------------------------------------
+
+    async def submit(
+        self, spec: PackedWorkflow | WorkflowSpec, principal: str = ANONYMOUS
+    ) -> tuple[Problem, ...]:
+        """Admit ``principal``'s workflow (see the module docstring), then start it."""
+        packed = PackedWorkflow.pack(spec) if isinstance(spec, WorkflowSpec) else spec
+        workflow_id = packed.id or packed.name
+        self._admit(principal, "submit", workflow_id)
+        self._admit_tasks(principal, "submit", packed, workflow_id)
+        problems = tuple(self._limits(packed, packed.tenant))
+        if not problems:
+            problems = await super().submit(packed)
+        if problems:
+            first = "; ".join(str(p) for p in problems[:3])
+            self._record(principal, "submit", "rejected", workflow_id, problems=first)
+            return problems
+        self._tenant_of[workflow_id] = packed.tenant or "default"
+        self._record(principal, "submit", "allowed", workflow_id, tasks=str(len(packed.rows)))
+        return ()
+
+    async def edit(
+        self, workflow_id: str, additions: PackedWorkflow, principal: str = ANONYMOUS
+    ) -> tuple[Problem, ...]:
+        """Admit ``principal``'s edit (permission ``edit``, grants, quotas), then make it."""
+        self._admit(principal, "edit", workflow_id)
+        self._admit_tasks(principal, "edit", additions, workflow_id)
+        existing = self._scheduler.workflow_status(workflow_id).total
+        tenant = self._tenant_of.get(workflow_id)
+        problems = tuple(self._limits(additions, tenant, existing))
+        if not problems:
+            problems = await super().edit(workflow_id, additions)
+        outcome: Outcome = "rejected" if problems else "allowed"
+        self._record(principal, "edit", outcome, workflow_id, tasks=str(len(additions.rows)))
+        return problems
+
+    async def add_schedule(
+        self, schedule: ScheduleSpec, workflow: PackedWorkflow, principal: str = ANONYMOUS
+    ) -> None:
+        """Admit a schedule (permission ``schedule``, its tasks' grants), then add it."""
+        self._admit(principal, "schedule", schedule.name)
+        self._admit_tasks(principal, "schedule", workflow, None)
+        problems = self._limits(workflow, workflow.tenant)
+        if problems:
+            from orchestrator.core.errors import WorkflowRejectedError
+
+            self._record(principal, "schedule", "rejected", None, schedule=schedule.name)
+            raise WorkflowRejectedError(schedule.name, problems)
+        await self._audited(principal, "schedule", None, super().add_schedule(schedule, workflow))
+
+    async def remove_schedule(self, name: str, principal: str = ANONYMOUS) -> None:
+        """Stop a schedule (permission ``schedule``)."""
+        self._admit(principal, "schedule", name)
+        await self._audited(principal, "unschedule", None, super().remove_schedule(name))
+
+    async def publish(
+        self, topic: str, payload: Any = None, principal: str = ANONYMOUS
+    ) -> list[str]:
+        """Publish a message (permission ``publish``; payload within the size limit)."""
+        self._admit(principal, "publish", topic)
+        too_big = payload_problem(
+            payload, self._settings.security.max_argument_bytes, _pickled_size
+        )
+        if too_big is not None:
+            self._record(principal, "publish", "rejected", None, topic=topic, reason=too_big)
+            raise ValueError(too_big)
+        run_ids: list[str] = await self._audited(
+            principal, "publish", None, super().publish(topic, payload)
+        )
+        return run_ids
+
+    async def cancel(
+        self, workflow_id: str, reason: str = "cancelled by user", principal: str = ANONYMOUS
+    ) -> None:
+        """Cancel a workflow (permission ``cancel``)."""
+        self._admit(principal, "cancel", workflow_id)
+        await self._audited(principal, "cancel", workflow_id, super().cancel(workflow_id, reason))
+
+    async def pause(
+        self,
+        workflow_id: str,
+        stop_running: bool = False,
+        timeout_s: float | None = None,
+        principal: str = ANONYMOUS,
+    ) -> tuple[WorkflowStatus, str | None]:
+        """Pause a workflow (permission ``pause``); ``stop_running`` is audited as a kill."""
+        self._admit(principal, "pause", workflow_id)
+        action = "pause+kill" if stop_running else "pause"
+        paused: tuple[WorkflowStatus, str | None] = await self._audited(
+            principal, action, workflow_id, super().pause(workflow_id, stop_running, timeout_s)
+        )
+        return paused
+
+    async def resume(self, workflow_id: str, principal: str = ANONYMOUS) -> WorkflowStatus:
+        """Resume a paused workflow (permission ``resume``)."""
+        self._admit(principal, "resume", workflow_id)
+        status: WorkflowStatus = await self._audited(
+            principal, "resume", workflow_id, super().resume(workflow_id)
+        )
+        return status
+
+    async def release(self, workflow_id: str, principal: str = ANONYMOUS) -> None:
+        """Release a finished workflow (permission ``release``)."""
+        self._admit(principal, "release", workflow_id)
+        await self._audited(principal, "release", workflow_id, super().release(workflow_id))
+
+    async def requeue_dead_letters(
+        self,
+        workflow_id: str,
+        task_ids: tuple[str, ...] | None = None,
+        principal: str = ANONYMOUS,
+    ) -> None:
+        """Re-queue dead letters (permission ``requeue``)."""
+        self._admit(principal, "requeue", workflow_id)
+        await self._audited(
+            principal,
+            "requeue",
+            workflow_id,
+            super().requeue_dead_letters(workflow_id, task_ids),
+            tasks=",".join(task_ids) if task_ids is not None else "*",
+        )
+
+    async def purge_dead_letters(
+        self,
+        workflow_id: str | None = None,
+        task_ids: tuple[str, ...] | None = None,
+        principal: str = ANONYMOUS,
+    ) -> None:
+        """Purge dead letters (permission ``purge``)."""
+        self._admit(principal, "purge", workflow_id)
+        await self._audited(
+            principal,
+            "purge",
+            workflow_id,
+            super().purge_dead_letters(workflow_id, task_ids),
+            tasks=",".join(task_ids) if task_ids is not None else "*",
+        )
+
+    async def _audited(
+        self, principal: str, action: str, workflow_id: str | None, call: Any, **detail: str
+    ) -> Any:
+        """Await ``call``; audit it as allowed, or as failed (and raise) when it raises."""
+        try:
+            result = await call
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            self._record(principal, action, "failed", workflow_id, reason=reason, **detail)
+            raise
+        self._record(principal, action, "allowed", workflow_id, **detail)
+        return result
+
+
+def _references(workflow: PackedWorkflow) -> list[str]:
+    """Return every handler a workflow names by import path (functions, agents, undo)."""
+    found = [a.agent_class for a in workflow.agents if isinstance(a.agent_class, str)]
+    for row in workflow.rows:
+        if isinstance(row.function, str):
+            found.append(row.function)
+        if row.extras is not None and isinstance(row.extras.compensate, str):
+            found.append(row.extras.compensate)
+    return list(dict.fromkeys(found))

@@ -1,0 +1,151 @@
+"""The supervisor's door on a real Ray: roles, quotas, input limits and the audit trail.
+
+One supervisor runs with a policy of four principals; drivers join it as each of them
+(``Orchestrator(principal=...)``, or the CLI with ``ORCHESTRATOR_PRINCIPAL``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator import Orchestrator, Priority, Workflow
+from orchestrator.audit import AuditTrail
+from orchestrator.cli import main
+from orchestrator.core.access import AccessDeniedError, default_roles
+from orchestrator.core.errors import WorkflowRejectedError
+from orchestrator.core.quotas import TenantQuota
+from orchestrator.core.specs import WorkflowSpec
+from orchestrator.core.states import WorkflowState
+from orchestrator.settings import SecuritySettings, Settings
+from tests.integration import workloads
+from tests.integration.conftest import fast_settings
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(audit_path: Path) -> Settings:
+    security = SecuritySettings(
+        roles=default_roles(),
+        principals={
+            "local": ("admin",),
+            "olga": ("operator",),
+            "sam": ("submitter",),
+            "viv": ("viewer",),
+        },
+        audit_path=str(audit_path),
+        quotas={"small": TenantQuota(max_tasks_per_workflow=2, max_queued_tasks=3)},
+        max_argument_bytes=4096,
+    )
+    return fast_settings().model_copy(update={"security": security})
+
+
+@pytest.fixture(scope="module")
+def audit_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("audit") / "audit.jsonl"
+
+
+@pytest.fixture(scope="module")
+def admin(audit_path: Path) -> Iterator[Orchestrator]:
+    with Orchestrator(settings=_settings(audit_path)) as orch:
+        yield orch
+
+
+def _as(principal: str, audit_path: Path) -> Orchestrator:
+    """Return a driver joined to the running supervisor as ``principal``."""
+    return Orchestrator(settings=_settings(audit_path), principal=principal).start()
+
+
+def _small(name: str, *, priority: Priority = Priority.MEDIUM, tasks: int = 1) -> WorkflowSpec:
+    wf = Workflow(name)
+    for index in range(tasks):
+        wf.task(f"t{index}", workloads.sleep_then, args=(0.01, index), priority=priority)
+    return wf.to_spec().model_copy(update={"tenant": "small"})
+
+
+def test_a_submitter_may_not_submit_critical_nor_cancel(
+    admin: Orchestrator, audit_path: Path
+) -> None:
+    sam = _as("sam", audit_path)
+    with pytest.raises(AccessDeniedError, match="may not submit priority 'critical'") as caught:
+        sam.submit(_small("urgent", priority=Priority.CRITICAL), workflow_id="urgent-1")
+    assert caught.value.permission == "priority"
+    with pytest.raises(KeyError):
+        admin.attach("urgent-1")  # denied before anything ran: nothing kept
+    run = sam.submit(_small("normal", priority=Priority.HIGH))
+    with pytest.raises(AccessDeniedError, match="lacks permission 'cancel'"):
+        run.cancel()
+    assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    # An operator may submit CRITICAL work.
+    olga = _as("olga", audit_path)
+    assert olga.run(_small("ops", priority=Priority.CRITICAL), timeout_s=60).status().state is (
+        WorkflowState.SUCCEEDED
+    )
+
+
+def test_a_viewer_may_only_look(admin: Orchestrator, audit_path: Path) -> None:
+    run = admin.submit(_small("looked-at"))
+    viv = _as("viv", audit_path)
+    assert viv.attach(run.id).wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    with pytest.raises(AccessDeniedError, match="principal 'viv' lacks permission 'submit'"):
+        viv.submit(_small("nope"))
+    with pytest.raises(AccessDeniedError, match="lacks permission 'purge'"):
+        viv.purge_dead_letters(run.id)
+
+
+def test_dangerous_handlers_are_refused_even_for_an_admin(admin: Orchestrator) -> None:
+    wf = Workflow("pwned")
+    wf.task("a", "os:system", args=("echo pwned",))
+    with pytest.raises(AccessDeniedError, match="module 'os' is never allowed"):
+        admin.submit(wf, workflow_id="pwned-1")
+    with pytest.raises(KeyError):
+        admin.attach("pwned-1")
+
+
+def test_quotas_and_size_limits_refuse_the_whole_workflow(admin: Orchestrator) -> None:
+    with pytest.raises(WorkflowRejectedError) as caught:
+        admin.submit(_small("too-many", tasks=3), workflow_id="too-many-1")
+    assert (
+        "quota.max_tasks_per_workflow: tenant 'small': 3 tasks in one workflow exceed the"
+        " quota of 2"
+    ) in str(caught.value)
+    big = Workflow("big")
+    big.task("a", workloads.length, args=(b"x" * 10_000,))
+    with pytest.raises(WorkflowRejectedError, match=r"tasks\['a'\]\.args\[0\]: about 10005"):
+        admin.submit(big, workflow_id="big-1")
+    for refused in ("too-many-1", "big-1"):
+        with pytest.raises(KeyError):
+            admin.attach(refused)
+
+
+def test_the_cli_is_refused_naming_the_permission(admin: Orchestrator) -> None:
+    run = admin.submit(_small("cli-target"))
+    run.wait(timeout_s=60)
+    refused = CliRunner().invoke(
+        main, ["dlq", "purge", run.id, "--address", "auto"], env={"ORCHESTRATOR_PRINCIPAL": "viv"}
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "permission denied: principal 'viv' lacks permission 'purge'" in refused.output
+
+
+def test_every_decision_is_in_the_audit_trail(admin: Orchestrator, audit_path: Path) -> None:
+    trail = AuditTrail(path=audit_path)
+    assert trail.verify() is None
+    seen = {(r.principal, r.action, r.outcome) for r in trail.records()}
+    assert {
+        ("sam", "submit", "denied"),
+        ("sam", "cancel", "denied"),
+        ("sam", "submit", "allowed"),
+        ("olga", "submit", "allowed"),
+        ("viv", "submit", "denied"),
+        ("viv", "purge", "denied"),
+        ("local", "submit", "denied"),  # os:system
+        ("local", "submit", "rejected"),  # over quota, too large
+    } <= seen
+    listed = CliRunner().invoke(
+        main, ["audit", "list", "--file", str(audit_path), "--principal", "viv"]
+    )
+    assert listed.exit_code == 0 and "purge" in listed.output and "sam" not in listed.output
