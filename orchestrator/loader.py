@@ -41,6 +41,7 @@ from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.handler_policy import HandlerPolicy
 from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
 from orchestrator.import_paths import import_object, reference_problem
+from orchestrator.loader_secrets import with_secrets
 from orchestrator.validation_problems import format_location, problems_from_validation_error
 from orchestrator.workflow import structure_problems
 
@@ -203,8 +204,9 @@ def _tasks(
         if not isinstance(entry, Mapping):
             problems.append(Problem(where, "expected a mapping with 'id' and a handler"))
             continue
+        fields = with_secrets(entry, where, problems)
         try:
-            tasks.append(TaskSpec(**entry))
+            tasks.append(TaskSpec(**fields))
         except ValidationError as exc:
             problems.extend(problems_from_validation_error(exc, prefix=where))
             stand_in = _stand_in(entry)

@@ -24,6 +24,7 @@ import cloudpickle
 
 from orchestrator.core.packed import PackedWorkflow, TaskExtras, TaskRow
 from orchestrator.core.resources import ResourceSpec
+from orchestrator.core.secrets import redact
 from orchestrator.core.specs import RetryPolicy
 from orchestrator.import_paths import ImportPathError, import_object
 
@@ -122,8 +123,9 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
         "rows": rows,
     }
     values = {
-        "args": [row.args for row in spec.rows],
-        "kwargs": [row.kwargs for row in spec.rows],
+        # Secrets are never stored: a restored task finds a RedactedSecret (core.secrets).
+        "args": [redact(row.args) for row in spec.rows],
+        "kwargs": [redact(row.kwargs) for row in spec.rows],
         "functions": by_value,
         "agents": spec.agents,
     }

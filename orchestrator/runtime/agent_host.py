@@ -21,6 +21,7 @@ from ray.exceptions import ObjectLostError
 
 from orchestrator.agent import NonRetryableError, TaskContext, running
 from orchestrator.core.events import AttemptOutcome, AttemptProgress
+from orchestrator.core.secrets import SecretLostError, reveal
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.import_paths import import_object
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
@@ -112,6 +113,7 @@ class AgentHost:
                 if inputs:
                     args = substitute_outputs(args, inputs)
                     kwargs = substitute_outputs(kwargs, inputs)
+                args, kwargs = reveal(args), reveal(kwargs)  # secrets: the plain value
                 context = TaskContext(
                     item.workflow_id,
                     item.task_id,
@@ -127,7 +129,7 @@ class AgentHost:
                 with running(context):
                     result = self._handle(context)
             except Exception as exc:
-                retryable = not isinstance(exc, NonRetryableError)
+                retryable = not isinstance(exc, NonRetryableError | SecretLostError)
                 outcomes.append(
                     failed(item.attempt_id, started, time.time(), exc, retryable=retryable)
                 )
