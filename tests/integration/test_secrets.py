@@ -103,7 +103,9 @@ def test_a_secret_argument_is_handed_over_and_written_nowhere(
     }
     # Then no file written (checkpoints, stored specs, results, audit, traces, Ray's
     # logs of the supervisor and the agents) and nothing printed holds the secret.
-    logs = Path(ray._private.worker._global_node.get_logs_dir_path())
+    node = ray._private.worker._global_node
+    assert node is not None
+    logs = Path(node.get_logs_dir_path())
     written = _files(state, logs)
     assert any(p.name == "traces.jsonl" for p in written)
     assert len([p for p in written if "checkpoints" in p.parts]) >= 3
