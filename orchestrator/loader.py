@@ -29,6 +29,7 @@ task id, before anything runs.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from pydantic import ValidationError
 from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.handler_policy import HandlerPolicy
+from orchestrator.core.input_limits import argument_problems, workflow_size_problem
 from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
 from orchestrator.import_paths import import_object, reference_problem
 from orchestrator.loader_secrets import with_secrets
@@ -57,6 +59,9 @@ def read_document(path: str | Path) -> Any:
         raise WorkflowRejectedError(
             file.name, [Problem(str(file), f"cannot read: {exc}")]
         ) from None
+    except UnicodeDecodeError as exc:
+        where = f"{file}: byte {exc.start}"
+        raise WorkflowRejectedError(file.name, [Problem(where, "not UTF-8 text")]) from None
     try:
         if file.suffix.lower() == ".json":
             return json.loads(text)
@@ -155,13 +160,25 @@ def handler_references(spec: WorkflowSpec) -> list[tuple[str, str]]:
 
 
 def workflow_from_mapping(
-    data: Any, *, default_name: str = "workflow", policy: HandlerPolicy | None = None
+    data: Any,
+    *,
+    default_name: str = "workflow",
+    policy: HandlerPolicy | None = None,
+    max_argument_bytes: int | None = None,
+    max_workflow_tasks: int | None = None,
 ) -> WorkflowSpec:
     """Validate a parsed document into a `WorkflowSpec` (see the module docstring).
 
-    Handler references must be allowed by ``policy`` (default: `file_policy`).
+    Handler references must be allowed by ``policy`` (default: `file_policy`); arguments
+    and the number of tasks must be within the limits (default: ``security`` settings).
     """
     policy = policy if policy is not None else file_policy()
+    if max_argument_bytes is None or max_workflow_tasks is None:
+        from orchestrator.settings import Settings
+
+        security = Settings().security
+        max_argument_bytes = max_argument_bytes or security.max_argument_bytes
+        max_workflow_tasks = max_workflow_tasks or security.max_workflow_tasks
     if not isinstance(data, Mapping):
         kind = type(data).__name__
         raise WorkflowRejectedError(
@@ -185,9 +202,20 @@ def workflow_from_mapping(
     # Graph and agent problems are found even when some tasks were invalid: those take
     # part in the graph with the dependencies they declare.
     problems.extend(structure_problems(spec))
+    too_many = workflow_size_problem(len(spec.tasks), max_workflow_tasks)
+    problems.extend([too_many] if too_many is not None else [])
+    rows = ((task.id, task.args, task.kwargs) for task in spec.tasks)
+    problems.extend(argument_problems(rows, max_argument_bytes, _pickled_size))
     if problems:
         raise WorkflowRejectedError(name, problems)
     return spec
+
+
+def _pickled_size(value: Any) -> int:
+    try:
+        return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # a value a file cannot hold anyway: counted as nothing
+        return 0
 
 
 def _tasks(
