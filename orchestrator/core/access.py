@@ -39,6 +39,8 @@ PERMISSIONS: tuple[str, ...] = get_args(Permission)
 #: The pool of tasks that name a function rather than an agent.
 FUNCTION_POOL = "function"
 _PRIORITIES = tuple(p.name.lower() for p in Priority)
+#: Most per-task denials listed for one submission.
+_MAX_DENIALS = 20
 
 
 class AccessDeniedError(PermissionError):
@@ -158,9 +160,14 @@ class AccessPolicy(BaseModel):
         pools = {p for r in roles for p in r.pools}
         priorities = {p for r in roles for p in r.priorities}
         denials: list[Denial] = []
+        if "*" in pools and "*" in priorities:
+            tasks = ()  # every pool and priority granted: nothing to check per task
+        allowed = {int(p) for p in Priority if "*" in priorities or p.name.lower() in priorities}
         for task_id, pool, priority in tasks:
-            name = Priority(priority).name.lower()
-            if "*" not in priorities and name not in priorities:
+            if len(denials) >= _MAX_DENIALS:  # enough to say why; a huge workflow stops here
+                break
+            if priority not in allowed:
+                name = Priority(priority).name.lower()
                 denials.append(
                     Denial(
                         "priority",

@@ -59,7 +59,25 @@ def argument_problems(
         measure: Size of a value not walked (see `estimate_size`).
     """
     problems: list[Problem] = []
+    # Most arguments are numbers or short strings: skipped at the cost of a type check;
+    # a row is walked further only when one of its arguments is something else.
+    short_str = max_argument_bytes // 4 - 5
+    scalars = _SCALAR_TYPES
     for task_id, args, kwargs in rows:
+        plain = True
+        for value in args:
+            kind = type(value)
+            if not (kind in scalars or (kind is str and len(value) <= short_str)):
+                plain = False
+                break
+        if plain and kwargs:
+            for value in kwargs.values():
+                kind = type(value)
+                if not (kind in scalars or (kind is str and len(value) <= short_str)):
+                    plain = False
+                    break
+        if plain:
+            continue
         named = [(f"args[{i}]", value) for i, value in enumerate(args)]
         named += [(f"kwargs[{key!r}]", value) for key, value in kwargs.items()]
         for field, value in named:
@@ -73,6 +91,9 @@ def argument_problems(
                     )
                 )
     return problems
+
+
+_SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 
 
 def payload_problem(payload: Any, max_bytes: int, measure: Callable[[Any], int]) -> str | None:
