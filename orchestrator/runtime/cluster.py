@@ -33,6 +33,7 @@ def connect(settings: RaySettings, address: str | None = None) -> bool:
         if settings.auth_mode == "disabled":
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         options["include_dashboard"] = settings.include_dashboard
+        options["dashboard_host"] = "127.0.0.1"  # never on a public interface (see README)
         if settings.num_cpus is not None:
             options["num_cpus"] = settings.num_cpus
         if settings.num_gpus is not None:

@@ -149,3 +149,29 @@ def test_every_decision_is_in_the_audit_trail(admin: Orchestrator, audit_path: P
         main, ["audit", "list", "--file", str(audit_path), "--principal", "viv"]
     )
     assert listed.exit_code == 0 and "purge" in listed.output and "sam" not in listed.output
+
+
+def test_edits_need_their_permission_and_stay_within_the_quota(
+    admin: Orchestrator, audit_path: Path
+) -> None:
+    slow = Workflow("editable")
+    slow.task("wait", workloads.sleep_then, args=(3.0, 1))
+    run = admin.submit(slow.to_spec().model_copy(update={"tenant": "small"}))
+    fragment = Workflow("more")
+    fragment.task("after", workloads.sleep_then, args=(0.01, 2), depends_on=["wait"])
+    sam = _as("sam", audit_path)
+    with pytest.raises(AccessDeniedError, match="lacks permission 'edit'"):
+        sam.attach(run.id).add_tasks(fragment)
+    # The tenant's quota counts the workflow's tasks after the edit: 1 + 2 > 2.
+    two = Workflow("two")
+    two.task("x1", workloads.sleep_then, args=(0.01, 1))
+    two.task("x2", workloads.sleep_then, args=(0.01, 2))
+    with pytest.raises(WorkflowRejectedError, match="3 tasks in one workflow exceed the quota"):
+        run.add_tasks(two)
+    assert run.add_tasks(fragment) == ["after"]
+    assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+
+
+def test_a_large_payload_is_refused_before_anything_starts(admin: Orchestrator) -> None:
+    with pytest.raises(ValueError, match=r"payload: about 10005 bytes exceed"):
+        admin.publish("orders", b"z" * 10_000)
