@@ -32,6 +32,9 @@ class TenantQuota(BaseModel):
             tasks after it).
         max_retries_per_task: Retries one task may ask for (``retry.max_attempts - 1``).
         max_workflow_retries: Retries all the tasks of one workflow may ask for together.
+        max_result_bytes: Bytes of results its workflows keep stored beside the
+            checkpoints (with ``checkpoint.storage`` and ``save_results``); a tenant at or
+            over it submits nothing until workflows are released.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -40,6 +43,7 @@ class TenantQuota(BaseModel):
     max_tasks_per_workflow: int | None = Field(default=None, ge=1)
     max_retries_per_task: int | None = Field(default=None, ge=0)
     max_workflow_retries: int | None = Field(default=None, ge=0)
+    max_result_bytes: int | None = Field(default=None, ge=0)
 
 
 def quota_of(
@@ -58,6 +62,7 @@ def quota_problems(
     workflow_tasks: int,
     queued_now: int,
     retries: Iterable[tuple[str, int]],
+    stored_bytes: int = 0,
 ) -> list[Problem]:
     """Return every quota a submission exceeds (empty: within quota).
 
@@ -68,6 +73,7 @@ def quota_problems(
         workflow_tasks: Tasks of the workflow once the submission is in.
         queued_now: Unfinished tasks the tenant has now, before the submission.
         retries: ``(task id, retries asked)`` of each new task.
+        stored_bytes: Bytes of results the tenant's workflows keep stored now.
     """
     problems: list[Problem] = []
     if quota.max_tasks_per_workflow is not None and workflow_tasks > quota.max_tasks_per_workflow:
@@ -84,6 +90,14 @@ def quota_problems(
                 "quota.max_queued_tasks",
                 f"tenant {tenant!r}: {queued_now} unfinished + {new_tasks} submitted ="
                 f" {queued_now + new_tasks} tasks exceed the quota of {quota.max_queued_tasks}",
+            )
+        )
+    if quota.max_result_bytes is not None and stored_bytes >= quota.max_result_bytes:
+        problems.append(
+            Problem(
+                "quota.max_result_bytes",
+                f"tenant {tenant!r}: {stored_bytes} bytes of stored results reach the quota of"
+                f" {quota.max_result_bytes}; release finished workflows first",
             )
         )
     retry_list = list(retries)

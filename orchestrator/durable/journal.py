@@ -104,9 +104,15 @@ class Journal:
         values = self.blobs.get(workflow_id, _VALUES)
         return spec_codec.decode(structure, values, where=f"spec of workflow {workflow_id!r}")
 
-    def write_results(self, workflow_id: str, segment: str, values: dict[str, Any]) -> None:
-        """Store results of a workflow's tasks, ``{task: value}``, as one segment."""
-        self.blobs.put(workflow_id, _RESULTS + segment, cloudpickle.dumps(values))
+    def write_results(self, workflow_id: str, segment: str, values: dict[str, Any]) -> int:
+        """Store results of a workflow's tasks, ``{task: value}``, as one segment.
+
+        Returns:
+            The bytes stored (tenants' ``max_result_bytes`` quotas count them).
+        """
+        data = cloudpickle.dumps(values)
+        self.blobs.put(workflow_id, _RESULTS + segment, data)
+        return len(data)
 
     def read_results(self, workflow_id: str, segment: str) -> dict[str, Any]:
         """Return a stored segment of results. Raises `ObjectMissingError` when absent."""

@@ -43,6 +43,7 @@ class PreparedSave:
         dropped_schedules: Schedules removed: their templates go after the checkpoint.
         keep_full: Full checkpoints kept by the gc after a full one.
         not_saved: Filled by `write`: ``(workflow, task)`` whose result could not be pickled.
+        result_bytes: Filled by `write`: bytes of results stored, per workflow.
     """
 
     full: bool
@@ -58,6 +59,7 @@ class PreparedSave:
     dropped_schedules: list[str]
     keep_full: int
     not_saved: list[tuple[str, str]] = field(default_factory=list)
+    result_bytes: dict[str, int] = field(default_factory=dict)
 
 
 def write(
@@ -78,13 +80,14 @@ def write(
     for workflow_id, segment, handles in save.results:
         values = resolve(handles)
         try:
-            journal.write_results(workflow_id, segment, values)
+            written = journal.write_results(workflow_id, segment, values)
         except (StorageError, OSError):
             raise
         except Exception:  # a value cloudpickle cannot store: leave it out
             kept = _picklable(values, workflow_id, log)
             save.not_saved.extend((workflow_id, t) for t in values if t not in kept)
-            journal.write_results(workflow_id, segment, kept)
+            written = journal.write_results(workflow_id, segment, kept)
+        save.result_bytes[workflow_id] = save.result_bytes.get(workflow_id, 0) + written
     saved = journal.save(
         epoch=save.epoch,
         full=save.full,

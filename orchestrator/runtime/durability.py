@@ -114,6 +114,8 @@ class Durability:
         self._log = log
         self.epoch = 1
         self.last_checkpoint: str | None = None
+        #: Bytes of results stored beside the checkpoints, per workflow (tenants' quotas).
+        self.result_bytes: dict[str, int] = {}
         self._fenced = False
         # What changed since the last save: tasks by workflow (None: the whole workflow).
         self._dirty: dict[str, set[str] | None] = {}
@@ -254,6 +256,7 @@ class Durability:
         if self._journal is None:
             return
         self._released.append(workflow_id)
+        self.result_bytes.pop(workflow_id, None)
         self._dirty.pop(workflow_id, None)
         self._succeeded.pop(workflow_id, None)
         self._index.pop(workflow_id, None)
@@ -361,6 +364,8 @@ class Durability:
             for workflow_id, segment, handles in save.results:
                 if workflow_id in self._index:  # not released meanwhile
                     self._index[workflow_id].update(dict.fromkeys(handles, segment))
+                    stored = save.result_bytes.get(workflow_id, 0)
+                    self.result_bytes[workflow_id] = self.result_bytes.get(workflow_id, 0) + stored
             self._schedules_written |= set(save.templates)
             self._schedules_written -= set(save.dropped_schedules)
             if save.full:

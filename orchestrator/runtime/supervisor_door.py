@@ -53,6 +53,7 @@ class GuardedSupervisor(Supervisor):
     """The `Supervisor` whose changing calls pass the door (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._tenant_of: dict[str, str] = {}  # before the restore, which fills it
         super().__init__(*args, **kwargs)
         security = self._settings.security
         self._access: AccessPolicy = policy_from(
@@ -64,7 +65,11 @@ class GuardedSupervisor(Supervisor):
             self._audit = AuditTrail(store=store, prefix=scope + AUDIT_FOLDER)
         else:
             self._audit = AuditTrail(path=security.audit_path)
-        self._tenant_of: dict[str, str] = {}
+
+    def _open_restored(self, spec: PackedWorkflow) -> Any:
+        """Note a restored workflow's tenant (its quotas count it), then open it."""
+        self._tenant_of[spec.id or ""] = spec.tenant or "default"
+        return super()._open_restored(spec)
 
     # -- the door ------------------------------------------------------------------------
 
@@ -121,6 +126,7 @@ class GuardedSupervisor(Supervisor):
             workflow_tasks=existing_tasks + len(workflow.rows),
             queued_now=self._unfinished(tenant),
             retries=((row.id, row.retry.max_attempts - 1) for row in workflow.rows),
+            stored_bytes=self._stored_bytes(tenant),
         )
         return problems
 
@@ -136,6 +142,10 @@ class GuardedSupervisor(Supervisor):
                 continue
             count += status.total - status.done
         return count
+
+    def _stored_bytes(self, tenant: str) -> int:
+        stored = self._durability.result_bytes
+        return sum(stored.get(w, 0) for w, owner in self._tenant_of.items() if owner == tenant)
 
     # -- guarded calls -------------------------------------------------------------------
 

@@ -6,21 +6,24 @@ One supervisor runs with a policy of four principals; drivers join it as each of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray
 from click.testing import CliRunner
 
 from orchestrator import Orchestrator, Priority, Workflow
-from orchestrator.audit import AuditTrail
+from orchestrator.audit import AUDIT_FOLDER, AuditTrail
 from orchestrator.cli import main
 from orchestrator.core.access import AccessDeniedError, default_roles
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.quotas import TenantQuota
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import WorkflowState
-from orchestrator.settings import SecuritySettings, Settings
+from orchestrator.settings import CheckpointSettings, SecuritySettings, Settings
+from orchestrator.storage import open_store
 from tests.integration import workloads
 from tests.integration.conftest import fast_settings
 
@@ -175,3 +178,48 @@ def test_edits_need_their_permission_and_stay_within_the_quota(
 def test_a_large_payload_is_refused_before_anything_starts(admin: Orchestrator) -> None:
     with pytest.raises(ValueError, match=r"payload: about 10005 bytes exceed"):
         admin.publish("orders", b"z" * 10_000)
+
+
+def test_a_tenant_storing_too_many_result_bytes_submits_nothing_more(
+    admin: Orchestrator, audit_path: Path, tmp_path: Path
+) -> None:
+    settings = _settings(audit_path)
+    settings = settings.model_copy(
+        update={
+            "ray": settings.ray.model_copy(update={"supervisor_name": "door-durable"}),
+            "checkpoint": CheckpointSettings(storage=str(tmp_path / "state")),
+            "security": settings.security.model_copy(
+                update={"quotas": {"hoarder": TenantQuota(max_result_bytes=1000)}}
+            ),
+        }
+    )
+
+    def hoard(name: str) -> WorkflowSpec:
+        wf = Workflow(name)
+        wf.task("blob", workloads.payload, args=(2000,))
+        return wf.to_spec().model_copy(update={"tenant": "hoarder"})
+
+    with Orchestrator(settings=settings) as durable:
+        run = durable.submit(hoard("first"))
+        before = ray.get(durable.supervisor.last_checkpoint.remote())
+        assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+        deadline = time.monotonic() + 30
+        while ray.get(durable.supervisor.last_checkpoint.remote()) == before:
+            assert time.monotonic() < deadline, "the result was never saved"
+            time.sleep(0.1)
+        over = r"quota\.max_result_bytes: tenant 'hoarder'"
+        with pytest.raises(WorkflowRejectedError, match=over):
+            durable.submit(hoard("second"))
+        run.release()  # its stored results are deleted: the tenant may submit again
+        assert durable.submit(hoard("third")).wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    # The records of a durable supervisor are kept beside its checkpoints.
+    trail = AuditTrail(
+        store=open_store(str(tmp_path / "state")),
+        prefix=f"orchestrator/door-durable/{AUDIT_FOLDER}",
+    )
+    assert trail.verify() is None
+    assert [r.outcome for r in trail.records() if r.action == "submit"] == [
+        "allowed",
+        "rejected",
+        "allowed",
+    ]

@@ -118,6 +118,19 @@ def test_quotas_name_the_quota_and_the_numbers() -> None:
         quota_problems("acme", quota, new_tasks=1, workflow_tasks=1, queued_now=0, retries=[]) == []
     )
     assert quota_of(None, {"acme": quota}, TenantQuota()) == ("default", TenantQuota())
+    [stored] = quota_problems(
+        "acme",
+        TenantQuota(max_result_bytes=100),
+        new_tasks=1,
+        workflow_tasks=1,
+        queued_now=0,
+        retries=[],
+        stored_bytes=150,
+    )
+    assert str(stored) == (
+        "quota.max_result_bytes: tenant 'acme': 150 bytes of stored results reach the quota of"
+        " 100; release finished workflows first"
+    )
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         TenantQuota(max_queued_tasks=-1)
 
