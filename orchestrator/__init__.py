@@ -21,6 +21,7 @@ from orchestrator.core import (
     WorkflowSpec,
     WorkflowState,
 )
+from orchestrator.core.access import AccessDeniedError
 from orchestrator.core.specs import EVENT_PAYLOAD
 from orchestrator.workflow import Workflow
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVENT_PAYLOAD",
+    "AccessDeniedError",
     "Agent",
     "AgentSpec",
     "NonRetryableError",

@@ -99,7 +99,12 @@ class GuardedSupervisor(Supervisor):
     ) -> None:
         """Check pools, priorities and handler modules of ``workflow``'s tasks."""
         tasks = ((row.id, row.agent or FUNCTION_POOL, row.priority) for row in workflow.rows)
-        references = [(path, resolved_module(path)) for path in _references(workflow)]
+        # Only a reference whose module is allowed is imported (importing runs its code).
+        handlers = self._access.handler_policy(principal)
+        references = [
+            (path, resolved_module(path) if handlers.reference_problem(path) is None else None)
+            for path in _references(workflow)
+        ]
         denials = self._access.check_tasks(principal, tasks, references)
         if denials:
             messages = "; ".join(d.message for d in denials[:5])
