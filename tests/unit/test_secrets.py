@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import SecretStr
 
@@ -78,3 +80,28 @@ def test_bad_secrets_are_refused_naming_the_field(kwargs: dict[str, object], exp
     with pytest.raises(WorkflowRejectedError) as caught:
         workflow_from_mapping(document)
     assert expected in str(caught.value)
+
+
+def _run_on_host(function: object, kwargs: dict[str, object]) -> tuple[Any, Any]:
+    from agents.function import FunctionAgent
+    from orchestrator.runtime.agent_host import AgentHost
+    from orchestrator.runtime.wire import AttemptPayload
+    from orchestrator.settings import LoggingSettings
+
+    host = AgentHost("a#1", FunctionAgent, {}, LoggingSettings(level="ERROR"))
+    payload = AttemptPayload(1, "w", "t", 1, function, (), kwargs, (), ())
+    # Called in this process, as Ray would in the actor's (no Ray needed with no inputs).
+    outcomes, result = host.run_batch([payload], [])  # type: ignore[operator]
+    return outcomes[0], result
+
+
+def _length(token: str) -> int:
+    assert isinstance(token, str)
+    return len(token)
+
+
+def test_the_agent_host_hands_the_plain_value_and_fails_a_lost_secret_for_good() -> None:
+    outcome, result = _run_on_host(_length, {"token": SecretStr(SECRET)})
+    assert result == len(SECRET) and outcome.error_type is None
+    lost, _ = _run_on_host(_length, {"token": RedactedSecret()})
+    assert (lost.error_type, lost.retryable) == ("SecretLostError", False)
