@@ -116,3 +116,22 @@ def test_cli_audit_verify_and_list_filter(tmp_path: Path) -> None:
 def test_a_trail_needs_a_place() -> None:
     with pytest.raises(ValueError, match=r"security\.audit_path"):
         AuditTrail()
+
+
+def test_cli_reads_the_trail_beside_the_checkpoints(tmp_path: Path) -> None:
+    from orchestrator.storage import open_store
+
+    uri = f"file://{tmp_path / 'state'}"
+    trail = AuditTrail(store=open_store(uri), prefix="orchestrator/supervisor/audit/")
+    _filled(trail)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["audit", "verify", "--storage", uri])
+    assert ok.exit_code == 0, ok.output
+    assert "ok: 4 records" in ok.output
+    listed = runner.invoke(main, ["audit", "list", "--storage", uri, "--outcome", "denied"])
+    assert "1 record(s)" in listed.output and "bob" in listed.output
+    trail_keys = sorted((tmp_path / "state").rglob("000000000001"))
+    assert trail_keys, "records are numbered objects"
+    trail_keys[0].unlink()
+    broken = runner.invoke(main, ["audit", "verify", "--storage", uri])
+    assert broken.exit_code == 1 and "sequence 2 where 1 was expected" in broken.output
