@@ -100,7 +100,8 @@ def quota_problems(
                 f" {quota.max_result_bytes}; release finished workflows first",
             )
         )
-    retry_list = list(retries)
+    asks_retries = quota.max_retries_per_task is not None or quota.max_workflow_retries is not None
+    retry_list = list(retries) if asks_retries else []  # not walked when nothing limits it
     if quota.max_retries_per_task is not None:
         over = [(task, n) for task, n in retry_list if n > quota.max_retries_per_task]
         for task, asked in over[:10]:
