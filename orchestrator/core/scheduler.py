@@ -12,16 +12,16 @@ runtime decodes what happened into events and carries out the commands. It coord
   (``schedule_book.py``: cron, intervals, topics);
 - policies and recoveries: ranks (``admission.py``), aging (``aging.py``), losses,
   recovery, dead letters, compensation, pausing, editing and checkpoints
-  (``checkpoint_state.py``), each in its own module.
+  (``checkpoint_state.py``), each in its own module; the read-only queries are in
+  ``scheduler_queries.py``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Never, NoReturn
+from typing import Never, NoReturn
 
 from orchestrator.core import (
     aging,
@@ -31,14 +31,13 @@ from orchestrator.core import (
     editing,
     pausing,
     recovery,
-    snapshots,
 )
 from orchestrator.core.admission import critical_path_ranks, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, PublishTaskEvents
 from orchestrator.core.config import SchedulerConfig
-from orchestrator.core.dead_letters import DeadLetter, DeadLetterQueue
+from orchestrator.core.dead_letters import DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
@@ -67,17 +66,11 @@ from orchestrator.core.lifecycle import TaskLifecycle
 from orchestrator.core.limits import LimitGroup, limits_of
 from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
-from orchestrator.core.pools import AgentPoolSpec, function_pool
+from orchestrator.core.pools import function_pool
 from orchestrator.core.records import InFlight, WorkflowRecord
 from orchestrator.core.schedule_book import ScheduleBook
+from orchestrator.core.scheduler_queries import SchedulerQueries
 from orchestrator.core.states import TaskState
-from orchestrator.core.status import (
-    RunSummary,
-    ScheduleInfo,
-    SchedulerStatistics,
-    TaskInfo,
-    WorkflowStatus,
-)
 from orchestrator.core.timers import Timers
 from orchestrator.core.validation import (
     WorkflowFit,
@@ -91,7 +84,7 @@ _READY = TaskState.READY
 _RUNNING = TaskState.RUNNING
 
 
-class Scheduler:
+class Scheduler(SchedulerQueries):
     """Decides what runs where and when; see the module docstring."""
 
     def __init__(self, clock: Clock, config: SchedulerConfig | None = None) -> None:
@@ -418,70 +411,6 @@ class Scheduler:
     def _next_aging_due_s(self) -> float | None:
         aged = self._config.aging_s is not None and aging.has_waiting(self._fleet.pools.values())
         return self._next_aging_s if aged else None
-
-    def workflow_ids(self) -> list[str]:
-        """Return the ids of every workflow known, oldest first."""
-        return list(self._workflows)
-
-    def workflow_status(self, workflow_id: str) -> WorkflowStatus:
-        """Return a snapshot of a workflow. Raises `KeyError` for an unknown id."""
-        return snapshots.workflow_status(self._workflows[workflow_id])
-
-    def task_info(self, workflow_id: str, task_id: str) -> TaskInfo:
-        """Return a snapshot of one task. Raises `KeyError` for unknown ids."""
-        return snapshots.task_info(self._workflows[workflow_id].tasks[task_id])
-
-    def task_infos(self, workflow_id: str) -> list[TaskInfo]:
-        """Return a snapshot of every task of a workflow, in submission order."""
-        return [snapshots.task_info(task) for task in self._workflows[workflow_id].tasks.values()]
-
-    def summary(self, workflow_id: str) -> RunSummary:
-        """Return wall time, summed task time, critical path and speed-up of a workflow."""
-        return snapshots.run_summary(self._workflows[workflow_id], self._clock.now_s())
-
-    def statistics(self) -> SchedulerStatistics:
-        """Return a snapshot of workflows, tasks, pools and agents (cheap: counters only)."""
-        return snapshots.scheduler_statistics(
-            self._workflows.values(), self._fleet.pools, self._dispatcher.attempts_running()
-        )
-
-    def checkpoint_entry(
-        self, workflow_id: str, task_ids: Iterable[str] | None = None
-    ) -> dict[str, Any]:
-        """Return the JSON-safe checkpoint entry of a workflow (see `checkpoint_state`).
-
-        ``task_ids``: only those tasks (what changed since the last checkpoint); None:
-        every task that left its first state. Raises `KeyError` for an unknown id.
-        """
-        workflow = self._book.require(workflow_id)
-        return checkpoint_state.workflow_entry(workflow, self._dead_letters, task_ids)
-
-    def running_tasks(self) -> dict[str, list[str]]:
-        """Return the tasks with an attempt running, by workflow (for checkpoints)."""
-        running: dict[str, list[str]] = {}
-        for task in self._dispatcher.running_tasks():
-            running.setdefault(task.workflow.workflow_id, []).append(task.task_id)
-        return running
-
-    def schedules(self) -> list[ScheduleInfo]:
-        """Return every schedule's state, by name."""
-        return self._schedules.infos()
-
-    def schedule_entries(self) -> dict[str, tuple[dict[str, Any], PackedWorkflow]]:
-        """Return each schedule's checkpoint entry and workflow, by name."""
-        return {name: (r.entry(), r.workflow) for name, r in self._schedules.records.items()}
-
-    def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
-        """Return the tasks that failed for good, of one workflow or of all, oldest first."""
-        return self._dead_letters.letters(workflow_id)
-
-    def pool_specs(self) -> dict[str, AgentPoolSpec]:
-        """Return every pool's spec by key."""
-        return {key: pool.spec for key, pool in self._fleet.pools.items()}
-
-    def agents(self) -> dict[str, str]:
-        """Return live agent ids and their pool keys."""
-        return {agent_id: agent.pool.spec.key for agent_id, agent in self._fleet.agents.items()}
 
 
 def _refuse(event: Never) -> NoReturn:
