@@ -67,6 +67,7 @@ from orchestrator.core.limits import LimitGroup, limits_of
 from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import function_pool
+from orchestrator.core.preemption import PREEMPTED_ERROR
 from orchestrator.core.records import InFlight, WorkflowRecord
 from orchestrator.core.schedule_book import ScheduleBook
 from orchestrator.core.scheduler_queries import SchedulerQueries
@@ -94,7 +95,13 @@ class Scheduler(SchedulerQueries):
         self._timers = Timers(in_flight)
         self._fleet = AgentFleet(clock, config.idle_agent_timeout_s)
         self._dispatcher = Dispatcher(
-            clock, BatchPolicy(config), self._fleet, self._timers, in_flight
+            clock,
+            BatchPolicy(config),
+            self._fleet,
+            self._timers,
+            in_flight,
+            urgent_lane=config.urgent_lane,
+            preemption_grace_s=config.preemption_grace_s,
         )
         self._dirty_pools = self._fleet.dirty
         self._dead_letters = DeadLetterQueue()
@@ -318,7 +325,9 @@ class Scheduler(SchedulerQueries):
     def _on_attempts_finished(self, event: AttemptsFinished, out: list[Command]) -> None:
         now = self._clock.now_s()
         close = self._dispatcher.close
+        preemption = self._dispatcher.preemption
         for outcome in event.outcomes:
+            asked_to_stop = bool(preemption.asked) and preemption.took(outcome.attempt_id)
             task = close(outcome, now)
             if task is None:
                 continue  # stale: cancelled, timed out or lost before the outcome came
@@ -326,6 +335,8 @@ class Scheduler(SchedulerQueries):
                 self._life.succeed(task, out)
             elif outcome.lost_inputs:
                 recovery.recompute_inputs(self._life, task, outcome.lost_inputs, out)
+            elif asked_to_stop and outcome.error_type == PREEMPTED_ERROR:
+                self._life.make_ready(task, out, "preempted; re-queued (not a failure)")
             else:
                 self._life.fail_attempt(task, outcome, out)
 
@@ -367,6 +378,9 @@ class Scheduler(SchedulerQueries):
             self._life.make_ready(task, out)
         for task in self._timers.due_deadlines(now):
             deadlines.miss(task, self._life, out)
+        for agent in self._dispatcher.preemption.overdue(now):
+            reason = f"preemptible work did not stop within {self._config.preemption_grace_s:g}s"
+            self._life.lose_agent(agent, "stopped", reason, "none", out)
         self._dispatcher.reopen_gates(now)
         self._fleet.retire_idle(now, out)
         self._schedules.fire_due(now, self._still_running, out)
@@ -403,6 +417,8 @@ class Scheduler(SchedulerQueries):
             self._timers.next_due_s(),
             self._fleet.next_retire_s(),
             self._dispatcher.next_gate_s(),
+            self._dispatcher.preemption.next_due_s(),
+            self._dispatcher.preemption.next_due_s(),
             self._schedules.next_due_s(),
             self._next_aging_due_s(),
         )

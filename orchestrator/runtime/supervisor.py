@@ -31,6 +31,7 @@ from orchestrator.core.commands import (
     ReleaseWorkflow,
     StartAgent,
     StopAgent,
+    StopAttempts,
     SubmitScheduledRun,
 )
 from orchestrator.core.errors import Problem, WorkflowRejectedError
@@ -424,10 +425,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
             match command:
                 case DispatchBatch():
                     self._dispatcher.send(command, self._agents[command.agent_id])
-                case StartAgent():
-                    self._agents.start(command)
-                case StopAgent():
-                    self._agents.stop(command)
+                case StartAgent() | StopAgent() | StopAttempts():
+                    self._agents.execute(command)
                 case PublishTaskEvents():
                     self._publish_tasks(command)
                     self._durability.tasks_changed(command.events)
