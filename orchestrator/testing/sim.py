@@ -458,6 +458,8 @@ class SimRuntime:
             order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
             key = (order.workflow_id, order.task_id)
             self.ledger.effects[(*key, order.attempt)] = done.ok
+            if done.error_type == PREEMPTED_ERROR:
+                self.ledger.preempted.append((*key, order.attempt))
             if done.ok and agent is not None and agent.node_id is not None:
                 self.result_nodes[key] = agent.node_id
             self.ledger.effect_times[key].append((done.started_s, done.finished_s))

@@ -10,6 +10,8 @@ from functools import partial
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orchestrator.core import SchedulerConfig, TaskState, WorkflowState
 from orchestrator.core.preemption import PREEMPTED_ERROR
@@ -165,3 +167,65 @@ def test_an_urgent_call_is_sent_to_the_lane(spec: SpecBuilder) -> None:
     # A second CRITICAL task finds the lane taken: it waits
     second = spec.task("hot2", priority="critical", function=FN)
     assert driver.submit(spec.workflow(second, workflow_id="hot2")).dispatches == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    replicas=st.integers(1, 3),
+    background=st.lists(
+        st.tuples(st.sampled_from([0.01, 0.5, 3.0]), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=12,
+    ),
+    critical_at=st.lists(st.floats(0.0, 5.0), min_size=1, max_size=4),
+    grace_s=st.sampled_from([0.2, 1.0]),
+    functions=st.booleans(),
+)
+def test_random_preemptions_keep_every_promise(
+    replicas: int,
+    background: list[tuple[float, bool, bool]],
+    critical_at: list[float],
+    grace_s: float,
+    functions: bool,
+) -> None:
+    """Whatever is drawn: every task succeeds exactly once, only preemptible lower-priority
+    attempts are ever asked to stop, and a preempted run never counts against retries."""
+    spec = SpecBuilder()
+    agent = None if functions else "worker"
+    extra = {"function": FN} if functions else {}
+    tasks = [
+        spec.task(
+            f"b{i}",
+            agent,
+            priority="background",
+            preemptible=preemptible,
+            retry={"max_attempts": 1},
+            **extra,
+        )
+        for i, (_, preemptible, _) in enumerate(background)
+    ]
+    agents = [] if functions else [spec.agent("worker", replicas=replicas)]
+    behaviours = {
+        f"b{i}": Behaviour(d, stops_when_asked=c) for i, (d, _, c) in enumerate(background)
+    }
+    config = SchedulerConfig(max_function_replicas=replicas, preemption_grace_s=grace_s)
+    sim = SimRuntime(config, behaviour=lambda order: behaviours.get(order.task_id, Behaviour(0.3)))
+    sim.submit(spec.workflow(*tasks, agents=agents, workflow_id="bg"))
+    for n, delay_s in enumerate(critical_at):
+        hot = spec.task("hot", agent, priority="critical", retry={"max_attempts": 1}, **extra)
+        workflow = spec.workflow(hot, agents=agents, workflow_id=f"hot{n}")
+        sim.at(START_S + delay_s, partial(sim.submit, workflow))
+    sim.run()
+    assert sim.ledger.violations == []
+    assert all(state.state is WorkflowState.SUCCEEDED for state in _statuses(sim))
+    assert all(count == 1 for count in sim.ledger.results.values())
+    for workflow_id, task_id, _ in sim.ledger.preempted:
+        assert workflow_id == "bg" and background[int(task_id[1:])][1]  # preemptible only
+    orders = {order.attempt_id: order for _, _, order in sim.ledger.attempts}
+    for attempt_id in sim.ledger.stop_requests:
+        order = orders[attempt_id]
+        assert order.workflow_id == "bg" and background[int(order.task_id[1:])][1]
+
+
+def _statuses(sim: SimRuntime) -> list[Any]:
+    return [sim.scheduler.workflow_status(wf) for wf in sim.scheduler.workflow_ids()]
