@@ -29,6 +29,7 @@ from orchestrator.core.timers import Timers
 
 _RUNNING = TaskState.RUNNING
 _PRIORITIES = tuple(Priority)
+_CRITICAL = int(Priority.CRITICAL)
 
 
 class Dispatcher:
@@ -280,14 +281,24 @@ class Dispatcher:
     def _send_urgent(self, pool: PoolRecord, budget: int | None, out: list[Command]) -> None:
         """Send waiting CRITICAL tasks to the free urgent lanes of ``pool``'s agents.
 
-        Least loaded agent first; the preemptible attempts on an agent are asked to stop
-        (`Preemption.clear_for_urgent`).
+        Least loaded agent first, and only agents busy with lower-priority work: among
+        CRITICAL tasks, arrival order holds (a lane is for jumping ahead of less urgent
+        work, not for running two CRITICAL tasks on one agent's CPUs). The preemptible
+        attempts on an agent are asked to stop (`Preemption.clear_for_urgent`).
         """
         ready = pool.ready
+        running = self._in_flight.tasks
         for agent in sorted(pool.agents.values(), key=lambda agent: len(agent.calls)):
             if budget == 0 or not critical_waits(pool):
                 return
             if agent.urgent_call is not None or agent.isolating or agent.draining:
+                continue
+            if not any(
+                task.priority > _CRITICAL
+                for call in agent.calls
+                for attempt_id in call.attempt_ids
+                if (task := running.get(attempt_id)) is not None
+            ):
                 continue
             task_id = ready.peek().task_id
             sent = self._send(agent, ready, 1, out, urgent=True)

@@ -36,3 +36,8 @@ class Stubborn(Agent):
         Path(marker_dir, f"{ctx.task_id}-{ctx.attempt}.started").write_text(ctx.agent_id)
         time.sleep(seconds)
         return ctx.agent_id
+
+
+def hold(seconds: float) -> None:
+    """Sleep ``seconds`` (BACKGROUND filler work that ignores stop requests)."""
+    time.sleep(seconds)

@@ -229,3 +229,12 @@ def test_random_preemptions_keep_every_promise(
 
 def _statuses(sim: SimRuntime) -> list[Any]:
     return [sim.scheduler.workflow_status(wf) for wf in sim.scheduler.workflow_ids()]
+
+
+def test_two_critical_tasks_do_not_share_an_agent_through_the_lane(spec: SpecBuilder) -> None:
+    # The lane jumps ahead of less urgent work only: among CRITICAL tasks, arrival order.
+    driver = Driver(SchedulerConfig(max_function_replicas=1))
+    first = spec.task("first", priority="critical", function=FN)
+    assert len(driver.submit(spec.workflow(first, workflow_id="a")).dispatches) == 1
+    second = spec.task("second", priority="critical", function=FN)
+    assert driver.submit(spec.workflow(second, workflow_id="b")).dispatches == []
