@@ -31,6 +31,7 @@ BENCHMARKS = {
     "faults": "benchmarks.faults",
     "checkpoints": "benchmarks.checkpoints",
     "priority": "benchmarks.priority",
+    "fetch": "benchmarks.results_fetch",
 }
 
 

@@ -6,8 +6,9 @@ The rule, in three steps (each only ever touches attempts of tasks declared
 1. **Urgent lane.** In a pool whose agents have one (the function pools, and agents that
    declare ``urgent_lane``), a CRITICAL task that finds every slot taken is sent at once
    to the lane of the least loaded agent busy with less urgent work (`Dispatcher`): it
-   never waits behind lower-priority work already sent, batched or pipelined. The preemptible attempts on that agent are asked
-   to stop, so that the CRITICAL task soon has the agent's CPUs to itself.
+   never waits behind lower-priority work already sent, batched or pipelined. The
+   preemptible attempts on that agent are asked to stop, so that the CRITICAL task soon
+   has the agent's CPUs to itself.
 2. **Asked to stop.** When a CRITICAL task still waits (no lane free, or a pool without
    lanes), one agent of its pool whose every attempt is preemptible is chosen (the one
    with the fewest attempts, then the most recently started), and its attempts are asked
