@@ -32,7 +32,7 @@ from orchestrator.core import (
     pausing,
     recovery,
 )
-from orchestrator.core.admission import critical_path_ranks, workflow_record
+from orchestrator.core.admission import Preparation, prepare, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, PublishTaskEvents
@@ -75,8 +75,6 @@ from orchestrator.core.states import TaskState
 from orchestrator.core.timers import Timers
 from orchestrator.core.validation import (
     WorkflowFit,
-    WorkflowStructure,
-    check_structure,
 )
 from orchestrator.core.workflows import WorkflowBook
 
@@ -226,7 +224,7 @@ class Scheduler(SchedulerQueries):
         if unknown:
             problem = Problem("cached", f"no such tasks: {sorted(unknown)}")
             raise WorkflowRejectedError(spec.id or spec.name, [problem])
-        record = self._admit(spec, now_s, out)
+        record = self._admit(spec, now_s, out, event.prepared)
         if event.cached:
             events = checkpoint_state.succeed_from_cache(record, event.cached, now_s)
             out.append(PublishTaskEvents(tuple(events)))
@@ -273,21 +271,27 @@ class Scheduler(SchedulerQueries):
             if task.deadline_s != math.inf:
                 self._timers.add_deadline(task.deadline_s, task)
 
-    def _admit(self, spec: PackedWorkflow, now_s: float, out: list[Command]) -> WorkflowRecord:
+    def _admit(
+        self,
+        spec: PackedWorkflow,
+        now_s: float,
+        out: list[Command],
+        prepared: Preparation | None = None,
+    ) -> WorkflowRecord:
         """Validate ``spec`` and keep its records; no task is queued yet.
+
+        ``prepared``: its `Preparation`, made beforehand (ignored if made for another spec).
 
         Raises:
             WorkflowRejectedError: it fails validation; nothing of it is kept.
         """
-        structure, fit = self._validate(spec)
-        config, fleet = self._config, self._fleet
+        preparation, fit = self._validate(spec, prepared)
+        fleet = self._fleet
         # Admitted: from here on nothing can fail.
         pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
-        graph = structure.graph
-        graph.prepare()
-        ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
+        graph = preparation.structure.graph
         task_pools = [pools[key] for key in fit.task_pools]
-        record = workflow_record(spec, graph, task_pools, ranks, now_s)
+        record = workflow_record(spec, graph, task_pools, preparation.ranks, now_s)
         record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)
         add_deadline = self._timers.add_deadline
@@ -296,15 +300,19 @@ class Scheduler(SchedulerQueries):
                 add_deadline(task.deadline_s, task)
         return record
 
-    def _validate(self, spec: PackedWorkflow) -> tuple[WorkflowStructure, WorkflowFit]:
-        """Return ``spec``'s structure and fit. Raises `WorkflowRejectedError` naming all."""
+    def _validate(
+        self, spec: PackedWorkflow, prepared: Preparation | None = None
+    ) -> tuple[Preparation, WorkflowFit]:
+        """Return ``spec``'s preparation and fit. Raises `WorkflowRejectedError` naming all."""
         config, fleet = self._config, self._fleet
-        structure, problems = check_structure(spec)
+        if prepared is None or prepared.spec is not spec:
+            prepared = prepare(spec, config.rank_by_critical_path)
+        structure = prepared.structure
         fit, fit_problems = fleet.check_fit(spec, structure, config, self._workflows.keys())
-        problems.extend(fit_problems)
+        problems = [*prepared.problems, *fit_problems]
         if problems:
             raise WorkflowRejectedError(spec.id or spec.name, problems)
-        return structure, fit
+        return prepared, fit
 
     def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
         workflow = self._workflows.get(event.workflow_id)
