@@ -32,6 +32,7 @@ BENCHMARKS = {
     "checkpoints": "benchmarks.checkpoints",
     "priority": "benchmarks.priority",
     "fetch": "benchmarks.results_fetch",
+    "stall": "benchmarks.submit_stall",
 }
 
 
