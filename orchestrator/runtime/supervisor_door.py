@@ -14,6 +14,7 @@ Read-only calls (status, tasks, results, dead letters listed) are not guarded.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from typing import Any
 
@@ -33,7 +34,7 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.status import WorkflowStatus
 from orchestrator.import_paths import resolved_module
 from orchestrator.runtime.durability import scope_prefix
-from orchestrator.runtime.supervisor import Supervisor
+from orchestrator.runtime.supervisor import PREPARE_OFF_LOOP_TASKS, Supervisor
 from orchestrator.storage import StorageError
 
 #: The principal of calls that name none (drivers older than the door, tests on the handle).
@@ -94,17 +95,18 @@ class GuardedSupervisor(Supervisor):
             self._log.warning("access.denied", principal=principal, permission=permission)
             raise AccessDeniedError(principal, permission, denial.message)
 
-    def _admit_tasks(
+    async def _admit_tasks(
         self, principal: str, action: str, workflow: PackedWorkflow, workflow_id: str | None
     ) -> None:
         """Check pools, priorities and handler modules of ``workflow``'s tasks."""
-        tasks = ((row.id, row.agent or FUNCTION_POOL, row.priority) for row in workflow.rows)
+        paths = await _off_loop_if_large(workflow, _references, workflow)
         # Only a reference whose module is allowed is imported (importing runs its code).
         handlers = self._access.handler_policy(principal)
         references = [
             (path, resolved_module(path) if handlers.reference_problem(path) is None else None)
-            for path in _references(workflow)
+            for path in paths
         ]
+        tasks = ((row.id, row.agent or FUNCTION_POOL, row.priority) for row in workflow.rows)
         denials = self._access.check_tasks(principal, tasks, references)
         if denials:
             messages = "; ".join(d.message for d in denials[:5])
@@ -112,7 +114,7 @@ class GuardedSupervisor(Supervisor):
             self._record(principal, action, "denied", workflow_id, reason=messages + more)
             raise AccessDeniedError(principal, denials[0].permission, messages + more)
 
-    def _limits(
+    async def _limits(
         self, workflow: PackedWorkflow, tenant_name: str | None, existing_tasks: int = 0
     ) -> list[Problem]:
         """Return the input-limit and quota problems of a submission (or an edit)."""
@@ -121,8 +123,9 @@ class GuardedSupervisor(Supervisor):
         too_big = workflow_size_problem(len(workflow.rows), security.max_workflow_tasks)
         if too_big is not None:
             return [too_big]
-        rows = ((row.id, row.args, row.kwargs) for row in workflow.rows)
-        problems += argument_problems(rows, security.max_argument_bytes, _pickled_size)
+        problems += await _off_loop_if_large(
+            workflow, _argument_problems, workflow, security.max_argument_bytes
+        )
         tenant, quota = quota_of(tenant_name, security.quotas, security.default_quota)
         problems += quota_problems(
             tenant,
@@ -161,8 +164,8 @@ class GuardedSupervisor(Supervisor):
         packed = PackedWorkflow.pack(spec) if isinstance(spec, WorkflowSpec) else spec
         workflow_id = packed.id or packed.name
         self._admit(principal, "submit", workflow_id)
-        self._admit_tasks(principal, "submit", packed, workflow_id)
-        problems = tuple(self._limits(packed, packed.tenant))
+        await self._admit_tasks(principal, "submit", packed, workflow_id)
+        problems = tuple(await self._limits(packed, packed.tenant))
         if not problems:
             problems = await super().submit(packed)
         if problems:
@@ -178,10 +181,10 @@ class GuardedSupervisor(Supervisor):
     ) -> tuple[Problem, ...]:
         """Admit ``principal``'s edit (permission ``edit``, grants, quotas), then make it."""
         self._admit(principal, "edit", workflow_id)
-        self._admit_tasks(principal, "edit", additions, workflow_id)
+        await self._admit_tasks(principal, "edit", additions, workflow_id)
         existing = self._scheduler.workflow_status(workflow_id).total
         tenant = self._tenant_of.get(workflow_id)
-        problems = tuple(self._limits(additions, tenant, existing))
+        problems = tuple(await self._limits(additions, tenant, existing))
         if not problems:
             problems = await super().edit(workflow_id, additions)
         outcome: Outcome = "rejected" if problems else "allowed"
@@ -193,8 +196,8 @@ class GuardedSupervisor(Supervisor):
     ) -> None:
         """Admit a schedule (permission ``schedule``, its tasks' grants), then add it."""
         self._admit(principal, "schedule", schedule.name)
-        self._admit_tasks(principal, "schedule", workflow, None)
-        problems = self._limits(workflow, workflow.tenant)
+        await self._admit_tasks(principal, "schedule", workflow, None)
+        problems = await self._limits(workflow, workflow.tenant)
         if problems:
             from orchestrator.core.errors import WorkflowRejectedError
 
@@ -302,6 +305,22 @@ class GuardedSupervisor(Supervisor):
             raise
         self._record(principal, action, "allowed", workflow_id, **detail)
         return result
+
+
+async def _off_loop_if_large(workflow: PackedWorkflow, work: Any, *args: Any) -> Any:
+    """Run ``work(*args)`` in a thread for a large workflow (the loop dispatches meanwhile).
+
+    Only reads of the (immutable) packed workflow run there; the scheduler's state is
+    read on the loop.
+    """
+    if len(workflow.rows) >= PREPARE_OFF_LOOP_TASKS:
+        return await asyncio.to_thread(work, *args)
+    return work(*args)
+
+
+def _argument_problems(workflow: PackedWorkflow, max_bytes: int) -> list[Problem]:
+    rows = ((row.id, row.args, row.kwargs) for row in workflow.rows)
+    return argument_problems(rows, max_bytes, _pickled_size)
 
 
 def _references(workflow: PackedWorkflow) -> list[str]:
