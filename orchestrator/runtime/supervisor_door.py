@@ -7,7 +7,9 @@ priorities, these handler modules?), `orchestrator.core.input_limits` (argument 
 workflow sizes) and `orchestrator.core.quotas` (the tenant's quota). A denial raises
 `AccessDeniedError` naming the permission; limits and quotas refuse the workflow whole
 (its problems returned, as validation's are). Every decision, and every operation
-carried out, is appended to the audit trail (`orchestrator.audit`).
+carried out, is appended to the audit trail (`orchestrator.audit`) by a writer thread of
+its own, in order, so that no fsync or storage put holds up the loop; shutting down
+writes what is queued.
 
 Read-only calls (status, tasks, results, dead letters listed) are not guarded.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from orchestrator.audit import AUDIT_FOLDER, AuditTrail
@@ -66,6 +69,7 @@ class GuardedSupervisor(Supervisor):
             self._audit = AuditTrail(store=store, prefix=scope + AUDIT_FOLDER)
         else:
             self._audit = AuditTrail(path=security.audit_path)
+        self._audit_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
 
     def _open_restored(self, spec: PackedWorkflow) -> Any:
         """Note a restored workflow's tenant (its quotas count it), then open it."""
@@ -82,10 +86,29 @@ class GuardedSupervisor(Supervisor):
         workflow_id: str | None = None,
         **detail: str,
     ) -> None:
+        record = (principal, action, outcome, workflow_id, detail)
+        try:  # off the loop (an fsync or a storage put each); FIFO keeps the order
+            self._audit_writer.submit(self._append, *record)
+        except RuntimeError:  # shutting down: write it here
+            self._append(*record)
+
+    def _append(
+        self,
+        principal: str,
+        action: str,
+        outcome: Outcome,
+        workflow_id: str | None,
+        detail: dict[str, str],
+    ) -> None:
         try:
             self._audit.append(principal, action, outcome, workflow_id, detail)
         except (OSError, StorageError, ValueError) as exc:
             self._log.error("audit.write_failed", action=action, reason=str(exc))
+
+    async def shutdown(self) -> None:
+        """Write the audit records still queued, then shut the supervisor down."""
+        await asyncio.to_thread(self._audit_writer.shutdown, True)
+        await super().shutdown()
 
     def _admit(self, principal: str, permission: str, target: str | None = None) -> None:
         """Raise `AccessDeniedError` (audited) unless ``principal`` has ``permission``."""
