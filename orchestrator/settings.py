@@ -38,7 +38,10 @@ class RaySettings(_Section):
         num_cpus: CPUs of the embedded Ray (default: what the machine has).
         num_gpus: GPUs of the embedded Ray (default: what Ray detects).
         namespace: Ray namespace of the supervisor and its actors.
-        include_dashboard: Start Ray's dashboard with the embedded Ray (about 1 GiB more).
+        include_dashboard: Start Ray's dashboard with the embedded Ray (about 1 GiB more),
+            bound to 127.0.0.1.
+        metrics_export_port: Port of the embedded Ray's Prometheus metrics endpoint, where
+            the orchestrator's metrics appear (0: Ray picks a free one).
         auth_mode: ``token`` (Ray's default: clients need ``~/.ray/auth_token``) or
             ``disabled``; applied to the embedded Ray through ``RAY_AUTH_MODE``.
         log_to_driver: Forward agents' and the supervisor's logs to the driver.
@@ -55,6 +58,7 @@ class RaySettings(_Section):
     num_gpus: int | None = Field(default=None, ge=0)
     namespace: str = "orchestrator"
     include_dashboard: bool = False
+    metrics_export_port: int = Field(default=0, ge=0, le=65535)
     auth_mode: Literal["token", "disabled"] = "token"
     log_to_driver: bool = True
     supervisor_name: str = "supervisor"
@@ -122,6 +126,24 @@ class TracingSettings(_Section):
     service_name: str = "ray-agent-orchestrator"
 
 
+class MetricsSettings(_Section):
+    """Metrics on Ray's Prometheus endpoint (``ray.util.metrics``), from the supervisor.
+
+    Attributes:
+        enabled: Record the ``orchestrator_*`` metrics.
+        interval_s: How often the supervisor samples its gauges (queues, running
+            attempts, agents, breakers) and hands the counts and timings gathered since
+            to Ray. Ray exports what it holds about every 10 s on top of this.
+        max_timings_per_interval: Queue-wait and run-time observations handed to Ray's
+            histograms per interval at most (a uniform sample of the attempts beyond it),
+            so that the cost stays flat at thousands of tasks a second.
+    """
+
+    enabled: bool = True
+    interval_s: float = Field(default=2.0, gt=0)
+    max_timings_per_interval: int = Field(default=5000, ge=1)
+
+
 class CheckpointSettings(_Section):
     """Durable state: where and when the supervisor saves its checkpoints.
 
@@ -171,6 +193,7 @@ class Settings(BaseSettings):
     heartbeat: HeartbeatSettings = HeartbeatSettings()
     logging: LoggingSettings = LoggingSettings()
     tracing: TracingSettings = TracingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
 
     @classmethod
