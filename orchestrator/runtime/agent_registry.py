@@ -14,6 +14,7 @@ import ray
 from structlog.typing import FilteringBoundLogger
 
 from orchestrator.core.commands import StartAgent, StopAgent
+from orchestrator.runtime.actor_names import agent_actor_name, current_actor_name, start_named
 from orchestrator.runtime.agent_host import agent_host_class
 from orchestrator.runtime.ray_options import actor_options
 from orchestrator.settings import LoggingSettings
@@ -60,8 +61,14 @@ class AgentRegistry:
         """Start the agent actor ``command`` names, where it says; have it watched."""
         pool = command.pool
         actor_class = agent_host_class(pool.max_concurrency)
-        handle = actor_class.options(**actor_options(pool.resources, command.node_id)).remote(
-            command.agent_id, pool.agent_class, pool.init_kwargs, self._logging
+        handle = start_named(
+            actor_class,
+            actor_options(pool.resources, command.node_id),
+            agent_actor_name(current_actor_name(), command.agent_id),
+            command.agent_id,
+            pool.agent_class,
+            pool.init_kwargs,
+            self._logging,
         )
         self.handles[command.agent_id] = handle
         if self.heartbeat is not None:

@@ -65,6 +65,7 @@ from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
 from orchestrator.runtime.event_log import log_task_events, log_workflow_event
 from orchestrator.runtime.heartbeat_reports import HeartbeatReports
+from orchestrator.runtime.metrics import SupervisorMetrics
 from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
@@ -108,7 +109,9 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         self._candidates: dict[tuple[str, str, int], Any] = {}
         # Workflows too large for per-task lines at info level (see LoggingSettings).
         self._quiet_workflows: set[str] = set()
-        self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop)
+        self._metrics = SupervisorMetrics(settings.metrics, clock)
+        metrics = self._metrics.attempt_finished
+        self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop, metrics)
         self._finished: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -343,6 +346,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
             self._wake.clear()
             try:
                 self._collect_outcomes()
+                self._metrics.tick(self._scheduler.statistics)
                 if wakeup_s is not None and self._clock.now_s() >= wakeup_s:
                     self._handle(Tick())
                 self._observe_cluster(force=False)
@@ -420,6 +424,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
     # -- commands ------------------------------------------------------------------------
 
     def _execute(self, commands: list[Command]) -> None:
+        self._metrics.commands(commands)
         for command in commands:
             match command:
                 case DispatchBatch():
