@@ -40,6 +40,8 @@ class RaySettings(_Section):
         namespace: Ray namespace of the supervisor and its actors.
         include_dashboard: Start Ray's dashboard with the embedded Ray (about 1 GiB more),
             bound to 127.0.0.1.
+        dashboard_port: Port of that dashboard (0: Ray's default, 8265). Ray's state API
+            (``ray.util.state``, ``ray list actors``) and Ray Jobs go through it.
         metrics_export_port: Port of the embedded Ray's Prometheus metrics endpoint, where
             the orchestrator's metrics appear (0: Ray picks a free one).
         auth_mode: ``token`` (Ray's default: clients need ``~/.ray/auth_token``) or
@@ -58,6 +60,7 @@ class RaySettings(_Section):
     num_gpus: int | None = Field(default=None, ge=0)
     namespace: str = "orchestrator"
     include_dashboard: bool = False
+    dashboard_port: int = Field(default=0, ge=0, le=65535)
     metrics_export_port: int = Field(default=0, ge=0, le=65535)
     auth_mode: Literal["token", "disabled"] = "token"
     log_to_driver: bool = True

@@ -36,6 +36,8 @@ def connect(settings: RaySettings, address: str | None = None) -> bool:
         if settings.include_dashboard:
             # Loopback only: the dashboard steers the cluster (jobs, actors, logs).
             options["dashboard_host"] = "127.0.0.1"
+            if settings.dashboard_port:
+                options["dashboard_port"] = settings.dashboard_port
         if settings.metrics_export_port:
             options["_metrics_export_port"] = settings.metrics_export_port
         if settings.num_cpus is not None:
