@@ -152,7 +152,7 @@ def test_state_api_lists_the_supervisor_heartbeat_and_agents_by_name(
         limit=1000,
         raise_on_missing_output=False,
     )
-    names = {actor.name for actor in actors if actor.ray_namespace == namespace}
+    names = {actor.name or "" for actor in actors if actor.ray_namespace == namespace}
     assert "supervisor" in names
     assert "supervisor.heartbeat" in names
     agents = [name for name in names if name.startswith("supervisor.agent.functions[")]
