@@ -297,7 +297,7 @@ class Orchestrator(SchedulingCalls):
         tracer_provider_factory: Callable[[], TracerProvider] | None = None,
         join_only: bool = False,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = (settings or Settings()).for_driver()
         self._address = address
         self._tracer_provider_factory = tracer_provider_factory
         self._join_only = join_only

@@ -119,13 +119,21 @@ class TracingSettings(_Section):
     """OpenTelemetry traces made by the supervisor.
 
     Attributes:
-        exporter: ``none``, ``console`` (stdout) or ``jsonl`` (one span per line in a file).
-        jsonl_path: File for the ``jsonl`` exporter.
+        exporter: ``none``, ``console`` (stdout), ``jsonl`` (one span per line in a file)
+            or ``otlp`` (OTLP over HTTP/protobuf to a collector).
+        jsonl_path: File for the ``jsonl`` exporter; a relative path is relative to the
+            driver's working directory (the driver makes it absolute before the
+            supervisor and the agents, which run elsewhere, receive it).
+        otlp_endpoint: Where the ``otlp`` exporter posts spans (a collector's
+            ``/v1/traces``).
+        otlp_timeout_s: How long one export to the collector may take.
         service_name: ``service.name`` resource attribute.
     """
 
-    exporter: Literal["none", "console", "jsonl"] = "none"
+    exporter: Literal["none", "console", "jsonl", "otlp"] = "none"
     jsonl_path: str = "traces.jsonl"
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    otlp_timeout_s: float = Field(default=10.0, gt=0)
     service_name: str = "ray-agent-orchestrator"
 
 
@@ -198,6 +206,18 @@ class Settings(BaseSettings):
     tracing: TracingSettings = TracingSettings()
     metrics: MetricsSettings = MetricsSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
+
+    def for_driver(self) -> Settings:
+        """Return these settings with the driver's relative paths made absolute.
+
+        The supervisor and the agents run in other processes (and other working
+        directories): ``tracing.jsonl_path`` must name the file the driver meant.
+        """
+        path = Path(self.tracing.jsonl_path)
+        if path.is_absolute():
+            return self
+        tracing = self.tracing.model_copy(update={"jsonl_path": str(path.resolve())})
+        return self.model_copy(update={"tracing": tracing})
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,8 @@ class AgentRegistry:
         logging: Handed to each agent (its own log configuration).
         log: Where starts and stops are told.
         start_heartbeat: Starts the heartbeat actor and returns its handle.
+        tracer_provider_factory: Handed to each agent, which builds its tracer provider
+            with it (the handlers' own spans); None: agents do not trace.
     """
 
     def __init__(
@@ -34,12 +36,14 @@ class AgentRegistry:
         logging: LoggingSettings,
         log: FilteringBoundLogger,
         start_heartbeat: Callable[[], Any],
+        tracer_provider_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.handles: dict[str, Any] = {}
         self.heartbeat: Any = None
         self._logging = logging
         self._log = log
         self._start_heartbeat = start_heartbeat
+        self._tracer_provider_factory = tracer_provider_factory
 
     def __len__(self) -> int:
         return len(self.handles)
@@ -69,6 +73,7 @@ class AgentRegistry:
             pool.agent_class,
             pool.init_kwargs,
             self._logging,
+            self._tracer_provider_factory,
         )
         self.handles[command.agent_id] = handle
         if self.heartbeat is not None:

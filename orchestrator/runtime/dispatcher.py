@@ -115,7 +115,8 @@ class Dispatcher:
                     slot = slots[key] = len(refs)
                     refs.append(results[upstream])
                 indices.append(slot)
-            payload.append(payload_of(order, tuple(indices)))
+            parent = self._tracer.attempt_parent(order)
+            payload.append(payload_of(order, tuple(indices), parent))
         call_id = command.call_id
         try:
             returned = agent.run_batch.options(num_returns=len(payload) + 1).remote(payload, refs)

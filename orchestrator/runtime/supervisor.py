@@ -103,7 +103,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         self._clock = clock
         self._scheduler = Scheduler(clock, settings.scheduler)
         self._tracer = tracer
-        self._agents = AgentRegistry(settings.logging, log, start_heartbeat)
+        self._agents = AgentRegistry(settings.logging, log, start_heartbeat, tracer.agent_factory)
         self._results = ResultStore()
         # Result refs of the outcomes being handled, until the scheduler accepts them.
         self._candidates: dict[tuple[str, str, int], Any] = {}
