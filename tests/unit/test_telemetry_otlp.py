@@ -75,7 +75,7 @@ def test_otlp_exporter_posts_spans_to_the_collector(
 
 def test_an_unknown_exporter_is_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match="exporter"):
-        TracingSettings(exporter="zipkin")  # type: ignore[arg-type]
+        TracingSettings.model_validate({"exporter": "zipkin"})
 
 
 def test_a_preset_span_id_is_used_once_then_ids_are_random_again() -> None:
@@ -94,11 +94,12 @@ def test_spans_started_inside_attempt_parent_are_its_children() -> None:
     with attempt_parent((0x1234, 0x5678)):
         span = provider.get_tracer("t").start_span("handler work")
     assert span.get_span_context().trace_id == 0x1234
-    assert span.parent is not None and span.parent.span_id == 0x5678
+    parent = getattr(span, "parent", None)  # an SDK span: it knows its parent
+    assert parent is not None and parent.span_id == 0x5678
     assert trace.get_current_span().get_span_context().span_id != 0x5678  # detached after
     with attempt_parent(None):
         alone = provider.get_tracer("t").start_span("no parent")
-    assert alone.parent is None
+    assert getattr(alone, "parent", "?") is None
 
 
 def test_a_relative_jsonl_path_is_resolved_against_the_drivers_directory(
