@@ -49,10 +49,10 @@ def configure_auth(auth_mode: str, token_file: str | None) -> None:
 
 
 def _job_client(address: str) -> Any:
-    from ray.job_submission import JobSubmissionClient
+    from orchestrator.runtime.jobs import job_client
 
     try:
-        return JobSubmissionClient(None if address == "auto" else address)
+        return job_client(None if address == "auto" else address)
     except Exception as exc:  # no dashboard there, refused token, ...
         _fail(f"cannot reach Ray Jobs at {address}: {exc}", EXIT_UNAVAILABLE)
 

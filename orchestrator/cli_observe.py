@@ -177,7 +177,7 @@ def agents(address: str) -> None:
     with _joined(address) as orchestrator:
         statistics = orchestrator.statistics()
         pools_of = orchestrator.client.agents()
-        health = _health(orchestrator)
+        health = orchestrator.client.agent_health()
     console = Console()
     table = Table("pool", "queued", "running", "replicas", "busy", "mean task", "breaker")
     for key, pool in sorted(statistics.pools.items()):
@@ -196,16 +196,6 @@ def agents(address: str) -> None:
     for agent_id, pool_key in sorted(pools_of.items()):
         replicas.add_row(agent_id, pool_key, health.get(agent_id, "unknown"))
     console.print(replicas)
-
-
-def _health(orchestrator: Orchestrator) -> dict[str, str]:
-    """Return each watched agent's health as the heartbeat actor sees it (empty if none)."""
-    import ray
-
-    [*heartbeat] = ray.get(orchestrator.supervisor.heartbeat_handle.remote())
-    if not heartbeat:
-        return {}
-    return {k: str(v) for k, v in ray.get(heartbeat[0].health.remote(), timeout=30).items()}
 
 
 def _duration(info: TaskInfo) -> str:
