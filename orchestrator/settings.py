@@ -145,14 +145,15 @@ class MetricsSettings(_Section):
         interval_s: How often the supervisor samples its gauges (queues, running
             attempts, agents, breakers) and hands the counts and timings gathered since
             to Ray. Ray exports what it holds about every 10 s on top of this.
-        max_timings_per_interval: Queue-wait and run-time observations handed to Ray's
-            histograms per interval at most (a uniform sample of the attempts beyond it),
-            so that the cost stays flat at thousands of tasks a second.
+        max_timings_per_interval: Attempts whose queue wait and run time are handed to
+            Ray's histograms per interval at most (a uniform sample of those finished),
+            so that the cost stays flat at thousands of tasks a second. The histograms'
+            ``_count`` then counts the sample; the counters count every attempt.
     """
 
     enabled: bool = True
     interval_s: float = Field(default=2.0, gt=0)
-    max_timings_per_interval: int = Field(default=5000, ge=1)
+    max_timings_per_interval: int = Field(default=1000, ge=1)
 
 
 class CheckpointSettings(_Section):

@@ -65,8 +65,8 @@ class Dispatcher:
         tracer: Records a span per finished or lost attempt.
         clock: Time of the outcomes of a call that failed before any attempt ran.
         wake: Called on the event loop when a call finished (wakes the supervisor's loop).
-        on_attempt: Called with each collected attempt's order, outcome and agent id
-            (metrics).
+        on_call: Called once per collected call with its orders, their outcomes and the
+            agent's id (metrics).
     """
 
     def __init__(
@@ -75,13 +75,14 @@ class Dispatcher:
         tracer: WorkflowTracer,
         clock: Clock,
         wake: Callable[[], None],
-        on_attempt: Callable[[AttemptOrder, AttemptOutcome, str], None] | None = None,
+        on_call: Callable[[Sequence[AttemptOrder], Sequence[AttemptOutcome], str], None]
+        | None = None,
     ) -> None:
         self._results = results
         self._tracer = tracer
         self._clock = clock
         self._wake = wake
-        self._on_attempt = on_attempt
+        self._on_call = on_call
         self._calls: dict[int, _CallInFlight] = {}
         self._completed: list[tuple[int, Future[Any] | BaseException]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -156,8 +157,8 @@ class Dispatcher:
                     key = (order.workflow_id, order.task_id, order.attempt)
                     candidates[key] = call.result_refs[index]
                 self._tracer.attempt_finished(order, outcome, call.agent_id)
-                if self._on_attempt is not None:
-                    self._on_attempt(order, outcome, call.agent_id)
+            if self._on_call is not None:
+                self._on_call(call.orders, records, call.agent_id)
         return Collected(tuple(outcomes), lost, candidates)
 
     def _on_call_done(self, call_id: int, future: Future[Any]) -> None:

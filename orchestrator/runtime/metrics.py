@@ -13,9 +13,13 @@ agent's pool is its id up to the ``#`` (ids are ``<pool key>#<n>``).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from orchestrator.core.clock import Clock
@@ -25,9 +29,11 @@ from orchestrator.core.commands import (
     DispatchBatch,
     PublishTaskEvents,
     StopAgent,
+    TaskEvent,
 )
 from orchestrator.core.deadlines import MISS_MESSAGE_PREFIXES
 from orchestrator.core.events import AttemptOutcome
+from orchestrator.core.specs import Priority
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import SchedulerStatistics
 from orchestrator.settings import MetricsSettings
@@ -78,6 +84,11 @@ _FINISHED = {
 }
 
 
+_PRIORITY_TAGS = {priority: (priority.name.lower(),) for priority in Priority}
+_STATE = itemgetter(2)  # TaskEvent.state
+_MESSAGE = itemgetter(4)  # TaskEvent.message
+
+
 def pool_of_agent(agent_id: str) -> str:
     """Return the pool key of agent ``agent_id`` (``<pool key>#<n>``)."""
     pool, sep, _ = agent_id.rpartition("#")
@@ -86,19 +97,25 @@ def pool_of_agent(agent_id: str) -> str:
 
 @dataclass
 class MetricsTally:
-    """What happened since the last flush, counted in plain dicts (no Ray).
+    """What happened since the last flush, kept as it came (no Ray, next to no work).
+
+    The hot paths only append: a command list's task events (one tuple per command) and a
+    finished call's orders and outcomes (one tuple per call). `drain` turns them into
+    counter amounts and histogram timings once per interval: states are counted with
+    `collections.Counter` over the events, and at most ``max_timings`` attempts (a uniform
+    sample of those finished) give timings.
 
     Attributes:
-        counters: (metric name, tag values) -> amount.
-        timings: (metric name, tag values, seconds) kept for the histograms.
-        timings_seen: Timings offered since the last flush (``timings`` keeps a sample).
-        max_timings: Most timings kept (reservoir sampling beyond).
+        counters: (metric name, tag values) -> amount, for what is counted as it comes.
+        max_timings: Most attempts whose timings are handed over per drain.
     """
 
-    max_timings: int = 5000
+    max_timings: int = 1000
     counters: dict[tuple[str, tuple[str, ...]], float] = field(default_factory=dict)
-    timings: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
-    timings_seen: int = 0
+    _events: list[tuple[TaskEvent, ...]] = field(default_factory=list)
+    _calls: list[tuple[Sequence[AttemptOrder], Sequence[AttemptOutcome], str]] = field(
+        default_factory=list
+    )
     _random: random.Random = field(default_factory=lambda: random.Random(0))
 
     def count(self, name: str, tags: tuple[str, ...] = (), amount: float = 1.0) -> None:
@@ -106,58 +123,79 @@ class MetricsTally:
         key = (name, tags)
         self.counters[key] = self.counters.get(key, 0.0) + amount
 
-    def time(self, name: str, tags: tuple[str, ...], seconds: float) -> None:
-        """Keep a timing for histogram ``name`` (a uniform sample past ``max_timings``)."""
-        self.timings_seen += 1
-        if len(self.timings) < self.max_timings:
-            self.timings.append((name, tags, seconds))
-            return
-        slot = self._random.randrange(self.timings_seen)
-        if slot < self.max_timings:
-            self.timings[slot] = (name, tags, seconds)
-
     def commands(self, commands: Sequence[Command]) -> None:
-        """Count dispatches, task ends, retries, misses, dead letters and agent losses."""
+        """Keep what ``commands`` say happened: dispatches, task events, agent losses."""
         for command in commands:
-            if isinstance(command, DispatchBatch):
+            if isinstance(command, PublishTaskEvents):
+                self._events.append(command.events)
+            elif isinstance(command, DispatchBatch):
                 self.count(
                     "orchestrator_dispatched_attempts",
                     (pool_of_agent(command.agent_id),),
                     len(command.attempts),
                 )
-            elif isinstance(command, PublishTaskEvents):
-                self._task_events(command)
             elif isinstance(command, StopAgent) and command.lost:
                 self.count("orchestrator_agent_losses", (pool_of_agent(command.agent_id),))
 
-    def _task_events(self, command: PublishTaskEvents) -> None:
-        for event in command.events:
-            state = event.state
-            if event.message.startswith(MISS_MESSAGE_PREFIXES):
-                self.count("orchestrator_deadline_misses")
-            if state is TaskState.RETRY_WAIT:
-                self.count("orchestrator_retries")
-                continue
-            finished = _FINISHED.get(state)
-            if finished is None:
-                continue
-            self.count("orchestrator_tasks_finished", (finished,))
-            if state is TaskState.FAILED:
-                self.count("orchestrator_dead_letters")
-
-    def attempt_finished(self, order: AttemptOrder, outcome: AttemptOutcome, agent_id: str) -> None:
-        """Keep an attempt's queue wait and run time."""
-        self.time("orchestrator_queue_wait_seconds", (order.priority.name.lower(),), order.queued_s)
-        run_time_s = max(outcome.finished_s - outcome.started_s, 0.0)
-        self.time("orchestrator_run_time_seconds", (pool_of_agent(agent_id),), run_time_s)
+    def call_finished(
+        self,
+        orders: Sequence[AttemptOrder],
+        outcomes: Sequence[AttemptOutcome],
+        agent_id: str,
+    ) -> None:
+        """Keep a finished call's attempts (their queue waits and run times, at drain)."""
+        self._calls.append((orders, outcomes, agent_id))
 
     def drain(
         self,
     ) -> tuple[dict[tuple[str, tuple[str, ...]], float], list[tuple[str, tuple[str, ...], float]]]:
-        """Return the counters and timings gathered, and start counting afresh."""
-        counters, timings = self.counters, self.timings
-        self.counters, self.timings, self.timings_seen = {}, [], 0
-        return counters, timings
+        """Return the counter amounts and timings gathered, and start afresh."""
+        counters = self.counters
+        events, calls = self._events, self._calls
+        self.counters, self._events, self._calls = {}, [], []
+        states: Counter[TaskState] = Counter()
+        misses = 0
+        for batch in events:
+            states.update(map(_STATE, batch))
+            for message in filter(None, map(_MESSAGE, batch)):  # successes have none
+                misses += message.startswith(MISS_MESSAGE_PREFIXES)
+        amounts: dict[tuple[str, tuple[str, ...]], int] = {
+            ("orchestrator_retries", ()): states[TaskState.RETRY_WAIT],
+            ("orchestrator_dead_letters", ()): states[TaskState.FAILED],
+            ("orchestrator_deadline_misses", ()): misses,
+        }
+        for state, label in _FINISHED.items():
+            amounts["orchestrator_tasks_finished", (label,)] = states[state]
+        for key, amount in amounts.items():
+            if amount:
+                counters[key] = counters.get(key, 0.0) + amount
+        return counters, self._timings(calls)
+
+    def _timings(
+        self, calls: list[tuple[Sequence[AttemptOrder], Sequence[AttemptOutcome], str]]
+    ) -> list[tuple[str, tuple[str, ...], float]]:
+        sizes = list(itertools.accumulate(len(orders) for orders, _, _ in calls))
+        total = sizes[-1] if sizes else 0
+        picked = (
+            range(total)
+            if total <= self.max_timings
+            else sorted(self._random.sample(range(total), self.max_timings))
+        )
+        timings: list[tuple[str, tuple[str, ...], float]] = []
+        pools: dict[str, tuple[str]] = {}
+        for index in picked:
+            call = bisect.bisect_right(sizes, index)
+            orders, outcomes, agent_id = calls[call]
+            offset = index - (sizes[call - 1] if call else 0)
+            order, outcome = orders[offset], outcomes[offset]
+            priority = _PRIORITY_TAGS[order.priority]
+            timings.append(("orchestrator_queue_wait_seconds", priority, order.queued_s))
+            run_time_s = max(outcome.finished_s - outcome.started_s, 0.0)
+            pool = pools.get(agent_id)
+            if pool is None:
+                pool = pools[agent_id] = (pool_of_agent(agent_id),)
+            timings.append(("orchestrator_run_time_seconds", pool, run_time_s))
+        return timings
 
 
 def gauge_values(statistics: SchedulerStatistics) -> dict[tuple[str, tuple[str, ...]], float]:
@@ -225,10 +263,15 @@ class SupervisorMetrics:
         if self._settings.enabled:
             self.tally.commands(commands)
 
-    def attempt_finished(self, order: AttemptOrder, outcome: AttemptOutcome, agent_id: str) -> None:
-        """Keep an attempt's timings (the dispatcher calls it per collected attempt)."""
+    def call_finished(
+        self,
+        orders: Sequence[AttemptOrder],
+        outcomes: Sequence[AttemptOutcome],
+        agent_id: str,
+    ) -> None:
+        """Keep a finished call's attempts (the dispatcher calls it once per call)."""
         if self._settings.enabled:
-            self.tally.attempt_finished(order, outcome, agent_id)
+            self.tally.call_finished(orders, outcomes, agent_id)
 
     def tick(self, statistics: Callable[[], SchedulerStatistics]) -> bool:
         """Flush when ``interval_s`` has passed since the last flush; return whether it did."""

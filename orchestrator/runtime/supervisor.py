@@ -110,7 +110,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         # Workflows too large for per-task lines at info level (see LoggingSettings).
         self._quiet_workflows: set[str] = set()
         self._metrics = SupervisorMetrics(settings.metrics, clock)
-        metrics = self._metrics.attempt_finished
+        metrics = self._metrics.call_finished
         self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop, metrics)
         self._finished: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None

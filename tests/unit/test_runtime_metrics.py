@@ -8,6 +8,7 @@ checked in tests/integration/test_metrics.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from orchestrator.runtime.metrics import (
 from orchestrator.settings import MetricsSettings
 from orchestrator.testing import SimRuntime, SpecBuilder
 from orchestrator.testing.sim import Behaviour
+from orchestrator.testing.specs import START_S
 
 
 class Recorder:
@@ -134,7 +136,7 @@ def test_attempt_timings_go_to_the_histograms_by_priority_and_pool() -> None:
     instruments = _recorders()
     metrics = SupervisorMetrics(MetricsSettings(), clock, instruments)
     order = AttemptOrder(1, "wf", "t", 1, None, (), {}, (), Priority.LOW, queued_s=2.5)
-    metrics.attempt_finished(order, AttemptOutcome(1, True, 10.0, 10.75), "Coder#3")
+    metrics.call_finished((order,), (AttemptOutcome(1, True, 10.0, 10.75),), "Coder#3")
     assert metrics.tick(sim_statistics)
     assert instruments["orchestrator_queue_wait_seconds"].observed == [(2.5, {"priority": "low"})]
     assert instruments["orchestrator_run_time_seconds"].observed == [(0.75, {"pool": "Coder"})]
@@ -150,22 +152,27 @@ def sim_statistics() -> SchedulerStatistics:
 
 def test_timings_beyond_the_cap_are_sampled_not_all_kept() -> None:
     tally = MetricsTally(max_timings=10)
-    for i in range(1000):
-        tally.time("orchestrator_run_time_seconds", ("p",), float(i))
-    assert len(tally.timings) == 10
-    assert tally.timings_seen == 1000
-    # A uniform sample of the thousand, not the first ten.
-    assert max(seconds for _, _, seconds in tally.timings) > 100
+    for call in range(100):  # 100 calls of 10 attempts, queued 0..999 s
+        orders = [
+            AttemptOrder(i, "wf", f"t{i}", 1, None, (), {}, (), Priority.LOW, queued_s=float(i))
+            for i in range(call * 10, call * 10 + 10)
+        ]
+        outcomes = [AttemptOutcome(o.attempt_id, True, 0.0, 1.0) for o in orders]
+        tally.call_finished(orders, outcomes, "p#1")
     counters, timings = tally.drain()
-    assert len(timings) == 10 and counters == {}
-    assert tally.timings == [] and tally.timings_seen == 0
+    waits = [s for name, _, s in timings if name == "orchestrator_queue_wait_seconds"]
+    assert len(waits) == 10 and len(timings) == 20
+    # A uniform sample of the thousand, not the first ten, each attempt at most once.
+    assert max(waits) > 100 and len(set(waits)) == 10
+    assert counters == {}
+    assert tally.drain() == ({}, [])  # drained: nothing twice
 
 
 def test_disabled_metrics_record_nothing_and_make_no_instruments() -> None:
     metrics = SupervisorMetrics(MetricsSettings(enabled=False), FakeClock())
     order = AttemptOrder(1, "wf", "t", 1, None, (), {}, (), Priority.LOW)
-    metrics.attempt_finished(order, AttemptOutcome(1, True, 1.0, 2.0), "a#1")
-    assert metrics.tally.timings == []
+    metrics.call_finished((order,), (AttemptOutcome(1, True, 1.0, 2.0),), "a#1")
+    assert metrics.tally.drain() == ({}, [])
     assert not metrics.tick(sim_statistics)
 
 
@@ -175,3 +182,17 @@ def test_disabled_metrics_record_nothing_and_make_no_instruments() -> None:
 )
 def test_an_agents_pool_is_its_id_up_to_the_hash(agent_id: str, pool: str) -> None:
     assert pool_of_agent(agent_id) == pool
+
+
+def test_a_missed_deadline_is_counted_once() -> None:
+    sim = SimRuntime(duration_s=10.0)
+    instruments = _recorders()
+    metrics = SupervisorMetrics(MetricsSettings(), sim.clock, instruments)
+    _run_with_metrics(sim, metrics)
+    spec = SpecBuilder()
+    soon = datetime.fromtimestamp(START_S + 1.0, UTC)  # passes while it runs
+    sim.submit(spec.workflow(spec.task("slow", deadline=soon), spec.task("fine")))
+    sim.run()
+    metrics.flush(sim.scheduler.statistics())
+    assert instruments["orchestrator_deadline_misses"].values == {(): 1.0}
+    assert instruments["orchestrator_tasks_finished"].values[(("state", "succeeded"),)] == 2
