@@ -300,7 +300,7 @@ class Orchestrator(SchedulingCalls):
         join_only: bool = False,
         principal: str | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = (settings or Settings()).for_driver()
         self.principal = resolve_principal(self.settings, principal)
         self._address = address
         self._tracer_provider_factory = tracer_provider_factory

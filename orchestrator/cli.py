@@ -12,6 +12,8 @@ from rich.console import Console
 from orchestrator.cli_audit import audit
 from orchestrator.cli_dlq import dlq
 from orchestrator.cli_graph import graph
+from orchestrator.cli_jobs import submit
+from orchestrator.cli_observe import COMMANDS as OBSERVING
 from orchestrator.cli_workflows import COMMANDS
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.specs import WorkflowSpec
@@ -199,7 +201,8 @@ def run(
 main.add_command(audit)
 main.add_command(dlq)
 main.add_command(graph)
-for command in COMMANDS:
+main.add_command(submit)
+for command in (*OBSERVING, *COMMANDS):
     main.add_command(command)
 
 if __name__ == "__main__":

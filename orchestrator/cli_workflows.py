@@ -1,4 +1,4 @@
-"""``orchestrator status|pause|resume|cancel|schedules|publish``: steer a running orchestrator.
+"""``orchestrator pause|resume|cancel|schedules|publish``: steer a running orchestrator.
 
 Each joins the supervisor already running on the cluster (``--address``, ``auto`` by
 default), never starts one and never stops it. ``resume --from STORAGE_URI`` is the
@@ -56,22 +56,6 @@ def _status_table(statuses: list[WorkflowStatus]) -> Table:
             str(status.total),
         )
     return table
-
-
-@click.command()
-@click.argument("workflow_id", required=False)
-@_address
-def status(workflow_id: str | None, address: str) -> None:
-    """Show WORKFLOW_ID's tasks by state, or every workflow when none is named."""
-    with _joined(address) as orchestrator:
-        if workflow_id is None:
-            statuses = orchestrator.workflows()
-        else:
-            statuses = [_refused(lambda: orchestrator.attach(workflow_id).status())]
-    Console().print(_status_table(statuses))
-    for one in statuses if workflow_id is not None else []:
-        counts = ", ".join(f"{state.value}={n}" for state, n in one.counts.items())
-        click.echo(f"{one.workflow_id}: {one.state.value} ({counts})")
 
 
 @click.command()
@@ -200,4 +184,4 @@ def _instant(time_s: float) -> str:
     return datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-COMMANDS = (status, pause, resume, cancel, schedules, publish)
+COMMANDS = (pause, resume, cancel, schedules, publish)

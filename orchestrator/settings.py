@@ -41,7 +41,12 @@ class RaySettings(_Section):
         num_cpus: CPUs of the embedded Ray (default: what the machine has).
         num_gpus: GPUs of the embedded Ray (default: what Ray detects).
         namespace: Ray namespace of the supervisor and its actors.
-        include_dashboard: Start Ray's dashboard with the embedded Ray (about 1 GiB more).
+        include_dashboard: Start Ray's dashboard with the embedded Ray (about 1 GiB more),
+            bound to 127.0.0.1.
+        dashboard_port: Port of that dashboard (0: Ray's default, 8265). Ray's state API
+            (``ray.util.state``, ``ray list actors``) and Ray Jobs go through it.
+        metrics_export_port: Port of the embedded Ray's Prometheus metrics endpoint, where
+            the orchestrator's metrics appear (0: Ray picks a free one).
         auth_mode: ``token`` (Ray's default: clients need ``~/.ray/auth_token``) or
             ``disabled``; applied to the embedded Ray through ``RAY_AUTH_MODE``.
         log_to_driver: Forward agents' and the supervisor's logs to the driver.
@@ -58,6 +63,8 @@ class RaySettings(_Section):
     num_gpus: int | None = Field(default=None, ge=0)
     namespace: str = "orchestrator"
     include_dashboard: bool = False
+    dashboard_port: int = Field(default=0, ge=0, le=65535)
+    metrics_export_port: int = Field(default=0, ge=0, le=65535)
     auth_mode: Literal["token", "disabled"] = "token"
     log_to_driver: bool = True
     supervisor_name: str = "supervisor"
@@ -115,14 +122,41 @@ class TracingSettings(_Section):
     """OpenTelemetry traces made by the supervisor.
 
     Attributes:
-        exporter: ``none``, ``console`` (stdout) or ``jsonl`` (one span per line in a file).
-        jsonl_path: File for the ``jsonl`` exporter.
+        exporter: ``none``, ``console`` (stdout), ``jsonl`` (one span per line in a file)
+            or ``otlp`` (OTLP over HTTP/protobuf to a collector).
+        jsonl_path: File for the ``jsonl`` exporter; a relative path is relative to the
+            driver's working directory (the driver makes it absolute before the
+            supervisor and the agents, which run elsewhere, receive it).
+        otlp_endpoint: Where the ``otlp`` exporter posts spans (a collector's
+            ``/v1/traces``).
+        otlp_timeout_s: How long one export to the collector may take.
         service_name: ``service.name`` resource attribute.
     """
 
-    exporter: Literal["none", "console", "jsonl"] = "none"
+    exporter: Literal["none", "console", "jsonl", "otlp"] = "none"
     jsonl_path: str = "traces.jsonl"
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    otlp_timeout_s: float = Field(default=10.0, gt=0)
     service_name: str = "ray-agent-orchestrator"
+
+
+class MetricsSettings(_Section):
+    """Metrics on Ray's Prometheus endpoint (``ray.util.metrics``), from the supervisor.
+
+    Attributes:
+        enabled: Record the ``orchestrator_*`` metrics.
+        interval_s: How often the supervisor samples its gauges (queues, running
+            attempts, agents, breakers) and hands the counts and timings gathered since
+            to Ray. Ray exports what it holds about every 10 s on top of this.
+        max_timings_per_interval: Attempts whose queue wait and run time are handed to
+            Ray's histograms per interval at most (a uniform sample of those finished),
+            so that the cost stays flat at thousands of tasks a second. The histograms'
+            ``_count`` then counts the sample; the counters count every attempt.
+    """
+
+    enabled: bool = True
+    interval_s: float = Field(default=2.0, gt=0)
+    max_timings_per_interval: int = Field(default=1000, ge=1)
 
 
 class CheckpointSettings(_Section):
@@ -222,8 +256,21 @@ class Settings(BaseSettings):
     heartbeat: HeartbeatSettings = HeartbeatSettings()
     logging: LoggingSettings = LoggingSettings()
     tracing: TracingSettings = TracingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
     security: SecuritySettings = SecuritySettings()
+
+    def for_driver(self) -> Settings:
+        """Return these settings with the driver's relative paths made absolute.
+
+        The supervisor and the agents run in other processes (and other working
+        directories): ``tracing.jsonl_path`` must name the file the driver meant.
+        """
+        path = Path(self.tracing.jsonl_path)
+        if path.is_absolute():
+            return self
+        tracing = self.tracing.model_copy(update={"jsonl_path": str(path.resolve())})
+        return self.model_copy(update={"tracing": tracing})
 
     @classmethod
     def settings_customise_sources(

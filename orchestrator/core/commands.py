@@ -29,6 +29,8 @@ class AttemptOrder(NamedTuple):
             reported (``ctx.last_heartbeat``), so that it can resume where it stopped.
         heartbeat_timeout_s: The task's heartbeat timeout, or None: with it, the agent
             marks when the handler starts, which starts the timeout's clock.
+        queued_s: How long the task waited in its pool's ready queue before this
+            dispatch (metrics: queue wait).
     """
 
     attempt_id: int
@@ -42,6 +44,7 @@ class AttemptOrder(NamedTuple):
     priority: Priority
     last_heartbeat: Any = None
     heartbeat_timeout_s: float | None = None
+    queued_s: float = 0.0
 
 
 class _Command(BaseModel):

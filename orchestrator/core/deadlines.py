@@ -17,6 +17,13 @@ from orchestrator.core.lifecycle import TaskLifecycle
 from orchestrator.core.records import TaskRecord
 from orchestrator.core.states import TaskState
 
+_FAIL_TEXT = "not done by its deadline"
+_SKIP_TEXT = "not started by its deadline"
+_NOTE_TEXT = "missed its deadline"
+
+#: How the task event of a miss begins, whatever the policy (metrics count misses by it).
+MISS_MESSAGE_PREFIXES = (f"DeadlineMissed: {_FAIL_TEXT} ", f"{_SKIP_TEXT} ", f"{_NOTE_TEXT} ")
+
 
 def miss(task: TaskRecord, life: TaskLifecycle, out: list[Command]) -> None:
     """Act on ``task``'s deadline having passed (nothing if it ended or was seen already)."""
@@ -27,8 +34,8 @@ def miss(task: TaskRecord, life: TaskLifecycle, out: list[Command]) -> None:
     when = datetime.fromtimestamp(task.deadline_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     policy = task.extras.on_deadline_miss if task.extras is not None else "run"
     if policy == "fail":
-        life.fail_now(task, "DeadlineMissed", f"not done by its deadline {when}", "deadline", out)
+        life.fail_now(task, "DeadlineMissed", f"{_FAIL_TEXT} {when}", "deadline", out)
     elif policy == "skip" and task.state is not TaskState.RUNNING:
-        life.skip(task, f"not started by its deadline {when}", out)
+        life.skip(task, f"{_SKIP_TEXT} {when}", out)
     else:
-        life.note(task, f"missed its deadline {when}")
+        life.note(task, f"{_NOTE_TEXT} {when}")

@@ -425,6 +425,7 @@ class Dispatcher:
                     _PRIORITIES[task.priority],
                     task.last_heartbeat,
                     watched_s,
+                    max(now_s - task.ready_s, 0.0),
                 )
             )
         if not orders:

@@ -108,7 +108,21 @@ def scheduler_statistics(
                 mean_task_s=pool.ewma_task_s,
                 breaker=pool.breaker.state.value if pool.breaker is not None else None,
                 breaker_failures=pool.breaker.failures if pool.breaker is not None else 0,
+                ready_by_priority=_ready_by_priority(pool),
+                attempts_running=sum(
+                    call.open_attempts for agent in pool.agents.values() for call in agent.calls
+                ),
+                busy_agents=sum(1 for agent in pool.agents.values() if agent.calls),
             )
             for key, pool in pools.items()
         },
     )
+
+
+def _ready_by_priority(pool: PoolRecord) -> dict[str, int]:
+    """Count ``pool``'s queued tasks per priority name (one pass over its queue entries)."""
+    counts: dict[int, int] = {}
+    for queue in (pool.ready, pool.isolated):
+        for _, priority in queue.queued():
+            counts[priority] = counts.get(priority, 0) + 1
+    return {_PRIORITIES[level].name.lower(): n for level, n in sorted(counts.items())}

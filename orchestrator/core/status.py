@@ -135,6 +135,10 @@ class PoolStatistics(BaseModel):
         breaker: Its circuit breaker's state (``closed``, ``open``, ``half_open``), or
             None when it has none.
         breaker_failures: Consecutive failures its breaker counted.
+        ready_by_priority: Queued tasks per priority name (``high``...), as queued now
+            (aging may have raised them); suspects waiting to run alone included.
+        attempts_running: Attempts handed to its replicas and not finished.
+        busy_agents: Replicas with at least one call in flight.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -146,6 +150,9 @@ class PoolStatistics(BaseModel):
     mean_task_s: float | None
     breaker: str | None = None
     breaker_failures: int = 0
+    ready_by_priority: dict[str, int] = {}
+    attempts_running: int = 0
+    busy_agents: int = 0
 
 
 class SchedulerStatistics(BaseModel):

@@ -29,6 +29,7 @@ from orchestrator.import_paths import import_object
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging
+from orchestrator.telemetry.propagation import attempt_parent
 
 #: Largest ``ctx.heartbeat`` details, pickled: they travel with every health check.
 MAX_HEARTBEAT_BYTES = 64 * 1024
@@ -60,8 +61,15 @@ class AgentHost:
         agent_class: type[Any] | str,
         init_kwargs: dict[str, Any],
         logging_settings: LoggingSettings,
+        tracer_provider_factory: Callable[[], Any] | None = None,
     ) -> None:
         configure_logging(logging_settings)
+        if tracer_provider_factory is not None:
+            # This process hosts this one agent: its handlers' spans (OpenTelemetry's
+            # global API) go where the supervisor's go, under their attempts' spans.
+            from opentelemetry import trace
+
+            trace.set_tracer_provider(tracer_provider_factory())
         cls = import_object(agent_class) if isinstance(agent_class, str) else agent_class
         self._agent_id = agent_id
         self._agent = cls(**init_kwargs)
@@ -151,7 +159,7 @@ class AgentHost:
                     _report_progress=self._reporter(item.attempt_id),
                     _stop_requested=partial(self._stop.__contains__, item.attempt_id),
                 )
-                with running(context):
+                with running(context), attempt_parent(item.trace_parent):
                     result = self._handle(context)
             except Exception as exc:
                 retryable = not isinstance(exc, NonRetryableError | SecretLostError)

@@ -14,6 +14,7 @@ import ray
 from structlog.typing import FilteringBoundLogger
 
 from orchestrator.core.commands import StartAgent, StopAgent, StopAttempts
+from orchestrator.runtime.actor_names import agent_actor_name, current_actor_name, start_named
 from orchestrator.runtime.agent_host import agent_host_class
 from orchestrator.runtime.ray_options import actor_options
 from orchestrator.settings import LoggingSettings
@@ -26,6 +27,8 @@ class AgentRegistry:
         logging: Handed to each agent (its own log configuration).
         log: Where starts and stops are told.
         start_heartbeat: Starts the heartbeat actor and returns its handle.
+        tracer_provider_factory: Handed to each agent, which builds its tracer provider
+            with it (the handlers' own spans); None: agents do not trace.
     """
 
     def __init__(
@@ -33,12 +36,14 @@ class AgentRegistry:
         logging: LoggingSettings,
         log: FilteringBoundLogger,
         start_heartbeat: Callable[[], Any],
+        tracer_provider_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.handles: dict[str, Any] = {}
         self.heartbeat: Any = None
         self._logging = logging
         self._log = log
         self._start_heartbeat = start_heartbeat
+        self._tracer_provider_factory = tracer_provider_factory
 
     def __len__(self) -> int:
         return len(self.handles)
@@ -70,8 +75,15 @@ class AgentRegistry:
         """Start the agent actor ``command`` names, where it says; have it watched."""
         pool = command.pool
         actor_class = agent_host_class(pool.max_concurrency)
-        handle = actor_class.options(**actor_options(pool.resources, command.node_id)).remote(
-            command.agent_id, pool.agent_class, pool.init_kwargs, self._logging
+        handle = start_named(
+            actor_class,
+            actor_options(pool.resources, command.node_id),
+            agent_actor_name(current_actor_name(), command.agent_id),
+            command.agent_id,
+            pool.agent_class,
+            pool.init_kwargs,
+            self._logging,
+            self._tracer_provider_factory,
         )
         self.handles[command.agent_id] = handle
         if self.heartbeat is not None:

@@ -242,6 +242,11 @@ class SupervisorClient:
         agents: dict[str, str] = self._call("agents")
         return agents
 
+    def agent_health(self) -> dict[str, str]:
+        """Return each watched agent's health (``healthy``, ``slow``, ``hung``...)."""
+        health: dict[str, str] = self._call("agent_health")
+        return health
+
     def process_stats(self) -> dict[str, int]:
         """Return the supervisor process's memory (now and peak) and current counts."""
         stats: dict[str, int] = self._call("process_stats")

@@ -33,7 +33,13 @@ def connect(settings: RaySettings, address: str | None = None) -> bool:
         if settings.auth_mode == "disabled":
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         options["include_dashboard"] = settings.include_dashboard
-        options["dashboard_host"] = "127.0.0.1"  # never on a public interface (see README)
+        # Loopback only, even when off: the dashboard steers the cluster (jobs, actors,
+        # logs); see the README's security section.
+        options["dashboard_host"] = "127.0.0.1"
+        if settings.include_dashboard and settings.dashboard_port:
+            options["dashboard_port"] = settings.dashboard_port
+        if settings.metrics_export_port:
+            options["_metrics_export_port"] = settings.metrics_export_port
         if settings.num_cpus is not None:
             options["num_cpus"] = settings.num_cpus
         if settings.num_gpus is not None:

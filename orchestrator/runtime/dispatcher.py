@@ -65,6 +65,8 @@ class Dispatcher:
         tracer: Records a span per finished or lost attempt.
         clock: Time of the outcomes of a call that failed before any attempt ran.
         wake: Called on the event loop when a call finished (wakes the supervisor's loop).
+        on_call: Called once per collected call with its orders, their outcomes and the
+            agent's id (metrics).
     """
 
     def __init__(
@@ -73,11 +75,14 @@ class Dispatcher:
         tracer: WorkflowTracer,
         clock: Clock,
         wake: Callable[[], None],
+        on_call: Callable[[Sequence[AttemptOrder], Sequence[AttemptOutcome], str], None]
+        | None = None,
     ) -> None:
         self._results = results
         self._tracer = tracer
         self._clock = clock
         self._wake = wake
+        self._on_call = on_call
         self._calls: dict[int, _CallInFlight] = {}
         self._completed: list[tuple[int, Future[Any] | BaseException]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -111,7 +116,8 @@ class Dispatcher:
                     slot = slots[key] = len(refs)
                     refs.append(results[upstream])
                 indices.append(slot)
-            payload.append(payload_of(order, tuple(indices)))
+            parent = self._tracer.attempt_parent(order)
+            payload.append(payload_of(order, tuple(indices), parent))
         call_id = command.call_id
         try:
             method = agent.run_urgent if command.urgent else agent.run_batch
@@ -152,6 +158,8 @@ class Dispatcher:
                     key = (order.workflow_id, order.task_id, order.attempt)
                     candidates[key] = call.result_refs[index]
                 self._tracer.attempt_finished(order, outcome, call.agent_id)
+            if self._on_call is not None:
+                self._on_call(call.orders, records, call.agent_id)
         return Collected(tuple(outcomes), lost, candidates)
 
     def _on_call_done(self, call_id: int, future: Future[Any]) -> None:

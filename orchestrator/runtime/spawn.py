@@ -15,6 +15,7 @@ from typing import Any
 import ray
 from opentelemetry.trace import TracerProvider
 
+from orchestrator.runtime.actor_names import heartbeat_actor_name, start_named
 from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.heartbeat import HeartbeatService
 from orchestrator.runtime.supervisor_door import GuardedSupervisor
@@ -42,15 +43,18 @@ def spawn_heartbeat(settings: Settings) -> Any:
     the supervisor for the live agents (`resync`), now and whenever the supervisor says.
     """
     me = ray.get_runtime_context().current_actor
-    heartbeat: Any = (
-        ray.remote(HeartbeatService)
-        .options(
-            num_cpus=0,
-            max_restarts=-1,
-            max_task_retries=-1,
-            resources=_placement(settings),
-        )
-        .remote(me, settings.heartbeat, settings.logging)
+    heartbeat: Any = start_named(
+        ray.remote(HeartbeatService),
+        {
+            "num_cpus": 0,
+            "max_restarts": -1,
+            "max_task_retries": -1,
+            "resources": _placement(settings),
+        },
+        heartbeat_actor_name(settings.ray.supervisor_name),
+        me,
+        settings.heartbeat,
+        settings.logging,
     )
     heartbeat.resync.remote()
     return heartbeat

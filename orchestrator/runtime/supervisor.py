@@ -65,6 +65,7 @@ from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
 from orchestrator.runtime.event_log import log_task_events, log_workflow_event
 from orchestrator.runtime.heartbeat_reports import HeartbeatReports
+from orchestrator.runtime.metrics import SupervisorMetrics
 from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
@@ -103,13 +104,15 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
         self._clock = clock
         self._scheduler = Scheduler(clock, settings.scheduler)
         self._tracer = tracer
-        self._agents = AgentRegistry(settings.logging, log, start_heartbeat)
+        self._agents = AgentRegistry(settings.logging, log, start_heartbeat, tracer.agent_factory)
         self._results = ResultStore()
         # Result refs of the outcomes being handled, until the scheduler accepts them.
         self._candidates: dict[tuple[str, str, int], Any] = {}
         # Workflows too large for per-task lines at info level (see LoggingSettings).
         self._quiet_workflows: set[str] = set()
-        self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop)
+        self._metrics = SupervisorMetrics(settings.metrics, clock)
+        metrics = self._metrics.call_finished
+        self._dispatcher = Dispatcher(self._results, tracer, clock, self._wake_loop, metrics)
         self._finished: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -350,6 +353,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
             self._wake.clear()
             try:
                 self._collect_outcomes()
+                self._metrics.tick(self._scheduler.statistics)
                 if wakeup_s is not None and self._clock.now_s() >= wakeup_s:
                     self._handle(Tick())
                 self._observe_cluster(force=False)
@@ -381,6 +385,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
     # -- commands ------------------------------------------------------------------------
 
     def _execute(self, commands: list[Command]) -> None:
+        self._metrics.commands(commands)
         for command in commands:
             match command:
                 case DispatchBatch():

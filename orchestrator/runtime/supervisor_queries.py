@@ -92,6 +92,17 @@ class SupervisorQueries:
         """Return live agent ids and their pools."""
         return self._scheduler.agents()
 
+    async def agent_health(self) -> dict[str, str]:
+        """Return each watched agent's health as the heartbeat actor sees it (``healthy``...).
+
+        Empty before the first workflow started the heartbeat actor.
+        """
+        heartbeat = self._agents.heartbeat
+        if heartbeat is None:
+            return {}
+        health = await heartbeat.health.remote()
+        return {agent_id: str(state) for agent_id, state in health.items()}
+
     async def agent_handle(self, agent_id: str) -> list[Any]:
         """Return ``[handle]`` of a live agent (empty when unknown); for tests and tools."""
         handle = self._agents.handles.get(agent_id)

@@ -1,12 +1,15 @@
 """`WorkflowTracer`: one span per workflow, and one child span per task attempt.
 
 Attempt spans are made in the supervisor, after the fact, with the start and end times the
-agent measured: tracing then needs no exporter in agent processes, and every attempt span
-has its workflow's span as parent.
+agent measured, and every attempt span has its workflow's span as parent. Their span ids
+are drawn at dispatch and sent with the attempt (`attempt_parent`), so that the spans a
+handler makes inside its agent nest under its attempt's span; agents build their own
+tracer provider with `agent_factory` to export those.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable
 
 from opentelemetry import trace
@@ -18,7 +21,12 @@ from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.states import WorkflowState
 from orchestrator.settings import TracingSettings
-from orchestrator.telemetry.tracing import build_tracer_provider
+from orchestrator.telemetry.propagation import TraceParent
+from orchestrator.telemetry.tracing import (
+    PresetSpanIds,
+    SettingsTracerProviderFactory,
+    build_tracer_provider,
+)
 
 _NS_PER_S = 1_000_000_000
 
@@ -40,16 +48,40 @@ class WorkflowTracer:
         self, factory: Callable[[], trace.TracerProvider] | None, settings: TracingSettings
     ) -> None:
         provider: trace.TracerProvider
+        #: Builds the agents' tracer providers (for the handlers' own spans), or None.
+        self.agent_factory: Callable[[], trace.TracerProvider] | None = factory
         if factory is not None:
             provider = factory()
         elif settings.exporter == "none":
             provider = trace.NoOpTracerProvider()
         else:
             provider = build_tracer_provider(settings)
+            self.agent_factory = SettingsTracerProviderFactory(settings)
         self._provider = provider
         self._tracer = provider.get_tracer("orchestrator")
         self._spans: dict[str, Span] = {}
         self._contexts: dict[str, Context] = {}
+        generator = getattr(provider, "id_generator", None)
+        # Only a provider that takes preset span ids can give the handlers a parent.
+        self._ids = generator if isinstance(generator, PresetSpanIds) else None
+        self._span_ids: dict[int, int] = {}  # attempt id -> its span's id, until it ends
+        self._random = random.Random()
+
+    def attempt_parent(self, order: AttemptOrder) -> TraceParent | None:
+        """Draw the span id of ``order``'s attempt span; return (trace id, span id) or None."""
+        if self._ids is None:
+            return None
+        context = self._contexts.get(order.workflow_id)
+        if context is None:
+            return None
+        trace_id = trace.get_current_span(context).get_span_context().trace_id
+        span_id = self._span_ids[order.attempt_id] = self._random.getrandbits(64) or 1
+        return trace_id, span_id
+
+    def _preset(self, attempt_id: int) -> None:
+        span_id = self._span_ids.pop(attempt_id, None)
+        if span_id is not None and self._ids is not None:
+            self._ids.preset(span_id)
 
     def workflow_started(self, spec: PackedWorkflow) -> None:
         """Open the workflow's span."""
@@ -70,7 +102,9 @@ class WorkflowTracer:
         """Record one attempt as a child span of its workflow's span."""
         context = self._contexts.get(order.workflow_id)
         if context is None:
+            self._span_ids.pop(order.attempt_id, None)
             return
+        self._preset(order.attempt_id)
         span = self._tracer.start_span(
             f"task {order.task_id}",
             context=context,
@@ -105,7 +139,9 @@ class WorkflowTracer:
         for order in orders:
             context = self._contexts.get(order.workflow_id)
             if context is None:
+                self._span_ids.pop(order.attempt_id, None)
                 continue
+            self._preset(order.attempt_id)
             span = self._tracer.start_span(
                 f"task {order.task_id}",
                 context=context,

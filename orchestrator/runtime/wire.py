@@ -36,6 +36,8 @@ class AttemptPayload(NamedTuple):
         last_heartbeat: What an earlier attempt of the task last reported as progress.
         watch_progress: Whether to mark the handler's start as progress (the task has a
             heartbeat timeout).
+        trace_parent: (trace id, span id) of the attempt's span, under which the
+            handler's own spans nest; None when tracing is off.
     """
 
     attempt_id: int
@@ -49,9 +51,14 @@ class AttemptPayload(NamedTuple):
     input_slots: tuple[int, ...]
     last_heartbeat: Any = None
     watch_progress: bool = False
+    trace_parent: tuple[int, int] | None = None
 
 
-def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayload:
+def payload_of(
+    order: AttemptOrder,
+    input_slots: tuple[int, ...],
+    trace_parent: tuple[int, int] | None = None,
+) -> AttemptPayload:
     """Return the payload of ``order`` whose inputs sit at ``input_slots`` of the call."""
     return AttemptPayload(
         order.attempt_id,
@@ -65,6 +72,7 @@ def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayl
         input_slots,
         order.last_heartbeat,
         order.heartbeat_timeout_s is not None,
+        trace_parent,
     )
 
 

@@ -19,16 +19,19 @@ from typing import IO, Any
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 
 from orchestrator.settings import TracingSettings
 
 __all__ = [
     "JsonLinesSpanExporter",
+    "PresetSpanIds",
     "SettingsTracerProviderFactory",
     "TracerProviderFactory",
     "build_tracer_provider",
@@ -190,24 +193,69 @@ def read_spans_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+class PresetSpanIds(IdGenerator):
+    """Random ids, except a span id set in advance for the next span started on a thread.
+
+    An attempt's span is made by the supervisor after the attempt ended (with the times
+    the agent measured), but the spans its handler makes inside the agent must already
+    name it as their parent: the supervisor draws the attempt span's id at dispatch, sends
+    it with the attempt, and presets it here just before making the span.
+    """
+
+    def __init__(self) -> None:
+        self._random = RandomIdGenerator()
+        self._next = threading.local()
+
+    def preset(self, span_id: int) -> None:
+        """Make ``span_id`` the id of the next span started on this thread."""
+        self._next.span_id = span_id
+
+    def generate_span_id(self) -> int:
+        """Return the preset id (once), else a random one."""
+        span_id: int | None = getattr(self._next, "span_id", None)
+        if span_id is not None:
+            self._next.span_id = None
+            return span_id
+        return self._random.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        """Return a random trace id."""
+        return self._random.generate_trace_id()
+
+
+def _otlp_exporter(settings: TracingSettings) -> SpanExporter:
+    # OTLP over HTTP (protobuf): what collectors (OpenTelemetry Collector, Jaeger, Tempo)
+    # accept on port 4318, with no gRPC stack to keep in step with Ray's own grpcio.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=settings.otlp_endpoint, timeout=settings.otlp_timeout_s)
+
+
 def build_tracer_provider(settings: TracingSettings) -> TracerProvider:
     """Return a new tracer provider for ``settings``; the global provider is left alone.
 
     Spans are exported synchronously as they end (``SimpleSpanProcessor``), so a trace is
-    complete on disk as soon as its last span ends.
+    complete on disk as soon as its last span ends; OTLP spans go in batches, in the
+    background (flushed when the provider shuts down).
 
     Args:
         settings: ``exporter`` is ``none`` (spans are made but go nowhere), ``console``
-            (stdout) or ``jsonl`` (``jsonl_path``); ``service_name`` becomes the
-            ``service.name`` resource attribute.
+            (stdout), ``jsonl`` (``jsonl_path``) or ``otlp`` (OTLP/HTTP to
+            ``otlp_endpoint``); ``service_name`` becomes the ``service.name`` resource
+            attribute.
     """
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: settings.service_name}))
+    provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: settings.service_name}),
+        id_generator=PresetSpanIds(),
+    )
     if settings.exporter == "console":
         # OpenTelemetry's default ``out`` is the sys.stdout of its import time; pass the
         # current one so replacements (Ray's log redirection, pytest's capture) are followed.
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
     elif settings.exporter == "jsonl":
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(settings.jsonl_path)))
+    elif settings.exporter == "otlp":
+        provider.add_span_processor(BatchSpanProcessor(_otlp_exporter(settings)))
     return provider
 
 

@@ -110,3 +110,27 @@ def test_every_attempt_is_a_span_under_its_workflow_span(
     assert attempts["first"]["status"] == "OK"
     assert attempts["second"]["status"] == "ERROR"
     assert "traced failure" in attempts["second"]["status_description"]
+
+
+def test_a_handlers_own_spans_nest_under_its_attempt_span(
+    orchestrator: Orchestrator, traces_path: Path
+) -> None:
+    wf = Workflow("nested")
+    wf.task("work", workloads.traced_work, args=(21,))
+    run = orchestrator.submit(wf)
+    run.wait(timeout_s=60)
+    assert run.result("work") == 42
+
+    spans = read_spans_jsonl(traces_path)
+    [attempt] = [
+        s
+        for s in spans
+        if s["name"] == "task work" and s["attributes"].get("workflow.id") == run.id
+    ]
+    inner = [s for s in spans if s["name"] == "inner work" and s["attributes"].get("n") == 21]
+    assert len(inner) == 1, "the agent exported the handler's span to the same file"
+    assert inner[0]["parent_span_id"] == attempt["span_id"]
+    assert inner[0]["trace_id"] == attempt["trace_id"]
+    # Inside the attempt's time on the agent.
+    assert attempt["start_time_ns"] <= inner[0]["start_time_ns"]
+    assert inner[0]["end_time_ns"] <= attempt["end_time_ns"]

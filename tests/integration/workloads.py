@@ -213,3 +213,12 @@ def undo(ledger: str, result: Any) -> str:
     """A compensation: record what it undoes (the result of the task it compensates)."""
     record(ledger, {"undo": result})
     return f"undid {result}"
+
+
+def traced_work(n: int) -> int:
+    """Make a span of its own with OpenTelemetry's API, as a user's handler would."""
+    from opentelemetry import trace
+
+    with trace.get_tracer("user-code").start_as_current_span("inner work") as span:
+        span.set_attribute("n", n)
+        return n * 2

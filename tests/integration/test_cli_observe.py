@@ -1,0 +1,49 @@
+"""``orchestrator tasks|why|agents|status --follow`` against the running orchestrator."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator import Orchestrator, Workflow
+from orchestrator.cli import main
+from tests.integration import workloads
+
+pytestmark = pytest.mark.integration
+
+
+def test_tasks_why_agents_and_follow_tell_what_happened(orchestrator: Orchestrator) -> None:
+    wf = Workflow("observed")
+    first = wf.task("first", workloads.add, args=(1, 2))
+    wf.task("broken", workloads.fail, args=("observed failure",), depends_on=[first])
+    run = orchestrator.submit(wf)
+    runner = CliRunner()
+
+    followed = runner.invoke(main, ["status", run.id, "--follow", "--interval", "0.1"])
+    assert followed.exit_code == 1, followed.output  # it failed
+    assert f"{run.id}: failed 2/2" in followed.output
+
+    listed = runner.invoke(main, ["tasks", run.id])
+    assert listed.exit_code == 0, listed.output
+    assert "first" in listed.output and "broken" in listed.output
+    assert "2 of 2 task(s)" in listed.output
+    failed_only = runner.invoke(main, ["tasks", run.id, "--state", "failed"])
+    assert "1 of 2 task(s)" in failed_only.output
+    assert "ValueError" in failed_only.output
+
+    why = runner.invoke(main, ["why", run.id, "broken"])
+    assert why.exit_code == 0, why.output
+    assert f"{run.id}/broken: failed" in why.output
+    assert "error: ValueError: observed failure" in why.output
+    assert "traceback (last attempt):" in why.output
+    assert "raise ValueError(message)" in why.output
+
+    agents = runner.invoke(main, ["agents"])
+    assert agents.exit_code == 0, agents.output
+    assert "functions" in agents.output  # the pool of plain functions, and its agent
+    assert "healthy" in agents.output
+
+    for args in (["tasks", "nope"], ["why", run.id, "nope"], ["why", "nope", "x"]):
+        refused = runner.invoke(main, args)
+        assert refused.exit_code == 2, (args, refused.output)
+        assert "nope" in refused.output
