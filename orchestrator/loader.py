@@ -206,14 +206,15 @@ def _agents(entries: Any, problems: list[Problem]) -> list[AgentSpec]:
 
 def _check_functions(tasks: list[Any], data: Any, problems: list[Problem]) -> None:
     for index, task in enumerate(tasks):
-        if not isinstance(task, Mapping) or not isinstance(task.get("function"), str):
-            continue
-        try:
-            function = import_object(task["function"])
-        except ImportError as exc:
-            where = format_location(("tasks", index, "function"), data)
-            problems.append(Problem(where, str(exc)))
-            continue
-        if not callable(function):
-            where = format_location(("tasks", index, "function"), data)
-            problems.append(Problem(where, f"{task['function']!r} is not callable"))
+        for key in ("function", "run_if"):
+            if not isinstance(task, Mapping) or not isinstance(task.get(key), str):
+                continue
+            try:
+                function = import_object(task[key])
+            except ImportError as exc:
+                where = format_location(("tasks", index, key), data)
+                problems.append(Problem(where, str(exc)))
+                continue
+            if not callable(function):
+                where = format_location(("tasks", index, key), data)
+                problems.append(Problem(where, f"{task[key]!r} is not callable"))

@@ -29,6 +29,8 @@ class AttemptOrder(NamedTuple):
             reported (``ctx.last_heartbeat``), so that it can resume where it stopped.
         heartbeat_timeout_s: The task's heartbeat timeout, or None: with it, the agent
             marks when the handler starts, which starts the timeout's clock.
+        run_if: The task's predicate on its upstream results, or None (see
+            `TaskSpec.run_if`): the agent evaluates it before running the task.
     """
 
     attempt_id: int
@@ -42,6 +44,7 @@ class AttemptOrder(NamedTuple):
     priority: Priority
     last_heartbeat: Any = None
     heartbeat_timeout_s: float | None = None
+    run_if: Any = None
 
 
 class _Command(BaseModel):

@@ -373,6 +373,7 @@ class Dispatcher:
                     _PRIORITIES[task.priority],
                     task.last_heartbeat,
                     watched_s,
+                    task.extras.run_if if task.extras is not None else None,
                 )
             )
         if not orders:

@@ -303,6 +303,12 @@ class TaskSpec(BaseModel):
             ended: ``run`` (it goes on; the miss is reported), ``skip`` (unless it is
             running, it is skipped, and so are the tasks that need it) or ``fail`` (it
             fails now with ``DeadlineMissed``, a running attempt stopped).
+        run_if: A predicate on the upstream results (a callable or its import path):
+            called as ``run_if(inputs)`` with ``{upstream task id: result}`` (None for an
+            upstream that did not succeed) on the agent, just before the task would run;
+            a false answer skips the task (``ConditionNotMet``), and the tasks after it
+            follow their trigger rules. A predicate that raises fails the task, without
+            retry.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -332,6 +338,7 @@ class TaskSpec(BaseModel):
     trigger_rule: Literal[
         "all_success", "all_done", "all_failed", "one_failed", "one_success", "none_failed"
     ] = "all_success"
+    run_if: FunctionRef | None = None
 
     @model_validator(mode="before")
     @classmethod

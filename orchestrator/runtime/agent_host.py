@@ -23,6 +23,7 @@ from orchestrator.agent import NonRetryableError, TaskContext, running
 from orchestrator.core.events import AttemptOutcome, AttemptProgress
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.import_paths import import_object
+from orchestrator.runtime.conditions import judge
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging
@@ -101,6 +102,12 @@ class AgentHost:
                 results.append(None)
                 continue
             inputs = {task: values[slot] for task, slot in zip(item.input_ids, slots, strict=True)}
+            if item.run_if is not None:  # a conditional task: its predicate decides first
+                judged = judge(item.attempt_id, item.run_if, inputs, time.time())
+                if judged is not None:
+                    outcomes.append(judged)
+                    results.append(None)
+                    continue
             args, kwargs, function = item.args, item.kwargs, item.function
             started = time.time()
             with self._lock:

@@ -36,6 +36,7 @@ class AttemptPayload(NamedTuple):
         last_heartbeat: What an earlier attempt of the task last reported as progress.
         watch_progress: Whether to mark the handler's start as progress (the task has a
             heartbeat timeout).
+        run_if: The task's predicate on its upstream results, or None.
     """
 
     attempt_id: int
@@ -49,6 +50,7 @@ class AttemptPayload(NamedTuple):
     input_slots: tuple[int, ...]
     last_heartbeat: Any = None
     watch_progress: bool = False
+    run_if: Any = None
 
 
 def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayload:
@@ -65,6 +67,7 @@ def payload_of(order: AttemptOrder, input_slots: tuple[int, ...]) -> AttemptPayl
         input_slots,
         order.last_heartbeat,
         order.heartbeat_timeout_s is not None,
+        order.run_if,
     )
 
 

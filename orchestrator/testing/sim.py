@@ -417,6 +417,23 @@ class SimRuntime:
                     )
                 )
                 continue
+            if order.run_if is not None and not order.run_if(dict.fromkeys(order.inputs)):
+                # A conditional task whose predicate answers false (the simulated agent
+                # has no results: the predicate is given None for each upstream).
+                self.ledger.condition_skips.append((order.workflow_id, order.task_id))
+                outcomes.append(
+                    AttemptOutcome(
+                        order.attempt_id,
+                        False,
+                        time_s,
+                        time_s,
+                        error_type="ConditionNotMet",
+                        error_message="run_if answered False",
+                        retryable=False,
+                        skipped=True,
+                    )
+                )
+                continue
             behaviour = self.behaviour(order)
             if behaviour.crash:
                 self.ledger.crashes.append((order.workflow_id, order.task_id, order.attempt))
