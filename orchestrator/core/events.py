@@ -143,11 +143,15 @@ class WorkflowResumeRequested(_Event):
 
 
 class WorkflowEdited(_Event):
-    """A user added tasks to a running workflow (see `orchestrator.core.editing`)."""
+    """A user added tasks to a running workflow (see `orchestrator.core.editing`).
+
+    ``edges``: new dependencies of its existing tasks, ``(task, upstream)`` pairs.
+    """
 
     kind: Literal["workflow_edited"] = "workflow_edited"
     workflow_id: str
     additions: Annotated[PackedWorkflow, SkipValidation]
+    edges: tuple[tuple[str, str], ...] = ()
 
 
 class WorkflowRestored(_Event):

@@ -148,9 +148,17 @@ class SupervisorClient:
         """Cancel every unfinished task of a workflow."""
         self._call("cancel", workflow_id, reason)
 
-    def edit(self, workflow_id: str, additions: PackedWorkflow) -> tuple[Problem, ...]:
-        """Add tasks to a running workflow; return the problems that refused the edit."""
-        problems: tuple[Problem, ...] = self._call("edit", workflow_id, additions)
+    def edit(
+        self,
+        workflow_id: str,
+        additions: PackedWorkflow,
+        edges: tuple[tuple[str, str], ...] = (),
+    ) -> tuple[Problem, ...]:
+        """Add tasks (and ``edges``: new dependencies, ``(task, upstream)``) to a workflow.
+
+        Returns the problems that refused the edit (none: it was applied).
+        """
+        problems: tuple[Problem, ...] = self._call("edit", workflow_id, additions, edges)
         return problems
 
     def pause(

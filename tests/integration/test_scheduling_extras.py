@@ -1,12 +1,13 @@
-"""Conditional tasks on local Ray: the agent judges ``run_if`` on the upstream results."""
+"""On local Ray: conditional tasks (``run_if`` judged by the agent) and new dependencies."""
 
 from __future__ import annotations
 
 import pytest
 
-from orchestrator import Orchestrator, Workflow
+from orchestrator import Orchestrator, Workflow, WorkflowRejectedError
 from orchestrator.core.states import TaskState, WorkflowState
 from tests.integration import placement_workloads as work
+from tests.integration import workloads
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +65,30 @@ def test_a_predicate_that_raises_fails_its_task_without_retry(orchestrator: Orch
     assert info.attempts == 1
     assert info.error_type == "ConditionError"
     assert "raised KeyError" in (info.error_message or "")
+
+
+def test_new_dependencies_hold_a_task_that_has_not_started(orchestrator: Orchestrator) -> None:
+    # Given slow -> late, and quick alone
+    wf = Workflow("edges")
+    wf.task("slow", workloads.sleep_then, args=(3.0, "slow"))
+    wf.task("late", work.value, args=("late",), depends_on=["slow"])
+    wf.task("quick", work.value, args=("quick",))
+    run = orchestrator.submit(wf)
+    # When late must also wait for a new task, itself after quick
+    extra = Workflow("extra")
+    extra.task("check", workloads.sleep_then, args=(0.5, "checked"), depends_on=["quick"])
+    assert run.add_dependencies({"late": ["check", "quick"]}, tasks=extra) == ["check"]
+    # And an edit naming a task already running, or an unknown one, is refused whole
+    with pytest.raises(WorkflowRejectedError) as exc:
+        run.add_dependencies({"slow": ["quick"], "ghost": ["quick"]})
+    text = str(exc.value)
+    assert "task 'slow' is running" in text or "task 'slow' is succeeded" in text
+    assert "task 'ghost' is not in the workflow" in text
+    # Then late ran after check, and the workflow succeeded with 4 tasks
+    status = run.wait(timeout_s=120)
+    assert status.state is WorkflowState.SUCCEEDED
+    assert status.total == 4
+    late, check = run.task("late"), run.task("check")
+    assert late.started_s is not None and check.finished_s is not None
+    assert late.started_s >= check.finished_s
+    assert run.result("check") == "checked"
