@@ -22,8 +22,9 @@ entries with a ``title``, or tags holding one) as tasks of one handler
 (`orchestrator.taskmaster`).
 
 Every problem (syntax, unknown field, wrong type, unknown agent, import path that does not
-resolve, cycle, missing dependency, negative resources) is reported at once, located by
-task id, before anything runs.
+resolve, cycle, missing dependency, negative resources, a bad schedule) is reported at
+once, located by task id, before anything runs. A file may also declare when it runs
+(``schedule:`` or ``on_topic:``, see `orchestrator.workflow_triggers`).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
 from orchestrator.import_paths import import_object
 from orchestrator.validation_problems import format_location, problems_from_validation_error
 from orchestrator.workflow import structure_problems
+from orchestrator.workflow_triggers import TRIGGER_KEYS, read_trigger
 
-_TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks"}
+_TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks", *TRIGGER_KEYS}
 
 
 def read_document(path: str | Path) -> Any:
@@ -120,10 +122,14 @@ def workflow_from_mapping(data: Any, *, default_name: str = "workflow") -> Workf
         )
     name = str(data.get("name", default_name))
     problems = [
-        Problem(str(key), "unknown field (expected name, id, metadata, agents, tasks)")
+        Problem(
+            str(key),
+            "unknown field (expected name, id, metadata, agents, tasks, schedule, on_topic)",
+        )
         for key in data
         if key not in _TOP_LEVEL_KEYS
     ]
+    problems.extend(read_trigger(data, name)[1])
     agents = _agents(data.get("agents") or [], problems)
     tasks = _tasks(data, problems)
     document = {key: value for key, value in data.items() if key in {"name", "id", "metadata"}}
