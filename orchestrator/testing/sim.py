@@ -474,6 +474,8 @@ class SimRuntime:
         if not alive:
             self.ledger.stale_deliveries += len(call.outcomes)
         for done in call.outcomes:
+            if done.skipped:
+                continue  # its run_if answered false: the handler never ran
             order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
             key = (order.workflow_id, order.task_id)
             self.ledger.effects[(*key, order.attempt)] = done.ok
