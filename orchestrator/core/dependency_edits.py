@@ -15,7 +15,8 @@ depend on:
 A refused edit changes nothing. Once applied (`add_edges`), a ready task that must now
 wait goes back to pending; an edge to an upstream that already failed or was skipped
 skips a task with the default rule at once, and another rule judges it again. Ranks on
-the critical path are kept as they were computed at submission.
+the critical path are kept as they were computed at submission. With durable state the
+supervisor stores the edges with the workflow's spec (`runtime.checkpoint_write`).
 """
 
 from __future__ import annotations

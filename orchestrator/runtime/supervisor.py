@@ -206,8 +206,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
             self._handle(WorkflowEdited(workflow_id=workflow_id, additions=additions, edges=edges))
         except WorkflowRejectedError as exc:
             return exc.problems
-        if additions.rows:  # new dependencies alone are not stored (see the README)
-            self._durability.edited(workflow_id, additions)
+        self._durability.edited(workflow_id, additions, edges)
         await self._save_now()
         return ()
 
