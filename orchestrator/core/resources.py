@@ -112,6 +112,10 @@ class ResourceSpec(BaseModel):
                 raise ValueError(f"{name!r} cannot be a custom resource name")
             if amount < 0:
                 raise ValueError(f"custom resource {name!r} must be >= 0, got {amount:g}")
+            if amount > 1 and amount != int(amount):  # Ray's own rule
+                raise ValueError(
+                    f"custom resource {name!r}: {amount:g} is above 1, so must be whole"
+                )
         return {name: float(amount) for name, amount in sorted(value.items()) if amount > 0}
 
     @field_validator("node_labels")

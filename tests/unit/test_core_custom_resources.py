@@ -27,8 +27,9 @@ def test_keys_that_are_no_field_are_custom_resources() -> None:
     assert hash(spec) == hash(ResourceSpec(num_cpus=0.5, custom={"db_conn": 1, A100: 1}))
     assert spec.as_vector().custom == ((A100, 1.0), ("db_conn", 1.0))
     assert spec.label() == f"cpu=0.5,gpu=0,mem=0,{A100}=1,db_conn=1"
-    # A zero amount asks for nothing and does not make another pool
+    # A zero amount asks for nothing and does not make another pool; fractions up to 1
     assert ResourceSpec(custom={"db_conn": 0}) == ResourceSpec()
+    assert ResourceSpec(custom={"slot": 0.25}).custom == {"slot": 0.25}
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,7 @@ def test_keys_that_are_no_field_are_custom_resources() -> None:
         ({"GPU": 1}, ("GPU",), "Extra inputs are not permitted"),
         ({"custom": {"memory": 1}}, ("custom",), "'memory' cannot be a custom resource name"),
         ({"db_conn": -1}, ("custom",), "custom resource 'db_conn' must be >= 0"),
+        ({"db_conn": 1.5}, ("custom",), "1.5 is above 1, so must be whole"),
         ({"db_conn": 1, "custom": {"db_conn": 2}}, (), "custom resource 'db_conn' is given"),
         ({"placement": "scatter"}, ("placement",), "'pack' or 'spread'"),
         ({"node_labels": {"": "x"}}, ("node_labels",), "a node label needs a non-empty name"),
