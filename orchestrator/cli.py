@@ -15,8 +15,8 @@ from orchestrator.cli_workflows import COMMANDS
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import WorkflowState
-from orchestrator.loader import load_workflow_file
-from orchestrator.workflow_triggers import describe, load_trigger
+from orchestrator.loader import load_trigger, load_workflow_file
+from orchestrator.workflow_triggers import describe
 
 #: Exit codes: success, a task failed, the input was refused.
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2

@@ -39,6 +39,7 @@ from pydantic import ValidationError
 
 from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
+from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
 from orchestrator.import_paths import import_object
 from orchestrator.validation_problems import format_location, problems_from_validation_error
@@ -111,6 +112,15 @@ def load_workflow_file(
         name = stem if tag == "master" else f"{stem}-{tag}"
         return load_taskmaster(data, tag=tag, handler=taskmaster_handler, name=name)
     return workflow_from_mapping(data, default_name=Path(path).stem)
+
+
+def load_trigger(path: str | Path) -> ScheduleSpec | None:
+    """Return the schedule or trigger (``schedule:``, ``on_topic:``) of a valid workflow file."""
+    data = read_document(path)
+    if not isinstance(data, Mapping) or not TRIGGER_KEYS & set(data):
+        return None
+    schedule, _ = read_trigger(data, str(data.get("name", Path(path).stem)))
+    return schedule
 
 
 def workflow_from_mapping(data: Any, *, default_name: str = "workflow") -> WorkflowSpec:

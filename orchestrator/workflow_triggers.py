@@ -16,7 +16,6 @@ to the workflow's name. Problems are reported with the rest of the file's, locat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -80,14 +79,3 @@ def describe(schedule: ScheduleSpec) -> str:
         else f"every {schedule.every_s:g} s"
     )
     return f"scheduled as {schedule.name!r}: {when}; missed runs: {schedule.missed}; {overlap}"
-
-
-def load_trigger(path: str | Path) -> ScheduleSpec | None:
-    """Return the schedule or trigger of a workflow file that loaded without problems."""
-    from orchestrator.loader import read_document
-
-    data = read_document(path)
-    if not isinstance(data, Mapping) or not TRIGGER_KEYS & set(data):
-        return None
-    schedule, _ = read_trigger(data, str(data.get("name", Path(path).stem)))
-    return schedule

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from orchestrator.cli import EXIT_REJECTED, main
 from orchestrator.core.errors import WorkflowRejectedError
-from orchestrator.loader import load_workflow_file, workflow_from_mapping
-from orchestrator.workflow_triggers import describe, load_trigger, read_trigger
+from orchestrator.loader import load_trigger, load_workflow_file, workflow_from_mapping
+from orchestrator.workflow_triggers import describe, read_trigger
 
 TASKS = [{"id": "a", "function": "tests.integration.workloads:add", "args": [1, 2]}]
 
