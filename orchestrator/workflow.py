@@ -131,6 +131,7 @@ class Workflow:
         trigger_rule: str = "all_success",
         reads: Iterable[str] = (),
         writes: Iterable[str] = (),
+        preemptible: bool = False,
         run_if: Callable[[Mapping[str, Any]], bool] | str | None = None,
     ) -> TaskHandle:
         """Add a task and return its handle.
@@ -168,6 +169,9 @@ class Workflow:
             trigger_rule: When the task runs once its upstream tasks ended:
                 ``all_success`` (default), ``all_done``, ``all_failed``, ``one_failed``,
                 ``one_success``, ``none_failed``.
+            preemptible: A CRITICAL task finding no free agent may stop this one's
+                attempt (``ctx.should_stop``, then its agent after a grace period); it
+                is re-queued without counting a failure.
             run_if: A predicate (or its import path) called with ``{upstream id:
                 result}`` on the agent just before the task would run; False skips the
                 task, and the tasks after it follow their trigger rules.
@@ -206,6 +210,8 @@ class Workflow:
             fields["reads"] = tuple(reads)
         if writes:
             fields["writes"] = tuple(writes)
+        if preemptible:
+            fields["preemptible"] = True
         if cache is not False:
             fields["cache"] = cache
         fields.update((name, value) for name, value in scalars.items() if value is not None)

@@ -32,6 +32,7 @@ class TaskExtras(NamedTuple):
         trigger_rule: When it runs once its upstream tasks ended (`core.triggers`).
         reads: Named resources it reads (shared with other readers).
         writes: Named resources it writes (alone: see `core.conflicts`).
+        preemptible: A CRITICAL task may stop it (see `core.preemption`).
         run_if: Predicate on the upstream results, evaluated by the agent (or None).
     """
 
@@ -46,6 +47,7 @@ class TaskExtras(NamedTuple):
     trigger_rule: str = "all_success"
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    preemptible: bool = False
     run_if: Any = None
 
     @property
@@ -73,6 +75,7 @@ class TaskExtras(NamedTuple):
             task.trigger_rule,
             task.reads,
             task.writes,
+            task.preemptible,
             task.run_if,
         )
         return None if extras == _NO_EXTRAS else extras
