@@ -1,6 +1,6 @@
-"""``python -m benchmarks [dispatch] [core] [workflows] [memory] [--quick] [--repeats N]``.
+"""``python -m benchmarks [dispatch] [core] [workflows] [memory] ... [--quick] [--repeats N]``.
 
-Runs the named benchmarks (all four by default), writes
+Runs the named benchmarks (all by default), writes
 ``benchmarks/results/<name>.json`` and ``<name>.md`` for each, rebuilds
 ``benchmarks/results/README.md`` from every result there, and prints the tables.
 """
@@ -33,6 +33,7 @@ BENCHMARKS = {
     "priority": "benchmarks.priority",
     "fetch": "benchmarks.results_fetch",
     "stall": "benchmarks.submit_stall",
+    "critical_path": "benchmarks.critical_path",
 }
 
 

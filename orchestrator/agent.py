@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import structlog
@@ -169,6 +170,9 @@ class Agent:
         num_cpus: CPUs each replica reserves.
         num_gpus: GPUs each replica reserves.
         memory_bytes: Memory each replica reserves.
+        custom_resources: Ray custom resources each replica reserves, by name.
+        node_labels: Labels a node must carry to host a replica.
+        placement: ``pack`` (default) or ``spread`` replicas over nodes.
         replicas: Most replicas at once.
         min_replicas: Replicas kept alive when idle.
         max_concurrency: Tasks a replica runs at once (in threads).
@@ -180,6 +184,9 @@ class Agent:
     num_cpus: ClassVar[float] = 1.0
     num_gpus: ClassVar[float] = 0.0
     memory_bytes: ClassVar[int] = 0
+    custom_resources: ClassVar[Mapping[str, float]] = MappingProxyType({})
+    node_labels: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    placement: ClassVar[str] = "pack"
     replicas: ClassVar[int] = 1
     min_replicas: ClassVar[int] = 0
     max_concurrency: ClassVar[int] = 1
@@ -205,7 +212,8 @@ def agent_spec(agent_class: type[Any] | str, **overrides: Any) -> AgentSpec:
     Args:
         agent_class: The class, or its import path ``module:Class`` (then resolved here).
         **overrides: Fields of `AgentSpec` to set instead of the class's values; the
-            resource fields ``num_cpus``, ``num_gpus`` and ``memory_bytes`` too.
+            resource fields ``num_cpus``, ``num_gpus``, ``memory_bytes``,
+            ``custom_resources``, ``node_labels`` and ``placement`` too.
 
     Raises:
         pydantic.ValidationError: a declared value is invalid (e.g. negative CPUs); the
@@ -222,6 +230,9 @@ def agent_spec(agent_class: type[Any] | str, **overrides: Any) -> AgentSpec:
         "memory_bytes": overrides.pop(
             "memory_bytes", getattr(cls, "memory_bytes", defaults.memory_bytes)
         ),
+        "custom": dict(overrides.pop("custom_resources", getattr(cls, "custom_resources", {}))),
+        "node_labels": dict(overrides.pop("node_labels", getattr(cls, "node_labels", {}))),
+        "placement": overrides.pop("placement", getattr(cls, "placement", "pack")),
     }
     values: dict[str, Any] = {
         "name": agent_name(cls),

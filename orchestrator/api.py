@@ -23,6 +23,7 @@ from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
+from orchestrator.api_editing import RunEditing
 from orchestrator.api_schedules import SchedulingCalls
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import WorkflowRejectedError
@@ -67,7 +68,7 @@ class TaskFailedError(RuntimeError):
         )
 
 
-class WorkflowRun:
+class WorkflowRun(RunEditing):
     """A submitted workflow: follow it, wait for it, read its results.
 
     Args:

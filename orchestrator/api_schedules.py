@@ -95,6 +95,21 @@ class SchedulingCalls:
         """Publish a message on ``topic``; return the ids of the runs it started."""
         return self.client.publish(topic, payload)
 
+    def add_schedule(
+        self, workflow: Workflow | WorkflowSpec, schedule: ScheduleSpec
+    ) -> ScheduleInfo:
+        """Start ``workflow`` as ``schedule`` says (a cron, an interval or a topic).
+
+        The form behind `schedule` and `on`, for a `ScheduleSpec` made already (as a
+        workflow file's ``schedule:`` or ``on_topic:``).
+
+        Raises:
+            WorkflowRejectedError: the workflow is invalid.
+            ValueError: a schedule or trigger of that name exists.
+        """
+        spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
+        return self._add(spec, schedule)
+
     def _add(self, spec: WorkflowSpec, schedule: ScheduleSpec) -> ScheduleInfo:
         packed = PackedWorkflow.pack(spec.model_copy(update={"id": None}))
         check_structure(packed)

@@ -18,7 +18,8 @@ from orchestrator.cli_workflows import COMMANDS
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import WorkflowState
-from orchestrator.loader import load_workflow_file
+from orchestrator.loader import load_trigger, load_workflow_file
+from orchestrator.workflow_triggers import describe
 
 #: Exit codes: success, a task failed, the input was refused.
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
@@ -106,6 +107,9 @@ def validate(
     if not_run:
         click.echo(f"not run (done or cancelled): {not_run.replace(',', ', ')}")
     _report_conflicts(spec)
+    schedule = load_trigger(workflow_file)
+    if schedule is not None:
+        click.echo(describe(schedule))
 
 
 def _report_conflicts(spec: WorkflowSpec) -> None:
@@ -138,6 +142,12 @@ def _report_conflicts(spec: WorkflowSpec) -> None:
 @_tag
 @_taskmaster_handler
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--once", is_flag=True, help="A scheduled file: run it once now, not on schedule.")
+@click.option(
+    "--max-runs",
+    type=click.IntRange(min=1),
+    help="A scheduled file: stop once this many runs have ended (default: when interrupted).",
+)
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False),
@@ -153,11 +163,15 @@ def run(
     tag: str,
     taskmaster_handler: str | None,
     progress: bool,
+    once: bool,
+    max_runs: int | None,
     output_dir: str | None,
 ) -> None:
     """Run WORKFLOW_FILE and summarise it.
 
     WORKFLOW_FILE: YAML, JSON, a WfCommons WfFormat instance or a Taskmaster tasks.json.
+    A file with a ``schedule`` or ``on_topic`` is served until interrupted (or
+    ``--max-runs``); ``--once`` runs it one time now.
     """
     if max_cores is None:
         max_cores = slots  # a task wider than the cluster could never run
@@ -172,7 +186,12 @@ def run(
             update={"ray": settings.ray.model_copy(update={"num_cpus": slots})}
         )
     console = Console()
+    schedule = None if once else load_trigger(workflow_file)
     with Orchestrator(address, settings=settings) as orchestrator:
+        if schedule is not None:
+            from orchestrator.cli_triggers import serve
+
+            sys.exit(serve(orchestrator, spec, schedule, console, max_runs=max_runs))
         try:
             workflow_run = orchestrator.submit(spec)
         except WorkflowRejectedError as exc:

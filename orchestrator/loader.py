@@ -22,8 +22,9 @@ entries with a ``title``, or tags holding one) as tasks of one handler
 (`orchestrator.taskmaster`).
 
 Every problem (syntax, unknown field, wrong type, unknown agent, import path that does not
-resolve, cycle, missing dependency, negative resources) is reported at once, located by
-task id, before anything runs.
+resolve, cycle, missing dependency, negative resources, a bad schedule) is reported at
+once, located by task id, before anything runs. A file may also declare when it runs
+(``schedule:`` or ``on_topic:``, see `orchestrator.workflow_triggers`).
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.handler_policy import HandlerPolicy
 from orchestrator.core.input_limits import argument_problems, workflow_size_problem
+from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import AgentSpec, TaskSpec, WorkflowSpec
 from orchestrator.import_paths import import_object, reference_problem
 from orchestrator.loader_secrets import with_secrets
 from orchestrator.validation_problems import format_location, problems_from_validation_error
 from orchestrator.workflow import structure_problems
+from orchestrator.workflow_triggers import TRIGGER_KEYS, read_trigger
 
-_TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks"}
+_TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks", *TRIGGER_KEYS}
 
 
 def read_document(path: str | Path) -> Any:
@@ -152,11 +155,20 @@ def handler_references(spec: WorkflowSpec) -> list[tuple[str, str]]:
         if isinstance(agent.agent_class, str):
             found.append((f"agents[{agent.name!r}].class", agent.agent_class))
     for task in spec.tasks:
-        for field in ("function", "compensate"):
+        for field in ("function", "compensate", "run_if"):
             value = getattr(task, field)
             if isinstance(value, str):
                 found.append((f"tasks[{task.id!r}].{field}", value))
     return found
+
+
+def load_trigger(path: str | Path) -> ScheduleSpec | None:
+    """Return the schedule or trigger (``schedule:``, ``on_topic:``) of a valid workflow file."""
+    data = read_document(path)
+    if not isinstance(data, Mapping) or not TRIGGER_KEYS & set(data):
+        return None
+    schedule, _ = read_trigger(data, str(data.get("name", Path(path).stem)))
+    return schedule
 
 
 def workflow_from_mapping(
@@ -186,10 +198,14 @@ def workflow_from_mapping(
         )
     name = str(data.get("name", default_name))
     problems = [
-        Problem(str(key), "unknown field (expected name, id, metadata, agents, tasks)")
+        Problem(
+            str(key),
+            "unknown field (expected name, id, metadata, agents, tasks, schedule, on_topic)",
+        )
         for key in data
         if key not in _TOP_LEVEL_KEYS
     ]
+    problems.extend(read_trigger(data, name)[1])
     agents = _agents(data.get("agents") or [], problems, policy)
     tasks = _tasks(data, problems, policy)
     document = {key: value for key, value in data.items() if key in {"name", "id", "metadata"}}
@@ -294,7 +310,7 @@ def _check_functions(
     for index, task in enumerate(tasks):
         if not isinstance(task, Mapping):
             continue
-        for field in ("function", "compensate"):
+        for field in ("function", "compensate", "run_if"):
             path = task.get(field)
             if isinstance(path, str):
                 where = format_location(("tasks", index, field), data)

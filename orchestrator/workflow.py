@@ -132,6 +132,7 @@ class Workflow:
         reads: Iterable[str] = (),
         writes: Iterable[str] = (),
         preemptible: bool = False,
+        run_if: Callable[[Mapping[str, Any]], bool] | str | None = None,
     ) -> TaskHandle:
         """Add a task and return its handle.
 
@@ -145,7 +146,8 @@ class Workflow:
             depends_on: Tasks (ids or handles) to wait for besides those used as inputs.
             priority: CRITICAL, HIGH, MEDIUM (default), LOW or BACKGROUND.
             deadline: Earlier deadlines run first within a priority (time-zone aware).
-            resources: CPU/GPU/memory for this task; defaults to the agent's declaration.
+            resources: CPU/GPU/memory (and custom resources, node labels, placement)
+                for this task; defaults to the agent's declaration.
             retry: Retry policy, or its fields as a mapping.
             timeout_s: Longest one attempt may run.
             estimated_duration_s: Hint that favours tasks on long chains.
@@ -170,6 +172,9 @@ class Workflow:
             preemptible: A CRITICAL task finding no free agent may stop this one's
                 attempt (``ctx.should_stop``, then its agent after a grace period); it
                 is re-queued without counting a failure.
+            run_if: A predicate (or its import path) called with ``{upstream id:
+                result}`` on the agent just before the task would run; False skips the
+                task, and the tasks after it follow their trigger rules.
 
         Raises:
             WorkflowRejectedError: the task is invalid; the error names each bad field.
@@ -195,6 +200,7 @@ class Workflow:
             "cache_ttl_s": cache_ttl_s,
             "not_before": not_before,
             "delay_s": delay_s,
+            "run_if": run_if,
         }
         if on_deadline_miss != "run":
             fields["on_deadline_miss"] = on_deadline_miss

@@ -31,6 +31,8 @@ class AttemptOrder(NamedTuple):
             marks when the handler starts, which starts the timeout's clock.
         queued_s: How long the task waited in its pool's ready queue before this
             dispatch (metrics: queue wait).
+        run_if: The task's predicate on its upstream results, or None (see
+            `TaskSpec.run_if`): the agent evaluates it before running the task.
     """
 
     attempt_id: int
@@ -45,6 +47,7 @@ class AttemptOrder(NamedTuple):
     last_heartbeat: Any = None
     heartbeat_timeout_s: float | None = None
     queued_s: float = 0.0
+    run_if: Any = None
 
 
 class _Command(BaseModel):

@@ -426,6 +426,7 @@ class Dispatcher:
                     task.last_heartbeat,
                     watched_s,
                     max(now_s - task.ready_s, 0.0),
+                    task.extras.run_if if task.extras is not None else None,
                 )
             )
         if not orders:

@@ -2,7 +2,9 @@
 
 An edit is a `PackedWorkflow` of the new tasks (and the agents they use that it declares).
 Its tasks may depend on tasks of the workflow, old or new; nothing old may come to depend
-on a new task. Everything is checked before anything changes: ids, dependencies, cycles,
+on a new task through the tasks' own fields; an edit may also give existing tasks that
+have not started new upstream tasks, old or new (``edges``, see `dependency_edits`).
+Everything is checked before anything changes: ids, dependencies, cycles,
 agents, resources (`edit_problems`); a refused edit leaves the workflow as it was. Once
 added (`add_tasks`), a new task waits for its dependencies like any other; one whose
 upstream already failed or was skipped follows its trigger rule at once.
@@ -10,12 +12,14 @@ upstream already failed or was skipped follows its trigger rule at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from orchestrator.core import triggers
 from orchestrator.core.admission import add_task_records, critical_path_ranks
 from orchestrator.core.commands import Command, PublishWorkflowEvent
 from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.dependency_edits import Edge, add_edges, edge_problems
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.lifecycle import TaskLifecycle
@@ -79,20 +83,30 @@ def edit(
     fleet: AgentFleet,
     life: TaskLifecycle,
     out: list[Command],
+    edges: Sequence[Edge] = (),
 ) -> list[str]:
     """Check and apply an edit of ``workflow``; return the new tasks' ids.
+
+    ``edges``: new dependencies of existing tasks, ``(task, upstream)``, the upstream
+    possibly one of the added tasks (see `orchestrator.core.dependency_edits`).
 
     Raises:
         WorkflowRejectedError: every problem of the edit; nothing changed.
     """
     additions = replace(additions, id=workflow.workflow_id)
-    structure, problems = structure_problems(workflow, additions)
+    if additions.rows or not edges:
+        structure, problems = structure_problems(workflow, additions)
+    else:  # dependencies only
+        structure, problems = check_structure(additions)[0], _finished(workflow)
     fit, fit_problems = fleet.check_fit(additions, structure, config, ())
     problems.extend(fit_problems)
+    if edges and not problems:
+        problems.extend(edge_problems(workflow, edges, additions))
     if problems:
         raise WorkflowRejectedError(workflow.workflow_id, problems)
     pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
     added = add_tasks(workflow, additions, structure, [pools[key] for key in fit.task_pools])
+    add_edges(workflow, edges, life, out)
     tasks = workflow.tasks
     for task_id in added:
         task = tasks[task_id]
@@ -104,7 +118,14 @@ def edit(
         PublishWorkflowEvent(
             workflow_id=workflow.workflow_id,
             state=workflow.state,
-            message=f"edited: {len(added)} task(s) added",
+            message=f"edited: {len(added)} task(s) added"
+            + (f", {len(edges)} dependencies added" if edges else ""),
         )
     )
     return added
+
+
+def _finished(workflow: WorkflowRecord) -> list[Problem]:
+    if workflow.state.is_terminal:
+        return [Problem("workflow", f"workflow {workflow.workflow_id!r} has finished: no edit")]
+    return []

@@ -34,6 +34,8 @@ class AttemptOutcome(NamedTuple):
         lost_inputs: Upstream task ids whose results could not be fetched (lost with
             their node or owner): the task did not run, and those results must be
             computed again. Empty for every other outcome.
+        skipped: The task's ``run_if`` predicate answered false: it did not run and is
+            skipped (``ok`` is False, nothing is charged).
     """
 
     attempt_id: int
@@ -46,6 +48,7 @@ class AttemptOutcome(NamedTuple):
     retryable: bool = True
     error_lineage: tuple[str, ...] = ()
     lost_inputs: tuple[str, ...] = ()
+    skipped: bool = False
 
 
 class AttemptProgress(NamedTuple):
@@ -142,11 +145,15 @@ class WorkflowResumeRequested(_Event):
 
 
 class WorkflowEdited(_Event):
-    """A user added tasks to a running workflow (see `orchestrator.core.editing`)."""
+    """A user added tasks to a running workflow (see `orchestrator.core.editing`).
+
+    ``edges``: new dependencies of its existing tasks, ``(task, upstream)`` pairs.
+    """
 
     kind: Literal["workflow_edited"] = "workflow_edited"
     workflow_id: str
     additions: Annotated[PackedWorkflow, SkipValidation]
+    edges: tuple[tuple[str, str], ...] = ()
 
 
 class WorkflowRestored(_Event):

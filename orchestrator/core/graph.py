@@ -190,14 +190,8 @@ class TaskGraph:
             start = min(component)
             edges = nx.find_cycle(sub, source=start)
             path = (*(edge[0] for edge in edges), edges[0][0])
-            cycles.append(
-                GraphProblem(
-                    "cycle",
-                    path[0],
-                    "dependency cycle: " + " -> ".join(path),
-                    path,
-                )
-            )
+            message = "dependency cycle: " + " -> ".join(path)
+            cycles.append(GraphProblem("cycle", path[0], message, path))
         return cycles
 
     def validate(self) -> None:
@@ -398,6 +392,20 @@ class TaskGraph:
         for node in order:
             remaining[node] = 0
             self._wait_again(node)
+
+    def add_dependency(self, node: str, dep: str) -> bool:
+        """Make not-done ``node`` also wait for ``dep`` (no cycle: checked by the caller).
+
+        Returns whether ``node`` now waits for it (False when ``dep`` has ended).
+        """
+        self._declared[node] = (*self._declared[node], dep)
+        self._adjacency()[dep].append(node)
+        self._in_degree[node] += 1
+        self._order = self._networkx = None
+        if waits := self._remaining[dep] != -1:
+            self._remaining[node] += 1
+            self._ready = [ready for ready in self._ready if ready != node]
+        return waits
 
     def end(self, node: str) -> None:
         """Record that ``node`` (waiting or ready) ended without success; touch nothing else.

@@ -192,8 +192,13 @@ class TaskLifecycle:
 
         The task fails for good when the error is not retryable (the task said so, or its
         policy lists the error's class), when it has used its attempts, or when its
-        workflow's retry budget is spent.
+        workflow's retry budget is spent. An attempt whose ``run_if`` predicate answered
+        false is no failure: the task is skipped.
         """
+        if outcome.skipped:
+            task.error_type = outcome.error_type
+            self.skip(task, outcome.error_message or "its run_if predicate answered false", out)
+            return
         task.error_type = outcome.error_type
         task.error_message = outcome.error_message
         task.traceback = outcome.traceback
@@ -347,7 +352,11 @@ class TaskLifecycle:
         self.fail_now(task, "ScheduleToCloseTimeout", message, "schedule-to-close time", out)
 
     def skip(self, task: TaskRecord, reason: str, out: list[Command]) -> None:
-        """Skip unfinished, not running ``task``; the tasks after it follow their rules."""
+        """Skip unfinished ``task``; the tasks after it follow their rules.
+
+        ``task`` is not running, or its attempt just ended without running the handler
+        (its ``run_if`` predicate answered false).
+        """
         if task.state is _READY:
             task.pool.queue_of(task).remove(task)
         task.error_message = reason

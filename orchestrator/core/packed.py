@@ -33,6 +33,7 @@ class TaskExtras(NamedTuple):
         reads: Named resources it reads (shared with other readers).
         writes: Named resources it writes (alone: see `core.conflicts`).
         preemptible: A CRITICAL task may stop it (see `core.preemption`).
+        run_if: Predicate on the upstream results, evaluated by the agent (or None).
     """
 
     heartbeat_timeout_s: float | None = None
@@ -47,6 +48,7 @@ class TaskExtras(NamedTuple):
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     preemptible: bool = False
+    run_if: Any = None
 
     @property
     def locks(self) -> bool:
@@ -74,6 +76,7 @@ class TaskExtras(NamedTuple):
             task.reads,
             task.writes,
             task.preemptible,
+            task.run_if,
         )
         return None if extras == _NO_EXTRAS else extras
 

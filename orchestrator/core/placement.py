@@ -1,10 +1,13 @@
 """`ResourceLedger`: the cluster's nodes, and which agent holds what on which node.
 
-An agent is placed on one node (best fit: a node without free GPUs unless it needs some,
-then the node it leaves with the least free CPU, then memory), so the scheduler never
-starts an agent that no single node can hold, however much capacity the cluster has in
-sum, and GPU nodes stay free for GPU work. The chosen node goes into `StartAgent` and the
-runtime pins the agent there.
+An agent is placed on one node that carries the labels its shape requires and has room
+for its amounts, custom resources included. By default it packs (best fit: a node without
+free GPUs unless it needs some, then the node it leaves with the least free CPU, then
+memory), so the scheduler never starts an agent that no single node can hold, however
+much capacity the cluster has in sum, and GPU nodes stay free for GPU work. A shape that
+asks to spread goes to the node holding the fewest agents of the same shape, then the
+one left with the most free CPU. The chosen node goes into `StartAgent` and the runtime
+pins the agent there.
 
 Before the runtime has reported any node, nothing is blocked: agents are held unplaced
 and placed (as a belief: Ray placed them already) at the first observation. An agent whose
@@ -119,13 +122,33 @@ class ResourceLedger:
         return describe_infeasible(shape, self._nodes.values())
 
     def _best_fit(self, shape: ResourceVector) -> str | None:
+        if shape.spread:
+            return self._spread_fit(shape)
         best: tuple[bool, float, float, str] | None = None
         wants_gpu = shape.num_gpus > 0
         for node_id, free in self._free.items():
-            if shape.fits_in(free):
+            if shape.fits_in(free) and self._carries(node_id, shape):
                 left = free - shape
                 spends_gpu_node = not wants_gpu and free.num_gpus > 0
                 candidate = (spends_gpu_node, left.num_cpus, left.memory_bytes, node_id)
                 if best is None or candidate < best:
                     best = candidate
         return best[-1] if best is not None else None
+
+    def _spread_fit(self, shape: ResourceVector) -> str | None:
+        """Return the fitting node with the fewest agents of ``shape``, then the most room."""
+        alike: dict[str | None, int] = {}
+        for held_shape, node_id in self._held.values():
+            if held_shape == shape:
+                alike[node_id] = alike.get(node_id, 0) + 1
+        best: tuple[int, float, float, str] | None = None
+        for node_id, free in self._free.items():
+            if shape.fits_in(free) and self._carries(node_id, shape):
+                left = free - shape
+                candidate = (alike.get(node_id, 0), -left.num_cpus, -left.memory_bytes, node_id)
+                if best is None or candidate < best:
+                    best = candidate
+        return best[-1] if best is not None else None
+
+    def _carries(self, node_id: str, shape: ResourceVector) -> bool:
+        return not shape.labels or self._nodes[node_id].carries(shape.labels)

@@ -53,10 +53,17 @@ class WorkflowRecord:
     limits: tuple[Any, ...] = ()
 
     def outcome(self) -> WorkflowState:
-        """Return the state the workflow ends in, once none of its tasks is open."""
+        """Return the state the workflow ends in, once none of its tasks is open.
+
+        Succeeded: every task succeeded or was skipped, and none failed (a task skipped
+        because another failed leaves that failure). Skips come from trigger rules,
+        ``run_if`` predicates and deadlines, branches the workflow chose not to take.
+        """
         if self.cancel_reason is not None:
             return WorkflowState.CANCELLED
-        if self.counts.get(TaskState.SUCCEEDED, 0) == len(self.tasks):
+        counts = self.counts
+        done = counts.get(TaskState.SUCCEEDED, 0) + counts.get(TaskState.SKIPPED, 0)
+        if done == len(self.tasks) and not counts.get(TaskState.FAILED, 0):
             return WorkflowState.SUCCEEDED
         return WorkflowState.FAILED
 

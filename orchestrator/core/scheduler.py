@@ -266,7 +266,8 @@ class Scheduler(SchedulerQueries):
     def _on_workflow_edited(self, event: WorkflowEdited, out: list[Command]) -> None:
         workflow = self._book.require(event.workflow_id)
         edit = editing.edit
-        for task_id in edit(workflow, event.additions, self._config, self._fleet, self._life, out):
+        config, fleet, life = self._config, self._fleet, self._life
+        for task_id in edit(workflow, event.additions, config, fleet, life, out, event.edges):
             task = workflow.tasks[task_id]
             if task.deadline_s != math.inf:
                 self._timers.add_deadline(task.deadline_s, task)

@@ -307,6 +307,12 @@ class TaskSpec(BaseModel):
             running attempt: it is asked to stop (``ctx.should_stop``), then its agent
             is stopped after ``scheduler.preemption_grace_s``; the task is re-queued
             without counting a failure (see `orchestrator.core.preemption`).
+        run_if: A predicate on the upstream results (a callable or its import path):
+            called as ``run_if(inputs)`` with ``{upstream task id: result}`` (None for an
+            upstream that did not succeed) on the agent, just before the task would run;
+            a false answer skips the task (``ConditionNotMet``), and the tasks after it
+            follow their trigger rules. A predicate that raises fails the task, without
+            retry.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -337,6 +343,7 @@ class TaskSpec(BaseModel):
         "all_success", "all_done", "all_failed", "one_failed", "one_success", "none_failed"
     ] = "all_success"
     preemptible: bool = False
+    run_if: FunctionRef | None = None
 
     @model_validator(mode="before")
     @classmethod

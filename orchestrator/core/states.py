@@ -42,6 +42,8 @@ TASK_TRANSITIONS: frozenset[tuple[TaskState, TaskState]] = frozenset(
         # Its deadline passed with ``on_deadline_miss="skip"`` before it started.
         (TaskState.READY, TaskState.SKIPPED),
         (TaskState.RETRY_WAIT, TaskState.SKIPPED),
+        # Its ``run_if`` predicate, evaluated by the agent, answered false.
+        (TaskState.RUNNING, TaskState.SKIPPED),
         (TaskState.PENDING, TaskState.CANCELLED),
         (TaskState.READY, TaskState.RUNNING),
         (TaskState.READY, TaskState.CANCELLED),

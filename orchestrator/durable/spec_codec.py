@@ -109,6 +109,7 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
                 list(extras.reads),
                 list(extras.writes),
                 extras.preemptible,
+                function_ref(extras.run_if),
             ]
         )
     structure = {
@@ -174,6 +175,7 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
         (task_id, agent, fn, inputs, priority, deadline_s, res, retry) = fields[:8]
         (timeout_s, estimate_s, heartbeat_s, close_s, compensate, cache, ttl_s) = fields[8:15]
         (not_before_s, delay_s, on_miss, rule, reads, writes) = fields[15:21]
+        run_if = fields[22] if len(fields) > 22 else None  # older specs have none
         extras = TaskExtras(
             heartbeat_s,
             close_s,
@@ -187,6 +189,7 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
             tuple(reads),
             tuple(writes),
             bool(fields[21]) if len(fields) > 21 else False,  # absent before preemption
+            function(run_if),
         )
         packed.append(
             TaskRow(

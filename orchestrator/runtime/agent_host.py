@@ -26,6 +26,7 @@ from orchestrator.core.events import AttemptOutcome, AttemptProgress
 from orchestrator.core.secrets import SecretLostError, reveal
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.import_paths import import_object
+from orchestrator.runtime.conditions import judge
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging
@@ -127,13 +128,11 @@ class AgentHost:
                 outcomes.append(inputs_lost(item.attempt_id, lost, time.time(), detail))
                 results.append(None)
                 continue
-            if item.attempt_id in self._stop:  # preempted before it started: hand it back
-                now = time.time()
-                preempted = TaskPreempted("asked to stop before it started")
-                outcomes.append(failed(item.attempt_id, now, now, preempted, retryable=True))
+            inputs = {task: values[slot] for task, slot in zip(item.input_ids, slots, strict=True)}
+            if (not_run := self._not_started(item, inputs)) is not None:
+                outcomes.append(not_run)
                 results.append(None)
                 continue
-            inputs = {task: values[slot] for task, slot in zip(item.input_ids, slots, strict=True)}
             args, kwargs, function = item.args, item.kwargs, item.function
             started = time.time()
             with self._lock:
@@ -176,6 +175,20 @@ class AgentHost:
             if self._stop:
                 self._stop.difference_update(item.attempt_id for item in batch)
         return (tuple(outcomes), *results)
+
+    def _not_started(self, item: AttemptPayload, inputs: dict[str, Any]) -> AttemptOutcome | None:
+        """Return the outcome of an attempt that must not start, or None: it runs.
+
+        Preempted before it started: handed back. A conditional task whose ``run_if``
+        predicate does not answer True: skipped or failed (`conditions.judge`).
+        """
+        now = time.time()
+        if item.attempt_id in self._stop:
+            preempted = TaskPreempted("asked to stop before it started")
+            return failed(item.attempt_id, now, now, preempted, retryable=True)
+        if item.run_if is not None:
+            return judge(item.attempt_id, item.run_if, inputs, now)
+        return None
 
     @ray.method(concurrency_group="health")
     def ping(self) -> AgentPulse:

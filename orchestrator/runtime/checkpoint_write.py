@@ -33,7 +33,8 @@ class PreparedSave:
         full: A full checkpoint (else a delta).
         epoch: The writer's epoch.
         specs: Workflows admitted since the last save, to store first.
-        edits: Tasks added to running workflows since (their stored specs grow).
+        edits: Tasks added to running workflows since, with the dependencies
+            ``(task, upstream)`` an edit gave existing tasks (their stored specs grow).
         templates: Schedules' workflow templates not stored yet, by name.
         results: ``(workflow, segment, {task: handle})`` of results to store.
         workflows: The checkpoint's workflow entries.
@@ -49,7 +50,7 @@ class PreparedSave:
     full: bool
     epoch: int
     specs: list[PackedWorkflow]
-    edits: list[tuple[str, PackedWorkflow]]
+    edits: list[tuple[str, PackedWorkflow, tuple[tuple[str, str], ...]]]
     templates: dict[str, PackedWorkflow]
     results: list[tuple[str, str, dict[str, Any]]]
     workflows: dict[str, dict[str, Any]]
@@ -73,8 +74,8 @@ def write(
     """
     for spec in save.specs:
         journal.write_spec(spec)
-    for workflow_id, additions in save.edits:
-        journal.write_spec(_combined(journal.read_spec(workflow_id), additions))
+    for workflow_id, additions, edges in save.edits:
+        journal.write_spec(_combined(journal.read_spec(workflow_id), additions, edges))
     for name, template in save.templates.items():
         journal.write_spec(template, namespace=schedule_namespace(name))
     for workflow_id, segment, handles in save.results:
@@ -105,11 +106,27 @@ def write(
     return saved
 
 
-def _combined(spec: PackedWorkflow, additions: PackedWorkflow) -> PackedWorkflow:
-    """Return ``spec`` with the tasks (and the agents not declared yet) of an edit."""
+def _combined(
+    spec: PackedWorkflow, additions: PackedWorkflow, edges: tuple[tuple[str, str], ...] = ()
+) -> PackedWorkflow:
+    """Return ``spec`` with the tasks (and the agents not declared yet) of an edit.
+
+    ``edges``, ``(task, upstream)``: dependencies the edit gave existing tasks.
+    """
     known = {agent.name for agent in spec.agents}
     agents = spec.agents + tuple(a for a in additions.agents if a.name not in known)
-    return replace(spec, rows=spec.rows + additions.rows, agents=agents)
+    rows = spec.rows
+    if edges:
+        gained: dict[str, list[str]] = {}
+        for task_id, upstream in edges:
+            gained.setdefault(task_id, []).append(upstream)
+        rows = tuple(
+            row._replace(inputs=tuple(dict.fromkeys((*row.inputs, *gained[row.id]))))
+            if row.id in gained
+            else row
+            for row in rows
+        )
+    return replace(spec, rows=rows + additions.rows, agents=agents)
 
 
 def _picklable(

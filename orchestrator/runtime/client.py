@@ -168,9 +168,19 @@ class SupervisorClient:
         """Cancel every unfinished task of a workflow."""
         self._call("cancel", workflow_id, reason, self.principal)
 
-    def edit(self, workflow_id: str, additions: PackedWorkflow) -> tuple[Problem, ...]:
-        """Add tasks to a running workflow; return the problems that refused the edit."""
-        problems: tuple[Problem, ...] = self._call("edit", workflow_id, additions, self.principal)
+    def edit(
+        self,
+        workflow_id: str,
+        additions: PackedWorkflow,
+        edges: tuple[tuple[str, str], ...] = (),
+    ) -> tuple[Problem, ...]:
+        """Add tasks (and ``edges``: new dependencies, ``(task, upstream)``) to a workflow.
+
+        Returns the problems that refused the edit (none: it was applied).
+        """
+        problems: tuple[Problem, ...] = self._call(
+            "edit", workflow_id, additions, edges, self.principal
+        )
         return problems
 
     def pause(

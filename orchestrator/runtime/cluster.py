@@ -48,8 +48,12 @@ def connect(settings: RaySettings, address: str | None = None) -> bool:
     return True
 
 
+#: Ray's resources that are fields of `NodeCapacity` or never asked for by agents.
+_NOT_CUSTOM = frozenset({"CPU", "GPU", "memory", "object_store_memory"})
+
+
 def observe_nodes() -> tuple[NodeCapacity, ...]:
-    """Return the CPU, GPU and memory of every live node."""
+    """Return the CPU, GPU, memory, custom resources and labels of every live node."""
     nodes = []
     for node in ray.nodes():
         if not node.get("Alive", False):
@@ -61,6 +65,12 @@ def observe_nodes() -> tuple[NodeCapacity, ...]:
                 num_cpus=float(resources.get("CPU", 0.0)),
                 num_gpus=float(resources.get("GPU", 0.0)),
                 memory_bytes=int(resources.get("memory", 0.0)),
+                custom={
+                    str(name): float(amount)
+                    for name, amount in resources.items()
+                    if name not in _NOT_CUSTOM
+                },
+                labels={str(key): str(value) for key, value in node.get("Labels", {}).items()},
             )
         )
     return tuple(nodes)

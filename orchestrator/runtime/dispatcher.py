@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import ray
 from ray.exceptions import RayActorError
 
 from orchestrator.core.clock import Clock
@@ -86,6 +87,13 @@ class Dispatcher:
         self._calls: dict[int, _CallInFlight] = {}
         self._completed: list[tuple[int, Future[Any] | BaseException]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._none_ref: Any = None
+
+    def _no_result(self) -> Any:
+        """Return a ref to None, the input of an upstream that ended without a result."""
+        if self._none_ref is None:
+            self._none_ref = ray.put(None)
+        return self._none_ref
 
     def __len__(self) -> int:
         """Return how many calls are in flight (sent, not yet collected)."""
@@ -114,7 +122,10 @@ class Dispatcher:
                 slot = slots.get(key)
                 if slot is None:
                     slot = slots[key] = len(refs)
-                    refs.append(results[upstream])
+                    ref = results.get(upstream)
+                    # An upstream that failed or was skipped has no result: a task that
+                    # runs anyway (all_done, one_failed...) receives None for it.
+                    refs.append(ref if ref is not None else self._no_result())
                 indices.append(slot)
             parent = self._tracer.attempt_parent(order)
             payload.append(payload_of(order, tuple(indices), parent))

@@ -128,7 +128,7 @@ class Durability:
         self._segments = 0
         self._schedules_dirty = False
         self._specs: list[PackedWorkflow] = []
-        self._edits: list[tuple[str, PackedWorkflow]] = []
+        self._edits: list[tuple[str, PackedWorkflow, tuple[tuple[str, str], ...]]] = []
         # What the save being written took (put back by `finish` if it fails).
         self._pending: tuple[dict[str, set[str] | None], int, bool, float] = ({}, 0, False, 0.0)
         self._taken: dict[str, list[str]] = {}
@@ -217,11 +217,20 @@ class Durability:
         self._dirty[workflow_id] = None
         self._index.setdefault(workflow_id, {})
 
-    def edited(self, workflow_id: str, additions: PackedWorkflow) -> None:
-        """Note tasks added to a running workflow: its stored spec grows at the next save."""
+    def edited(
+        self,
+        workflow_id: str,
+        additions: PackedWorkflow,
+        edges: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """Note an edit of a running workflow: its stored spec grows at the next save.
+
+        ``additions``: the tasks added; ``edges``: the dependencies ``(task, upstream)``
+        its existing tasks gained.
+        """
         if self._journal is None:
             return
-        self._edits.append((workflow_id, additions))
+        self._edits.append((workflow_id, additions, edges))
         self._dirty[workflow_id] = None
 
     def tasks_changed(self, events: Iterable[TaskEvent]) -> None:

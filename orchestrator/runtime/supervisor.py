@@ -204,17 +204,19 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
                 await asyncio.wait_for(event.wait(), timeout_s)
         return self._scheduler.workflow_status(workflow_id)
 
-    async def edit(self, workflow_id: str, additions: PackedWorkflow) -> tuple[Problem, ...]:
+    async def edit(
+        self, workflow_id: str, additions: PackedWorkflow, edges: tuple[tuple[str, str], ...] = ()
+    ) -> tuple[Problem, ...]:
         """Add tasks to a running workflow; return the problems that refused the edit.
 
         Raises `KeyError` for an unknown workflow.
         """
         self._ensure_running()
         try:
-            self._handle(WorkflowEdited(workflow_id=workflow_id, additions=additions))
+            self._handle(WorkflowEdited(workflow_id=workflow_id, additions=additions, edges=edges))
         except WorkflowRejectedError as exc:
             return exc.problems
-        self._durability.edited(workflow_id, additions)
+        self._durability.edited(workflow_id, additions, edges)
         await self._save_now()
         return ()
 

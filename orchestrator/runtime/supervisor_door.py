@@ -200,7 +200,11 @@ class GuardedSupervisor(Supervisor):
         return ()
 
     async def edit(
-        self, workflow_id: str, additions: PackedWorkflow, principal: str = ANONYMOUS
+        self,
+        workflow_id: str,
+        additions: PackedWorkflow,
+        edges: tuple[tuple[str, str], ...] = (),
+        principal: str = ANONYMOUS,
     ) -> tuple[Problem, ...]:
         """Admit ``principal``'s edit (permission ``edit``, grants, quotas), then make it."""
         self._admit(principal, "edit", workflow_id)
@@ -209,9 +213,16 @@ class GuardedSupervisor(Supervisor):
         tenant = self._tenant_of.get(workflow_id)
         problems = tuple(await self._limits(additions, tenant, existing))
         if not problems:
-            problems = await super().edit(workflow_id, additions)
+            problems = await super().edit(workflow_id, additions, edges)
         outcome: Outcome = "rejected" if problems else "allowed"
-        self._record(principal, "edit", outcome, workflow_id, tasks=str(len(additions.rows)))
+        self._record(
+            principal,
+            "edit",
+            outcome,
+            workflow_id,
+            tasks=str(len(additions.rows)),
+            dependencies=str(len(edges)),
+        )
         return problems
 
     async def add_schedule(

@@ -38,6 +38,7 @@ class AttemptPayload(NamedTuple):
             heartbeat timeout).
         trace_parent: (trace id, span id) of the attempt's span, under which the
             handler's own spans nest; None when tracing is off.
+        run_if: The task's predicate on its upstream results, or None.
     """
 
     attempt_id: int
@@ -52,6 +53,7 @@ class AttemptPayload(NamedTuple):
     last_heartbeat: Any = None
     watch_progress: bool = False
     trace_parent: tuple[int, int] | None = None
+    run_if: Any = None
 
 
 def payload_of(
@@ -73,6 +75,7 @@ def payload_of(
         order.last_heartbeat,
         order.heartbeat_timeout_s is not None,
         trace_parent,
+        order.run_if,
     )
 
 

@@ -34,6 +34,8 @@ class Ledger:
             when their node went (the re-executions a node loss may cost).
         input_losses: ``(workflow, task, lost inputs)`` of each attempt that could not
             fetch an upstream result.
+        condition_skips: ``(workflow, task)`` of each attempt whose ``run_if`` answered
+            false (the task was not run).
         wasted_ticks: Ticks sent at a wakeup that an earlier tick at that time left in place.
         scheduled_runs: ``(fire time, run id)`` of each run a schedule asked for.
         schedule_events: Every schedule event (added, removed, fired, skipped).
@@ -64,6 +66,7 @@ class Ledger:
     crashes: list[tuple[str, str, int]] = field(default_factory=list)
     in_flight_on_removal: int = 0
     input_losses: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    condition_skips: list[tuple[str, str]] = field(default_factory=list)
     scheduled_runs: list[tuple[float, str | None]] = field(default_factory=list)
     schedule_events: list[PublishScheduleEvent] = field(default_factory=list)
 

@@ -411,6 +411,23 @@ class SimRuntime:
                 preempted = outcome(order, ok=False, started_s=time_s, finished_s=time_s)
                 outcomes.append(preempted._replace(error_type=PREEMPTED_ERROR))
                 continue
+            if order.run_if is not None and not order.run_if(dict.fromkeys(order.inputs)):
+                # A conditional task whose predicate answers false (the simulated agent
+                # has no results: the predicate is given None for each upstream).
+                self.ledger.condition_skips.append((order.workflow_id, order.task_id))
+                outcomes.append(
+                    AttemptOutcome(
+                        order.attempt_id,
+                        False,
+                        time_s,
+                        time_s,
+                        error_type="ConditionNotMet",
+                        error_message="run_if answered False",
+                        retryable=False,
+                        skipped=True,
+                    )
+                )
+                continue
             behaviour = self.behaviour(order)
             if behaviour.stops_when_asked:
                 call.cooperative |= {order.attempt_id}
@@ -455,6 +472,8 @@ class SimRuntime:
         if not alive:
             self.ledger.stale_deliveries += len(call.outcomes)
         for done in call.outcomes:
+            if done.skipped:
+                continue  # its run_if answered false: the handler never ran
             order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
             key = (order.workflow_id, order.task_id)
             self.ledger.effects[(*key, order.attempt)] = done.ok

@@ -423,3 +423,25 @@ def test_tasks_added_to_a_running_workflow_survive_its_supervisor(
     assert run.wait(timeout_s=120).state is WorkflowState.SUCCEEDED
     assert run.result("third") == 21
     assert run.status().total == 3
+
+
+def test_dependencies_added_to_a_running_workflow_survive_its_supervisor(
+    durable: Orchestrator,
+) -> None:
+    # Given slow -> late running on a supervisor with durable state
+    wf = Workflow("rewired")
+    wf.task("slow", workloads.sleep_then, args=(1.0, "slow"))
+    wf.task("late", workloads.add, args=(1, 2), depends_on=["slow"])
+    run = durable.submit(wf)
+    # When late must also wait for a new, slower task
+    extra = Workflow("extra")
+    extra.task("check", workloads.sleep_then, args=(4.0, "checked"))
+    assert run.add_dependencies({"late": ["check"]}, tasks=extra) == ["check"]
+    # And the supervisor is killed before late ran
+    ray.kill(durable.supervisor, no_restart=True)
+    # Then the new supervisor still makes late wait for check (stored with the spec)
+    assert run.wait(timeout_s=120).state is WorkflowState.SUCCEEDED
+    late, check = run.task("late"), run.task("check")
+    assert late.started_s is not None and check.finished_s is not None
+    assert late.started_s >= check.finished_s
+    assert run.status().total == 3

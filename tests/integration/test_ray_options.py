@@ -28,3 +28,15 @@ def test_a_placed_agent_is_pinned_to_its_node() -> None:
     assert isinstance(strategy, NodeAffinitySchedulingStrategy)
     assert (strategy.node_id, strategy.soft) == ("ab" * 28, False)
     assert "scheduling_strategy" not in actor_options(ResourceSpec())
+
+
+def test_custom_resources_become_rays_resources_and_labels_a_selector() -> None:
+    spec = ResourceSpec(num_cpus=1, custom={"db_conn": 1}, node_labels={"zone": "a"})
+    options = actor_options(spec)
+    assert options["resources"] == {"db_conn": 1.0}
+    # Unplaced (no node reported yet): Ray keeps the labels itself
+    assert options["label_selector"] == {"zone": "a"}
+    # Placed: the scheduler chose a node carrying them; the pin is enough
+    placed = actor_options(spec, node_id="ab" * 28)
+    assert "label_selector" not in placed
+    assert placed["resources"] == {"db_conn": 1.0}

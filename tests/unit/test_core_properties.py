@@ -5,8 +5,9 @@ Whatever hypothesis draws, the scheduler must: end every workflow; start a task 
 after each task it depends on has ended; never run more attempts at once than a limit
 allows; never run two tasks at once that touch one resource, one of them writing it;
 run a task at most as often as its retry policy says (preempted runs apart); never ask a
-CRITICAL or non-preemptible attempt to stop; skip exactly the tasks
-whose trigger rule is not met (an oracle written here, apart from the scheduler's).
+CRITICAL or non-preemptible attempt to stop; skip exactly the tasks whose trigger rule
+is not met or whose ``run_if`` predicate answers false (an oracle written here, apart
+from the scheduler's).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def workflows(draw: Any) -> dict[str, Any]:
                 "writes": sorted(draw(st.sets(st.sampled_from(["db", "file"]), max_size=1))),
                 "preemptible": draw(st.booleans()),
                 "cooperative": draw(st.booleans()),
+                # A run_if predicate answering this (None: the task has none)
+                "condition": draw(st.sampled_from([None, None, True, False])),
             }
         )
     return {
@@ -61,6 +64,11 @@ def workflows(draw: Any) -> dict[str, Any]:
         "global_limit": draw(st.one_of(st.none(), st.integers(1, 4))),
         "replicas": draw(st.integers(1, 4)),
     }
+
+
+def _answer(value: bool) -> Callable[[Any], bool]:
+    """Return a ``run_if`` predicate that always answers ``value``."""
+    return lambda inputs: value
 
 
 def _most_at_once(sim: SimRuntime) -> int:
@@ -90,6 +98,7 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
             reads=tuple(t["reads"]),
             writes=tuple(t["writes"]),
             preemptible=t["preemptible"],
+            run_if=None if t["condition"] is None else _answer(t["condition"]),
         )
         for t in drawn["tasks"]
     ]
@@ -125,7 +134,11 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
         # It ran exactly when its trigger rule was met by its upstream's final states
         upstream = [states[dep] for dep in t["deps"]]
         should_run = ORACLE[t["rule"]](upstream) if upstream else True
-        if should_run:
+        if should_run and t["condition"] is False:
+            # Its predicate was asked (once) and said no: skipped, its handler never ran
+            assert not runs and states[t["id"]] is S.SKIPPED, t["id"]
+            assert sim.ledger.condition_skips.count(("wf", t["id"])) == 1
+        elif should_run:
             assert runs, (t["id"], t["rule"], upstream)
             assert states[t["id"]] is (S.FAILED if t["fails"] else S.SUCCEEDED)
         else:

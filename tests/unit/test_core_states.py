@@ -39,6 +39,7 @@ LEGAL = {
     # Skipped before it started: its deadline passed (on_deadline_miss="skip")
     (S.READY, S.SKIPPED),
     (S.RETRY_WAIT, S.SKIPPED),
+    (S.RUNNING, S.SKIPPED),  # its run_if predicate answered false
 }
 
 

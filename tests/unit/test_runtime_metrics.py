@@ -26,8 +26,7 @@ from orchestrator.runtime.metrics import (
     pool_of_agent,
 )
 from orchestrator.settings import MetricsSettings
-from orchestrator.testing import SimRuntime, SpecBuilder
-from orchestrator.testing import Behaviour
+from orchestrator.testing import Behaviour, SimRuntime, SpecBuilder
 from orchestrator.testing.specs import START_S
 
 
