@@ -33,6 +33,7 @@ BENCHMARKS = {
     "priority": "benchmarks.priority",
     "fetch": "benchmarks.results_fetch",
     "stall": "benchmarks.submit_stall",
+    "startup": "benchmarks.startup",
     "critical_path": "benchmarks.critical_path",
 }
 
