@@ -293,7 +293,7 @@ def environment(options: RunOptions) -> dict[str, Any]:
         "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "commit": commit + ("+dirty" if dirty else ""),
         # Which tracked files differed from the commit (a dirty tree says which).
-        "changed_files": [line[3:] for line in changed],
+        "changed_files": [line.split(None, 1)[-1] for line in changed],
         "versions": versions,
         "quick": options.quick,
         "repeats": options.repeats,
