@@ -34,6 +34,7 @@ BENCHMARKS = {
     "fetch": "benchmarks.results_fetch",
     "stall": "benchmarks.submit_stall",
     "critical_path": "benchmarks.critical_path",
+    "fairness": "benchmarks.fairness",
 }
 
 

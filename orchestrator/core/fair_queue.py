@@ -157,10 +157,12 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
         if flow is None:
             flow = self._new_flow(share)
         queue = flow.queue
-        before = len(queue)
+        entries = queue._entries  # (the hot path: no method calls to count or test it)
+        was_empty = not entries
+        if item not in entries:
+            self._size += 1
         queue.push(item, priority, deadline_s, rank)
-        self._size += len(queue) - before
-        if before == 0:
+        if was_empty:
             self._activate(flow)
         elif self._solo is None:
             self._dirty.add(flow)
@@ -208,7 +210,7 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
         flow.vtime += cost / flow.weight
         tenant = flow.tenant
         tenant.vtime += cost / tenant.weight
-        if not queue:
+        if not queue._entries:
             self._deactivate(flow)
         elif self._solo is None:
             self._dirty.add(flow)
@@ -316,8 +318,8 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
             self._go_solo(next(iter(live)))
         elif not live:
             self._solo = None
-        if flow.vtime <= tenant.floor and tenant.active == 0:
-            self._drop(flow)  # it would start at the floor anyway: nothing to remember
+        # It stays in the table (a workflow whose queue empties between waves of its DAG
+        # comes back soon); `_forget_idle` drops idle flows when the table grows.
 
     def _flow_floor(self, tenant: _Tenant) -> float:
         """Return the least virtual time of ``tenant``'s waiting flows (never decreasing)."""
