@@ -110,6 +110,7 @@ def run(options: RunOptions) -> BenchmarkResult:
     result = BenchmarkResult(
         name="fairness",
         title=f"Fairness: a {SMALL}-task workflow beside a {big_size:,}-task one",
+        repeats=probes,
     )
     table = Table(
         f"Wall time of the {SMALL}-task workflow (submit to end of wait)",
