@@ -54,7 +54,7 @@ from orchestrator.workflow_triggers import TRIGGER_KEYS, read_trigger
 
 # Fields of the workflow itself (the others are agents, tasks and its trigger).
 _WORKFLOW_FIELDS = ("name", "id", "metadata", "tenant", "weight")
-_EXPECTED = (*_WORKFLOW_FIELDS, "agents", "tasks", *TRIGGER_KEYS)
+_EXPECTED = (*_WORKFLOW_FIELDS, "agents", "tasks", *sorted(TRIGGER_KEYS))
 _TOP_LEVEL_KEYS = set(_EXPECTED)
 
 
