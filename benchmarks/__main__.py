@@ -35,6 +35,7 @@ BENCHMARKS = {
     "stall": "benchmarks.submit_stall",
     "startup": "benchmarks.startup",
     "critical_path": "benchmarks.critical_path",
+    "fairness": "benchmarks.fairness",
 }
 
 

@@ -3,6 +3,8 @@
 The format::
 
     name: corpus-report
+    tenant: research       # optional: shares its tenant's limit and share of capacity
+    weight: 2              # optional: its share among the tenant's workflows (default 1)
     agents:
       - class: agents.corpus:WordFrequencyAgent   # import path; other keys override the
         replicas: 2                               # class's name/resources/replicas/...
@@ -50,7 +52,10 @@ from orchestrator.validation_problems import format_location, problems_from_vali
 from orchestrator.workflow import structure_problems
 from orchestrator.workflow_triggers import TRIGGER_KEYS, read_trigger
 
-_TOP_LEVEL_KEYS = {"name", "id", "metadata", "agents", "tasks", *TRIGGER_KEYS}
+# Fields of the workflow itself (the others are agents, tasks and its trigger).
+_WORKFLOW_FIELDS = ("name", "id", "metadata", "tenant", "weight")
+_EXPECTED = (*_WORKFLOW_FIELDS, "agents", "tasks", *sorted(TRIGGER_KEYS))
+_TOP_LEVEL_KEYS = set(_EXPECTED)
 
 
 def read_document(path: str | Path) -> Any:
@@ -198,17 +203,14 @@ def workflow_from_mapping(
         )
     name = str(data.get("name", default_name))
     problems = [
-        Problem(
-            str(key),
-            "unknown field (expected name, id, metadata, agents, tasks, schedule, on_topic)",
-        )
+        Problem(str(key), f"unknown field (expected {', '.join(_EXPECTED)})")
         for key in data
         if key not in _TOP_LEVEL_KEYS
     ]
     problems.extend(read_trigger(data, name)[1])
     agents = _agents(data.get("agents") or [], problems, policy)
     tasks = _tasks(data, problems, policy)
-    document = {key: value for key, value in data.items() if key in {"name", "id", "metadata"}}
+    document = {key: value for key, value in data.items() if key in _WORKFLOW_FIELDS}
     document.setdefault("name", name)
     try:
         spec = WorkflowSpec(**document, tasks=tasks, agents=agents)

@@ -62,6 +62,8 @@ class Workflow:
         *,
         metadata: Mapping[str, str] | None = None,
         retry_budget: int | None = None,
+        tenant: str | None = None,
+        weight: float = 1.0,
     ) -> None:
         """Start an empty workflow.
 
@@ -70,9 +72,14 @@ class Workflow:
             metadata: Free-form labels carried into logs and traces.
             retry_budget: Most retries all its tasks may make together (None: no limit
                 beyond each task's retry policy).
+            tenant: Who it belongs to: a tenant's workflows share its limit and its share
+                of capacity (`SchedulerConfig.tenant_weights`).
+            weight: Its share of capacity among its tenant's workflows (> 0).
         """
         self.name = name
         self.retry_budget = retry_budget
+        self.tenant = tenant
+        self.weight = weight
         self._metadata = dict(metadata or {})
         self._tasks: list[TaskSpec] = []
         self._agents: dict[str, AgentSpec] = {}
@@ -253,6 +260,8 @@ class Workflow:
                 agents=tuple(self._agents.values()),
                 metadata=self._metadata,
                 retry_budget=self.retry_budget,
+                tenant=self.tenant,
+                weight=self.weight,
             )
         except ValidationError as exc:
             raise WorkflowRejectedError(self.name, problems_from_validation_error(exc)) from None

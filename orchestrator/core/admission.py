@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.core.errors import Problem
+from orchestrator.core.fair_queue import FairShare
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import PackedWorkflow, TaskRow
 from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
@@ -86,6 +87,7 @@ def workflow_record(
     task_pools: Sequence[PoolRecord],
     ranks: Mapping[str, float],
     submitted_s: float,
+    tenant_weights: Mapping[str, float] | None = None,
 ) -> WorkflowRecord:
     """Return the record of ``spec`` with one PENDING task record per row.
 
@@ -95,6 +97,7 @@ def workflow_record(
         task_pools: The pool of each row, in row order; each counts its new open tasks.
         ranks: Rank of each task (missing: 0).
         submitted_s: When it was admitted.
+        tenant_weights: Weight of each tenant in fair sharing (missing: 1).
     """
     workflow = WorkflowRecord(
         name=spec.name,
@@ -102,6 +105,9 @@ def workflow_record(
         graph=graph,
         submitted_s=submitted_s,
         retries_left=spec.retry_budget,
+        share=FairShare(
+            spec.tenant, spec.weight, (tenant_weights or {}).get(spec.tenant or "", 1.0)
+        ),
     )
     add_task_records(workflow, spec.rows, task_pools, ranks)
     return workflow

@@ -7,6 +7,13 @@ tasks of its new level as of when it became ready, so it goes before those that 
 ready after it. Its reported priority (``TaskInfo.priority``) does not change. Aging is
 checked every quarter of ``aging_s`` while tasks wait (``SchedulerConfig.aging_s``; None
 turns it off).
+
+Aging overtakes more urgent work only: it never lifts a task above the (own) priority of
+the most urgent task waiting in its pool at the check, and a task lifted earlier goes
+back down to that level once the more urgent work is gone. So a backlog of one level
+never jumps ahead of work of its own level that came later: among equals the pool is
+shared by weight (`fair_queue`), and a 100,000-task workflow waiting for minutes does
+not shut out a small one submitted after it.
 """
 
 from __future__ import annotations
@@ -21,17 +28,22 @@ HIGHEST_AGED = int(Priority.HIGH)
 
 
 def age(pools: Iterable[PoolRecord], now_s: float, aging_s: float) -> list[PoolRecord]:
-    """Move up the tasks that waited long enough; return the pools whose order changed."""
+    """Re-level the waiting tasks by age; return the pools whose order changed.
+
+    Tasks that waited long enough move up; those lifted above what now waits move back
+    down (see the module docstring).
+    """
     changed = []
     for pool in pools:
         moved = False
-        for queue in (pool.ready, pool.isolated):
-            for task, queued_at in queue.queued():
+        waiting = [(queue, queue.queued()) for queue in (pool.ready, pool.isolated)]
+        urgent = min((task.priority for _, queued in waiting for task, _ in queued), default=0)
+        ceiling = max(HIGHEST_AGED, urgent)  # no higher than the most urgent waiting work
+        for queue, queued in waiting:
+            for task, queued_at in queued:
                 levels = int((now_s - task.ready_s) // aging_s)
-                if levels <= 0:
-                    continue
-                target = max(HIGHEST_AGED, task.priority - levels)
-                if target < queued_at:
+                target = min(task.priority, max(ceiling, task.priority - levels))
+                if target != queued_at:
                     queue.reprioritize(task, target)
                     moved = True
         if moved:

@@ -35,6 +35,9 @@ class SchedulerConfig(BaseModel):
             as many as the pools allow).
         tenant_max_running: Most attempts running at once per tenant (workflows name
             theirs in ``tenant``); a tenant not listed has no limit of its own.
+        tenant_weights: Each tenant's share of capacity against other tenants (see
+            `orchestrator.core.fair_queue`); a tenant not listed, and the default tenant
+            of workflows without one, weigh 1.
         aging_s: A ready task gains one priority level per this many seconds waited, up
             to HIGH (see `orchestrator.core.aging`); None: no aging.
         urgent_lane: Pools whose agents have an urgent lane (the function pools, and
@@ -59,6 +62,9 @@ class SchedulerConfig(BaseModel):
     default_breaker: BreakerPolicy | None = None
     max_running_attempts: int | None = Field(default=None, ge=1)
     tenant_max_running: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    tenant_weights: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
     aging_s: float | None = Field(default=60.0, gt=0)
     urgent_lane: bool = True
     preemption_grace_s: float = Field(default=10.0, gt=0)

@@ -150,6 +150,7 @@ class PackedWorkflow:
         retry_budget: Most retries of all its tasks together, or None.
         max_concurrency: Most of its tasks running at once, or None.
         tenant: Who it belongs to (shares the tenant's limit), or None.
+        weight: Its share of its pools among its tenant's workflows (`fair_queue`).
     """
 
     name: str
@@ -160,6 +161,7 @@ class PackedWorkflow:
     retry_budget: int | None = None
     max_concurrency: int | None = None
     tenant: str | None = None
+    weight: float = 1.0
 
     @classmethod
     def pack(cls, spec: WorkflowSpec) -> PackedWorkflow:
@@ -173,4 +175,5 @@ class PackedWorkflow:
             spec.retry_budget,
             spec.max_concurrency,
             spec.tenant,
+            spec.weight,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
 ItemT = TypeVar("ItemT", bound=Hashable)
@@ -23,10 +23,16 @@ class PriorityTaskQueue(Generic[ItemT]):
 
     __slots__ = ("_counter", "_entries", "_heap")
 
-    def __init__(self) -> None:
+    def __init__(self, counter: Iterator[int] | None = None) -> None:
+        """Start empty.
+
+        Args:
+            counter: Where submission order numbers come from (several queues sharing
+                one order them against each other); by default the queue's own.
+        """
         self._heap: list[list[object]] = []
         self._entries: dict[ItemT, list[object]] = {}
-        self._counter = itertools.count()
+        self._counter = itertools.count() if counter is None else counter
 
     def push(
         self,
@@ -45,7 +51,10 @@ class PriorityTaskQueue(Generic[ItemT]):
         """
         if item in self._entries:
             self.remove(item)
-        entry: list[object] = [priority, deadline_s, -rank, next(self._counter), item]
+        order = next(self._counter)
+        # The fifth field only breaks ties between an entry and the stale copies that
+        # `reprioritize` leaves (same order), so that items are never compared.
+        entry: list[object] = [priority, deadline_s, -rank, order, order, item]
         self._entries[item] = entry
         heapq.heappush(self._heap, entry)
 
@@ -65,7 +74,7 @@ class PriorityTaskQueue(Generic[ItemT]):
         """
         entry = self._entries[item]
         entry[-1] = _REMOVED
-        moved: list[object] = [priority, entry[1], entry[2], entry[3], item]
+        moved: list[object] = [priority, entry[1], entry[2], entry[3], next(self._counter), item]
         self._entries[item] = moved
         heapq.heappush(self._heap, moved)
 
@@ -98,6 +107,16 @@ class PriorityTaskQueue(Generic[ItemT]):
         self.peek()
         entry = self._heap[0]
         return (entry[0], entry[1], entry[2])  # type: ignore[return-value]
+
+    def peek_order_key(self) -> tuple[int, float, float, int]:
+        """Return (priority, deadline_s, -rank, submission order) of the first item.
+
+        Raises:
+            IndexError: the queue is empty.
+        """
+        self.peek()
+        entry = self._heap[0]
+        return (entry[0], entry[1], entry[2], entry[3])  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self._entries)

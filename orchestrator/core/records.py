@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.core.breaker import CircuitBreaker
+from orchestrator.core.fair_queue import FairShare, FairTaskQueue
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import TaskExtras
 from orchestrator.core.pools import AgentPoolSpec
@@ -51,6 +52,8 @@ class WorkflowRecord:
     deadline_misses: int = 0
     # The concurrency limits it runs under (`limits.LimitGroup`); empty: none.
     limits: tuple[Any, ...] = ()
+    # Its tenant and weights: how its pools' ready queues share capacity (`fair_queue`).
+    share: FairShare = field(default_factory=FairShare)
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open.
@@ -120,6 +123,20 @@ class TaskRecord:
     ready_s: float = 0.0
 
 
+def _share_of(task: TaskRecord) -> FairShare:
+    return task.workflow.share
+
+
+def _cost_of(task: TaskRecord) -> float:
+    """A task's fair-share cost: its estimate, else its pool's mean duration, else 1."""
+    return task.estimate_s or task.pool.ewma_task_s or 1.0
+
+
+def ready_queue() -> FairTaskQueue[TaskRecord]:
+    """Return an empty ready queue for a pool: fair between workflows and tenants."""
+    return FairTaskQueue(_share_of, _cost_of)
+
+
 @dataclass(slots=True, eq=False)
 class CallRecord:
     """One call to an agent carrying a batch of attempts."""
@@ -153,13 +170,14 @@ class AgentRecord:
 class PoolRecord:
     """One agent pool: its ready queues, its agents and what it learnt about task durations.
 
-    Ready tasks wait in ``ready``, except suspects (see `TaskRecord.suspect`), which wait
-    in ``isolated`` for an agent with nothing else to do.
+    Ready tasks wait in ``ready``, shared by workflows and tenants by weight (see
+    `fair_queue`), except suspects (see `TaskRecord.suspect`), which wait in ``isolated``
+    for an agent with nothing else to do.
     """
 
     spec: AgentPoolSpec
     shape: ResourceVector
-    ready: PriorityTaskQueue[TaskRecord] = field(default_factory=PriorityTaskQueue)
+    ready: FairTaskQueue[TaskRecord] = field(default_factory=ready_queue)
     isolated: PriorityTaskQueue[TaskRecord] = field(default_factory=PriorityTaskQueue)
     agents: dict[str, AgentRecord] = field(default_factory=dict)
     ewma_task_s: float | None = None

@@ -292,7 +292,9 @@ class Scheduler(SchedulerQueries):
         pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
         graph = preparation.structure.graph
         task_pools = [pools[key] for key in fit.task_pools]
-        record = workflow_record(spec, graph, task_pools, preparation.ranks, now_s)
+        record = workflow_record(
+            spec, graph, task_pools, preparation.ranks, now_s, self._config.tenant_weights
+        )
         record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)
         add_deadline = self._timers.add_deadline

@@ -438,7 +438,11 @@ class WorkflowSpec(BaseModel):
         metadata: Free-form labels carried into logs and traces.
         max_concurrency: Most of its tasks running at once (None: no limit of its own).
         tenant: Who it belongs to: workflows of a tenant share the tenant's limit
-            (`SchedulerConfig.tenant_max_running`).
+            (`SchedulerConfig.tenant_max_running`) and its share of capacity
+            (`SchedulerConfig.tenant_weights`).
+        weight: Its share of capacity among its tenant's workflows of the same priority
+            (> 0; a workflow of weight 2 gets twice the agent time of one of weight 1
+            while both wait; see `orchestrator.core.fair_queue`).
         retry_budget: Most retries all its tasks may make together (None: no limit
             beyond each task's policy); once spent, a failure is final.
     """
@@ -453,6 +457,7 @@ class WorkflowSpec(BaseModel):
     retry_budget: int | None = Field(default=None, ge=0)
     max_concurrency: int | None = Field(default=None, ge=1)
     tenant: Identifier | None = None
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
     def with_id(self, workflow_id: str) -> WorkflowSpec:
         """Return a copy carrying ``workflow_id``."""

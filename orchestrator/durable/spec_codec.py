@@ -120,6 +120,7 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
         "retry_budget": spec.retry_budget,
         "max_concurrency": spec.max_concurrency,
         "tenant": spec.tenant,
+        "weight": spec.weight,
         "retries": retries.items,
         "resources": resources.items,
         "rows": rows,
@@ -217,4 +218,5 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
         structure["retry_budget"],
         structure.get("max_concurrency"),
         structure.get("tenant"),
+        structure.get("weight", 1.0),
     )

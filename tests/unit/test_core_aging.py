@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from orchestrator.core import SchedulerConfig, TaskState
+from orchestrator.core.aging import age
 from orchestrator.core.queue import PriorityTaskQueue
 
 
@@ -70,3 +72,49 @@ def test_reprioritize_keeps_deadline_rank_and_place() -> None:
     queue.reprioritize("early-low", 1)
     assert [queue.pop() for _ in range(3)] == ["early-low", "high", "late-high"]
     assert sorted(PriorityTaskQueue[str]().queued()) == []
+
+
+def _pool_with(tasks: list[tuple[str, int, float]]) -> tuple[Any, dict[str, Any]]:
+    """A pool whose ready queue holds ``(id, priority, ready_s)`` tasks of one workflow."""
+    from orchestrator.core import RetryPolicy, TaskGraph
+    from orchestrator.core.pools import AgentPoolSpec
+    from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
+    from orchestrator.core.resources import ResourceSpec
+
+    spec = AgentPoolSpec(key="p", agent_class="m:C", resources=ResourceSpec(), max_replicas=1)
+    pool = PoolRecord(spec=spec, shape=spec.resources.as_vector())
+    workflow = WorkflowRecord(name="wf", workflow_id="wf", graph=TaskGraph(), submitted_s=0.0)
+    records = {}
+    for task_id, priority, ready_s in tasks:
+        record = task_record(
+            workflow=workflow, task_id=task_id, function="m:f", args=(), kwargs={},
+            retry=RetryPolicy(), timeout_s=None, pool=pool, inputs=(), priority=priority,
+            deadline_s=math.inf, rank=0.0, estimate_s=None,
+        )  # fmt: skip
+        record.ready_s = ready_s
+        pool.ready.push(record, priority)
+        records[task_id] = record
+    return pool, records
+
+
+def _levels(pool: Any) -> dict[str, int]:
+    return {task.task_id: level for task, level in pool.ready.queued()}
+
+
+def test_a_backlog_is_not_lifted_above_its_own_level_when_nothing_more_urgent_waits() -> None:
+    # Old MEDIUM work and a fresh MEDIUM task: nothing to overtake, so no aging; the fresh
+    # one is served fairly beside the backlog, not after it
+    pool, _ = _pool_with([("old", 2, 0.0), ("fresh", 2, 500.0)])
+    assert age([pool], now_s=500.0, aging_s=10.0) == []
+    assert _levels(pool) == {"old": 2, "fresh": 2}
+
+
+def test_aging_lifts_up_to_the_most_urgent_waiting_work_then_back_down() -> None:
+    pool, records = _pool_with([("bg", 4, 0.0), ("low", 3, 0.0), ("high", 1, 95.0)])
+    assert age([pool], now_s=100.0, aging_s=10.0) == [pool]
+    # Up to HIGH (what waits), not beyond; "high" itself is not lifted
+    assert _levels(pool) == {"bg": 1, "low": 1, "high": 1}
+    pool.ready.remove(records["high"])  # the HIGH work is gone
+    assert age([pool], now_s=101.0, aging_s=10.0) == [pool]
+    # back to the most urgent level still waiting (LOW): "bg" and "low" now share it
+    assert _levels(pool) == {"bg": 3, "low": 3}

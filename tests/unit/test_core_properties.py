@@ -162,3 +162,58 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
     # Never more at once than a limit allows
     limits = [drawn["max_concurrency"], drawn["global_limit"], drawn["replicas"]]
     assert _most_at_once(sim) <= min(limit for limit in limits if limit is not None)
+
+
+@st.composite
+def fleets_of_workflows(draw: Any) -> list[dict[str, Any]]:
+    drawn = []
+    for w in range(draw(st.integers(min_value=2, max_value=4))):
+        n = draw(st.integers(min_value=1, max_value=15))
+        deps = [
+            sorted(draw(st.sets(st.integers(0, i - 1), max_size=2))) if i else [] for i in range(n)
+        ]
+        drawn.append(
+            {
+                "id": f"w{w}",
+                "deps": deps,
+                "priorities": [draw(st.sampled_from(["high", "medium", "low"])) for _ in deps],
+                "weight": draw(st.sampled_from([0.5, 1.0, 3.0])),
+                "tenant": draw(st.sampled_from([None, "a", "b"])),
+                "delay_s": draw(st.sampled_from([0.0, 0.3, 1.0])),
+            }
+        )
+    return drawn
+
+
+def _submitter(sim: SimRuntime, workflow: Any) -> Callable[[], None]:
+    def submit() -> None:
+        sim.submit(workflow)
+
+    return submit
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets_of_workflows(), st.integers(1, 3))
+def test_workflows_sharing_pools_by_weight_all_end_in_dependency_order(
+    drawn: list[dict[str, Any]], replicas: int
+) -> None:
+    spec = SpecBuilder()
+    config = SchedulerConfig(tenant_weights={"a": 2.0})
+    sim = SimRuntime(config, duration_s=0.2)
+    for w in drawn:
+        tasks = [
+            spec.task(f"t{i}", depends_on=[f"t{d}" for d in deps], priority=w["priorities"][i])
+            for i, deps in enumerate(w["deps"])
+        ]
+        workflow = spec.workflow(
+            *tasks, agents=[spec.agent(replicas=replicas)], workflow_id=w["id"]
+        ).model_copy(update={"weight": w["weight"], "tenant": w["tenant"]})
+        sim.at(sim.clock.now_s() + w["delay_s"], _submitter(sim, workflow))
+    sim.run()
+    assert sim.all_workflows_ended() and sim.ledger.violations == []
+    for w in drawn:
+        for i, deps in enumerate(w["deps"]):
+            [(start, _)] = sim.ledger.effect_times[(w["id"], f"t{i}")]  # each ran once
+            for d in deps:
+                [(_, dep_end)] = sim.ledger.effect_times[(w["id"], f"t{d}")]
+                assert start >= dep_end
