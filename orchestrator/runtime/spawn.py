@@ -15,6 +15,7 @@ from typing import Any
 import ray
 from opentelemetry.trace import TracerProvider
 
+from orchestrator.runtime.bus.wiring import bus_actor
 from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.heartbeat import HeartbeatService
 from orchestrator.runtime.supervisor import Supervisor
@@ -113,6 +114,7 @@ def spawn_supervisor(
     running = find_supervisor(settings)
     if running is not None:
         return running, False
+    bus_actor(settings)  # before the supervisor: it then outlives a supervisor that restarts
     options: dict[str, Any] = {
         "name": settings.ray.supervisor_name,
         "namespace": settings.ray.namespace,

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, assert_never
 
 import ray
@@ -59,6 +60,8 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import WorkflowStatus
 from orchestrator.runtime.agent_registry import AgentRegistry
+from orchestrator.runtime.bus.lifecycle import LifecyclePublisher
+from orchestrator.runtime.bus.wiring import supervisor_bus
 from orchestrator.runtime.caching import CacheKeeper
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.dispatcher import Dispatcher
@@ -103,6 +106,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         self._scheduler = Scheduler(clock, settings.scheduler)
         self._tracer = tracer
         self._agents = AgentRegistry(settings.logging, log, start_heartbeat)
+        self._events = LifecyclePublisher(partial(supervisor_bus, settings), log)
         self._results = ResultStore()
         # Result refs of the outcomes being handled, until the scheduler accepts them.
         self._candidates: dict[tuple[str, str, int], Any] = {}
@@ -400,6 +404,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
                 self._writer, self._durability.write, save, ResultStore.resolve
             )
             self._durability.finish(save, key, error)
+            self._events.checkpoint(key, error)
         self._wake_loop()  # what changed while writing may be due now
         return key
 
@@ -420,6 +425,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
     # -- commands ------------------------------------------------------------------------
 
     def _execute(self, commands: list[Command]) -> None:
+        self._events.commands(commands)
         for command in commands:
             match command:
                 case DispatchBatch():

@@ -179,7 +179,9 @@ class ActorBus(Bus):
         name: This client's name (the sender of what it publishes).
         max_message_bytes: Size limit of one payload as JSON.
         max_pending: Messages published but not yet shipped, at most: past it,
-            `publish` waits (the bus's back-pressure reaches the publisher).
+            `publish` waits (the bus's back-pressure reaches the publisher), or with
+            ``drop_when_pending_full`` drops the new message and counts it
+            (`dropped_pending`): for a publisher that must never wait (the supervisor).
     """
 
     transport = "actor"
@@ -191,10 +193,14 @@ class ActorBus(Bus):
         *,
         max_message_bytes: int | None = None,
         max_pending: int = 10_000,
+        drop_when_pending_full: bool = False,
     ) -> None:
         super().__init__(name, max_message_bytes)
         self.handle = handle
         self._max_pending = max_pending
+        self._drop_when_full = drop_when_pending_full
+        #: Messages dropped because ``max_pending`` were waiting to be shipped.
+        self.dropped_pending = 0
         self._pending: deque[BusMessage] = deque()
         self._cond = threading.Condition()
         self._batches = 0
@@ -212,6 +218,9 @@ class ActorBus(Bus):
     def _send(self, message: BusMessage) -> None:
         with self._cond:
             self._raise_error()
+            if self._drop_when_full and len(self._pending) >= self._max_pending:
+                self.dropped_pending += 1
+                return
             while len(self._pending) >= self._max_pending:
                 self._cond.wait(0.1)
                 self._raise_error()
