@@ -274,7 +274,7 @@ def _report_mismatch(mine: Settings, theirs: Settings) -> dict[str, tuple[Any, A
     return differences
 
 
-class Orchestrator(SchedulingCalls, EventCalls):
+class Orchestrator(EventCalls, SchedulingCalls):
     """Entry point: connects to Ray (embedded by default) and talks to the supervisor.
 
     Args:

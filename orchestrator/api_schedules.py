@@ -14,7 +14,9 @@ from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.status import ScheduleInfo
+from orchestrator.runtime.bus import Bus
 from orchestrator.runtime.client import SupervisorClient
+from orchestrator.runtime.supervisor_triggers import trigger_topic
 from orchestrator.workflow import Workflow, check_structure
 
 
@@ -24,6 +26,11 @@ class SchedulingCalls:
     @property
     def client(self) -> SupervisorClient:
         """The supervisor's client (the `Orchestrator` provides it)."""
+        raise NotImplementedError
+
+    @property
+    def bus(self) -> Bus:
+        """The driver's bus client (the `Orchestrator` provides it)."""
         raise NotImplementedError
 
     def schedule(
@@ -91,9 +98,34 @@ class SchedulingCalls:
         spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
         return self._add(spec, ScheduleSpec(name=name or spec.name, topic=topic, overlap=overlap))
 
-    def publish(self, topic: str, payload: Any = None) -> list[str]:
-        """Publish a message on ``topic``; return the ids of the runs it started."""
-        return self.client.publish(topic, payload)
+    def publish(
+        self, topic: str, payload: Any = None, *, wait: bool = True, timeout_s: float = 60.0
+    ) -> list[str]:
+        """Publish a message on ``topic`` over the bus; return the ids of the runs it started.
+
+        The supervisor reads triggers from the bus (``triggers.<topic>``); a message
+        published while it is down (restarting) waits on the bus until it is back.
+        The payload must be JSON-shaped (see `orchestrator.runtime.bus`).
+
+        Args:
+            topic: The trigger's topic.
+            payload: What the runs' `EVENT_PAYLOAD` placeholders become.
+            wait: Wait for the supervisor to start the runs (and return their ids);
+                false: return ``[]`` once the message is on the bus.
+            timeout_s: How long to wait for the supervisor.
+
+        Raises:
+            BusTimeoutError: the supervisor did not answer within ``timeout_s`` (the
+                message stays on the bus: it starts its runs when the supervisor is back).
+            ValueError: a bad topic or payload (named).
+        """
+        bus_topic = trigger_topic(topic)
+        if not wait:
+            self.bus.publish(bus_topic, payload)
+            self.bus.flush()
+            return []
+        reply = self.bus.request(bus_topic, payload, timeout_s=timeout_s)
+        return [str(run_id) for run_id in reply.payload]  # type: ignore[union-attr]
 
     def _add(self, spec: WorkflowSpec, schedule: ScheduleSpec) -> ScheduleInfo:
         packed = PackedWorkflow.pack(spec.model_copy(update={"id": None}))

@@ -114,7 +114,7 @@ def spawn_supervisor(
     running = find_supervisor(settings)
     if running is not None:
         return running, False
-    bus_actor(settings)  # before the supervisor: it then outlives a supervisor that restarts
+    bus_actor(settings, wait_s=120.0)  # up before the supervisor, so it outlives one
     options: dict[str, Any] = {
         "name": settings.ray.supervisor_name,
         "namespace": settings.ray.namespace,

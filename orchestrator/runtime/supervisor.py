@@ -42,7 +42,6 @@ from orchestrator.core.events import (
     DeadLettersPurgeRequested,
     DeadLettersRequeueRequested,
     Event,
-    MessagePublished,
     ScheduleAdded,
     ScheduleRemoved,
     Tick,
@@ -71,6 +70,7 @@ from orchestrator.runtime.heartbeat_reports import HeartbeatReports
 from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
+from orchestrator.runtime.supervisor_triggers import SupervisorTriggers
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
 from orchestrator.storage import StorageError
@@ -79,7 +79,7 @@ from orchestrator.storage import StorageError
 CLUSTER_REFRESH_S = 10.0
 
 
-class Supervisor(SupervisorQueries, HeartbeatReports):
+class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorTriggers):
     """Owns the scheduler; driven by drivers' calls, agents' outcomes and heartbeats.
 
     Args:
@@ -125,6 +125,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         self._save_lock = asyncio.Lock()
         self._save_task: asyncio.Task[str | None] | None = None
         self._cache = CacheKeeper(self._durability.store, scope, clock, log)
+        self._start_triggers()  # messages on the bus wait for no driver call
         if self._durability.enabled:
             self._observe_cluster(force=True)
             restored = restore_workflows(
@@ -225,14 +226,6 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         self._durability.schedules_changed()
         await self._save_now()
 
-    async def publish(self, topic: str, payload: Any = None) -> list[str]:
-        """Start a run of each workflow triggered by ``topic``; return their ids."""
-        self._ensure_running()
-        commands = self._scheduler.handle(MessagePublished(topic=topic, payload=payload))
-        self._execute(commands)
-        await self._save_now()
-        return [c.workflow.id for c in commands if isinstance(c, SubmitScheduledRun)]
-
     async def remove_schedule(self, name: str) -> None:
         """Stop a schedule (its runs go on). Raises `KeyError` for an unknown name."""
         self._handle(ScheduleRemoved(name=name))
@@ -317,8 +310,9 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         await self._save_now()
         self._writer.shutdown(wait=True)
         self._agents.stop_all()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
+        for task in (self._loop_task, self._trigger_task):
+            if task is not None:
+                task.cancel()
         self._tracer.shutdown()
 
     # -- the loop ------------------------------------------------------------------------
@@ -329,6 +323,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports):
         self._wake = asyncio.Event()
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
         self._agents.ensure_heartbeat()
+        self._start_triggers()
 
     def _wake_loop(self) -> None:
         if self._wake is not None:

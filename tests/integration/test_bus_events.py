@@ -135,3 +135,10 @@ def test_the_supervisor_never_waits_for_a_slow_reader(orchestrator: Orchestrator
         assert stats.dropped > 0
     finally:
         stream.close()
+
+
+def test_publishing_with_no_trigger_starts_nothing(orchestrator: Orchestrator) -> None:
+    assert orchestrator.publish("no-trigger-here", {"a": 1}, timeout_s=30) == []
+    assert orchestrator.publish("no-trigger-here", None, wait=False) == []
+    with pytest.raises(ValueError, match="JSON-shaped"):
+        orchestrator.publish("no-trigger-here", {1, 2})

@@ -100,9 +100,10 @@ class BusActor:
         overflow: Overflow,
         group: str | None,
         where: dict[str, object] | None,
-    ) -> None:
-        """Add a subscription (`ValueError` names a bad field)."""
-        self._router.subscribe(
+        resume: bool = False,
+    ) -> bool:
+        """Add a subscription (`ValueError` names a bad field); see `Router.subscribe`."""
+        created = self._router.subscribe(
             subscription_id,
             patterns,
             capacity=capacity,
@@ -110,8 +111,10 @@ class BusActor:
             now_s=time.monotonic(),
             group=group,
             where=where,
+            resume=resume,
         )
-        self._ready[subscription_id] = asyncio.Event()
+        self._ready.setdefault(subscription_id, asyncio.Event())
+        return created
 
     async def unsubscribe(self, subscription_id: str) -> None:
         """Remove a subscription; publishers waiting for its room go on."""
@@ -140,6 +143,25 @@ class BusActor:
             async with self._room:
                 self._room.notify_all()
         return taken
+
+    async def peek(self, subscription_id: str, max_n: int, timeout_s: float) -> list[BusMessage]:
+        """Like `poll`, but leave the messages in place until `ack` (at-least-once)."""
+        router = self._router
+        seen = router.peek(subscription_id, max_n, time.monotonic())
+        if not seen and timeout_s > 0:
+            event = self._ready.get(subscription_id)
+            if event is not None:
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout_s)
+            seen = router.peek(subscription_id, max_n, time.monotonic())
+        return seen
+
+    async def ack(self, subscription_id: str, count: int) -> None:
+        """Drop the ``count`` oldest messages of a subscription, handled after `peek`."""
+        self._router.ack(subscription_id, count)
+        async with self._room:
+            self._room.notify_all()
 
     async def statistics(self) -> BusStatistics:
         """Return the bus's counters and every subscription's."""
@@ -246,7 +268,9 @@ class ActorBus(Bus):
                 self._batches += 1
                 self._cond.notify_all()
             try:
-                ray.get(self.handle.publish_batch.remote(self.name, batch_no, batch))
+                # A future rather than ray.get: in an async actor (the supervisor) Ray
+                # warns of any ray.get, even in this thread, where it blocks nothing.
+                self.handle.publish_batch.remote(self.name, batch_no, batch).future().result()
             except ray.exceptions.RayTaskError as exc:
                 with self._cond:
                     self._error = exc.cause if exc.cause is not None else exc

@@ -262,12 +262,17 @@ class Bus(ABC):
                     if message.correlation_id is not None:
                         self._replies[message.correlation_id] = message
 
-    def reply(self, request: BusMessage, payload: Any = None) -> None:
-        """Answer a request (a message whose ``reply_to`` is set)."""
+    def reply(self, request: BusMessage, payload: Any = None, *, wait: bool = True) -> None:
+        """Answer a request (a message whose ``reply_to`` is set).
+
+        ``wait`` false: return at once, the reply shipped in the background (an event
+        loop that must not block).
+        """
         if request.reply_to is None:
             raise ValueError(f"request: the message on {request.topic!r} expects no reply")
         self._send(self.message(request.reply_to, payload, correlation_id=request.correlation_id))
-        self.flush()
+        if wait:
+            self.flush()
 
     def serve(
         self,

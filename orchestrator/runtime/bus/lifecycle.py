@@ -115,14 +115,19 @@ class LifecyclePublisher:
         #: Events that could not be published (bus unreachable or refusing them).
         self.failed = 0
 
+    @property
+    def bus(self) -> Bus:
+        """The bus client (connected on first use; raises if the bus is unreachable)."""
+        if self._bus is None:
+            self._bus = self._connect()
+        return self._bus
+
     def _publish(self, kind: str, event: str, **fields: Any) -> None:
         fields["kind"] = kind
         fields["event"] = event
         fields["time_s"] = time.time()
         try:
-            if self._bus is None:
-                self._bus = self._connect()
-            self._bus.publish(f"events.{kind}.{event}", fields)
+            self.bus.publish(f"events.{kind}.{event}", fields)
         except Exception as exc:  # the bus must never stop the supervisor
             self.failed += 1
             if not self._broken:

@@ -8,6 +8,7 @@ their overflow policies say. Time comes in as ``now_s`` arguments.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,14 +86,21 @@ class Router:
         now_s: float,
         group: str | None = None,
         where: Mapping[str, object] | None = None,
-    ) -> None:
-        """Add a subscription.
+        resume: bool = False,
+    ) -> bool:
+        """Add a subscription; return False if ``resume`` found it live (kept as it is).
+
+        ``resume`` lets a subscriber that restarts take up its subscription again, with
+        the messages that came meanwhile (the supervisor's triggers).
 
         Raises:
             ValueError: a bad pattern, capacity or policy (the field is named), or a
-                live subscription with that id.
+                live subscription with that id (without ``resume``).
         """
         if subscription_id in self._subs:
+            if resume:
+                self._subs[subscription_id].last_read_s = now_s
+                return False
             raise ValueError(f"subscription_id: {subscription_id!r} is already subscribed")
         if not patterns:
             raise ValueError("topics: at least one topic pattern is needed")
@@ -111,6 +119,7 @@ class Router:
         )
         self._closed.pop(subscription_id, None)
         self._routes.clear()
+        return True
 
     def unsubscribe(self, subscription_id: str, reason: str = "unsubscribed") -> bool:
         """Remove a subscription and its buffer; return whether it was live."""
@@ -236,16 +245,38 @@ class Router:
         Raises:
             SubscriptionClosedError: the subscription is gone (the message says why).
         """
-        sub = self._subs.get(subscription_id)
-        if sub is None:
-            reason = self._closed.get(subscription_id, "never subscribed")
-            raise SubscriptionClosedError(f"subscription {subscription_id!r}: {reason}")
+        sub = self._live(subscription_id)
         sub.last_read_s = now_s
         buffer = sub.buffer
         count = min(max_n, len(buffer))
         taken = [buffer.popleft() for _ in range(count)]
         sub.delivered += count
         return taken
+
+    def peek(self, subscription_id: str, max_n: int, now_s: float) -> list[BusMessage]:
+        """Return up to ``max_n`` buffered messages, oldest first, leaving them there.
+
+        With `ack`: a reader that dies before acknowledging gets them again when it
+        resumes its subscription (at-least-once). Raises `SubscriptionClosedError`.
+        """
+        sub = self._live(subscription_id)
+        sub.last_read_s = now_s
+        return list(itertools.islice(sub.buffer, max_n))
+
+    def ack(self, subscription_id: str, count: int) -> None:
+        """Drop the ``count`` oldest messages, read with `peek` and now handled."""
+        sub = self._live(subscription_id)
+        count = min(count, len(sub.buffer))
+        for _ in range(count):
+            sub.buffer.popleft()
+        sub.delivered += count
+
+    def _live(self, subscription_id: str) -> _Subscription:
+        sub = self._subs.get(subscription_id)
+        if sub is None:
+            reason = self._closed.get(subscription_id, "never subscribed")
+            raise SubscriptionClosedError(f"subscription {subscription_id!r}: {reason}")
+        return sub
 
     def statistics(self, now_s: float, transport: str) -> BusStatistics:
         """Return a snapshot of the counters and of every live subscription."""

@@ -10,24 +10,35 @@ import ray
 from orchestrator.runtime.bus.actor import ActorBus, get_or_create_bus_actor
 from orchestrator.settings import Settings
 
+#: Handles of the bus actors this process created and keeps alive (see `bus_actor`).
+_HELD: dict[tuple[str, str], Any] = {}
+
 
 def bus_actor_name(settings: Settings) -> str:
     """Return the bus actor's name: the supervisor's, with ``-bus``."""
     return f"{settings.ray.supervisor_name}-bus"
 
 
-def bus_actor(settings: Settings) -> Any:
+def bus_actor(settings: Settings, *, wait_s: float | None = None) -> Any:
     """Return the handle of the orchestrator's bus actor, creating it if need be.
 
-    The driver that creates the supervisor creates it first (so that it outlives a
-    supervisor that crashes and comes back); detached with the supervisor.
+    The driver that creates the supervisor creates it first, and waits (``wait_s``)
+    until it is up: it is then the driver's, and outlives a supervisor that crashes and
+    comes back (an actor dies with the process that created it); detached with the
+    supervisor.
     """
-    return get_or_create_bus_actor(
+    handle = get_or_create_bus_actor(
         bus_actor_name(settings),
         settings.ray.namespace,
         subscriber_lease_s=settings.bus.subscriber_lease_s,
         detached=settings.ray.detached,
     )
+    if wait_s is not None:
+        ray.get(handle.ping.remote(), timeout=wait_s)
+        # Ray ends an actor when its creator drops every handle, name or not: keep the
+        # first (the creator's; replacing it by a looked-up one would end the actor too).
+        _HELD.setdefault((settings.ray.namespace, bus_actor_name(settings)), handle)
+    return handle
 
 
 def open_bus(settings: Settings, name: str, **options: Any) -> ActorBus:
@@ -48,6 +59,7 @@ def supervisor_bus(settings: Settings) -> ActorBus:
 
 def stop_bus_actor(settings: Settings) -> None:
     """End the orchestrator's bus actor, if there is one (with the supervisor it serves)."""
+    _HELD.pop((settings.ray.namespace, bus_actor_name(settings)), None)
     try:
         handle = ray.get_actor(bus_actor_name(settings), namespace=settings.ray.namespace)
     except ValueError:
