@@ -23,6 +23,7 @@ from orchestrator.agent import NonRetryableError, TaskContext, running
 from orchestrator.core.events import AttemptOutcome, AttemptProgress
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.import_paths import import_object
+from orchestrator.runtime.bus.agents import AgentBusAccess, AgentBusLink
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry.logging import configure_logging
@@ -57,6 +58,7 @@ class AgentHost:
         agent_class: type[Any] | str,
         init_kwargs: dict[str, Any],
         logging_settings: LoggingSettings,
+        bus: AgentBusAccess | None = None,
     ) -> None:
         configure_logging(logging_settings)
         cls = import_object(agent_class) if isinstance(agent_class, str) else agent_class
@@ -65,6 +67,10 @@ class AgentHost:
         setup = getattr(self._agent, "setup", None)
         if callable(setup):
             setup()
+        # The bus (ctx.publish/request; on_request answers): None for hosts without one.
+        self._bus = AgentBusLink(bus, agent_id) if bus is not None else None
+        if self._bus is not None:
+            self._bus.serve(self._agent)
         self._handle: Callable[[TaskContext], Any] = self._agent.handle
         self._lock = threading.Lock()
         self._running: dict[int, tuple[str, float]] = {}
@@ -123,6 +129,7 @@ class AgentHost:
                     _resolve(function) if isinstance(function, str) else function,
                     item.last_heartbeat,
                     _report_progress=self._reporter(item.attempt_id),
+                    _bus=self._bus,
                 )
                 with running(context):
                     result = self._handle(context)

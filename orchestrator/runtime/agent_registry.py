@@ -15,6 +15,7 @@ from structlog.typing import FilteringBoundLogger
 
 from orchestrator.core.commands import StartAgent, StopAgent
 from orchestrator.runtime.agent_host import agent_host_class
+from orchestrator.runtime.bus.agents import AgentBusAccess
 from orchestrator.runtime.ray_options import actor_options
 from orchestrator.settings import LoggingSettings
 
@@ -33,7 +34,9 @@ class AgentRegistry:
         logging: LoggingSettings,
         log: FilteringBoundLogger,
         start_heartbeat: Callable[[], Any],
+        bus: AgentBusAccess | None = None,
     ) -> None:
+        self._bus = bus
         self.handles: dict[str, Any] = {}
         self.heartbeat: Any = None
         self._logging = logging
@@ -61,7 +64,11 @@ class AgentRegistry:
         pool = command.pool
         actor_class = agent_host_class(pool.max_concurrency)
         handle = actor_class.options(**actor_options(pool.resources, command.node_id)).remote(
-            command.agent_id, pool.agent_class, pool.init_kwargs, self._logging
+            command.agent_id,
+            pool.agent_class,
+            pool.init_kwargs,
+            self._logging,
+            self._bus.for_pool(pool.key) if self._bus is not None else None,
         )
         self.handles[command.agent_id] = handle
         if self.heartbeat is not None:

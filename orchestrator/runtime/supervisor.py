@@ -59,6 +59,7 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import WorkflowStatus
 from orchestrator.runtime.agent_registry import AgentRegistry
+from orchestrator.runtime.bus.agents import agent_bus_access
 from orchestrator.runtime.bus.lifecycle import LifecyclePublisher
 from orchestrator.runtime.bus.wiring import supervisor_bus
 from orchestrator.runtime.caching import CacheKeeper
@@ -105,7 +106,9 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorTriggers):
         self._clock = clock
         self._scheduler = Scheduler(clock, settings.scheduler)
         self._tracer = tracer
-        self._agents = AgentRegistry(settings.logging, log, start_heartbeat)
+        self._agents = AgentRegistry(
+            settings.logging, log, start_heartbeat, agent_bus_access(settings)
+        )
         self._events = LifecyclePublisher(partial(supervisor_bus, settings), log)
         self._results = ResultStore()
         # Result refs of the outcomes being handled, until the scheduler accepts them.

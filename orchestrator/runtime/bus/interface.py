@@ -27,6 +27,7 @@ from orchestrator.runtime.bus.messages import (
     check_topic,
     encode_payload,
     rebuild_message,
+    topic_word,
 )
 
 #: The longest single wait for messages: waits are cut into pieces this long, so a
@@ -131,6 +132,7 @@ class Bus(ABC):
         self._seq = itertools.count()
         self._ids = itertools.count()
         self._inbox: Subscription | None = None
+        self._inbox_topic = f"_inbox.{topic_word(self.name)}"
         self._replies: dict[str, BusMessage] = {}
         self._inbox_lock = threading.Lock()
 
@@ -241,12 +243,10 @@ class Bus(ABC):
             raise ValueError(f"timeout_s: must be > 0 (got {timeout_s!r})")
         with self._inbox_lock:
             if self._inbox is None:
-                self._inbox = self.subscribe(f"_inbox.{self.name}", capacity=10_000)
+                self._inbox = self.subscribe(self._inbox_topic, capacity=10_000)
         correlation_id = f"{self.name}:{next(self._ids)}"
         self._send(
-            self.message(
-                topic, payload, reply_to=f"_inbox.{self.name}", correlation_id=correlation_id
-            )
+            self.message(topic, payload, reply_to=self._inbox_topic, correlation_id=correlation_id)
         )
         self.flush()
         deadline = time.monotonic() + timeout_s

@@ -81,6 +81,14 @@ class BusTimeoutError(BusError, TimeoutError):
     """A request got no reply within its ``timeout_s``."""
 
 
+_NOT_IN_TOPIC = re.compile(r"[^A-Za-z0-9_\-@:]")
+
+
+def topic_word(text: str) -> str:
+    """Return ``text`` fit to be one word of a topic (other characters become ``_``)."""
+    return _NOT_IN_TOPIC.sub("_", text.replace(".", "_")) or "_"
+
+
 def check_topic(topic: str, *, field: str = "topic") -> str:
     """Return ``topic`` if it is a valid topic; raise `ValueError` naming ``field`` if not."""
     if not isinstance(topic, str) or not _TOPIC.match(topic):
