@@ -31,6 +31,7 @@ BENCHMARKS = {
     "faults": "benchmarks.faults",
     "checkpoints": "benchmarks.checkpoints",
     "priority": "benchmarks.priority",
+    "bus": "benchmarks.bus",
 }
 
 
