@@ -31,6 +31,8 @@ BENCHMARKS = {
     "faults": "benchmarks.faults",
     "checkpoints": "benchmarks.checkpoints",
     "priority": "benchmarks.priority",
+    "fetch": "benchmarks.results_fetch",
+    "stall": "benchmarks.submit_stall",
     "bus": "benchmarks.bus",
 }
 

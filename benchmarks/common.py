@@ -91,6 +91,8 @@ class BenchmarkResult:
     data: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    #: Timed repeats it actually ran, when not ``--repeats`` (e.g. capped for its length).
+    repeats: int | None = None
 
 
 # -- statistics --------------------------------------------------------------------------
@@ -281,7 +283,8 @@ def environment(options: RunOptions) -> dict[str, Any]:
         except PackageNotFoundError:  # an optional package that is not installed
             continue
     commit = _git("rev-parse", "--short", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    changed = _git("status", "--porcelain", "--untracked-files=no").splitlines()
+    dirty = bool(changed)
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -289,6 +292,8 @@ def environment(options: RunOptions) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "commit": commit + ("+dirty" if dirty else ""),
+        # Which tracked files differed from the commit (a dirty tree says which).
+        "changed_files": [line[3:] for line in changed],
         "versions": versions,
         "quick": options.quick,
         "repeats": options.repeats,

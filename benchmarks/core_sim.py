@@ -149,7 +149,9 @@ def simulate(spec: WorkflowSpec, *, slots: int = SLOTS, task_s: float = TASK_S) 
             workflow did not succeed (either would be a bug in the core).
     """
     clock = FakeClock(0.0)
-    scheduler = Scheduler(clock, SchedulerConfig(max_function_replicas=slots))
+    # Exactly ``slots`` slots: no urgent lane beside them for the DAG's CRITICAL tasks.
+    config = SchedulerConfig(max_function_replicas=slots, urgent_lane=False)
+    scheduler = Scheduler(clock, config)
     scheduler.handle(_cluster(slots))
     watch = Stopwatch()
     commands = scheduler.handle(WorkflowSubmitted(workflow=spec))

@@ -172,7 +172,7 @@ def run(options: RunOptions) -> BenchmarkResult:
     num_tasks = QUICK_NUM_TASKS if options.quick else NUM_TASKS
     repeats = 1 if options.quick else min(options.repeats, 2)
     result = BenchmarkResult(
-        name="memory", title=f"Supervisor memory with {num_tasks:,} queued tasks"
+        name="memory", title=f"Supervisor memory with {num_tasks:,} queued tasks", repeats=repeats
     )
     use_ray_environment()
     log("memory: starting Ray")

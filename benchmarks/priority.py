@@ -140,8 +140,11 @@ def run(options: RunOptions) -> BenchmarkResult:
         "(one probe: the wait is the backlog's length). A probe of another function would "
         "get a queue of its own and start within about one task's time, without any "
         "priority being expressed.",
-        "What the orchestrator's probe waits for: the task running on each agent and the "
-        "batch already sent behind it (short tasks are pipelined: one call in flight "
-        "beyond what an agent runs), then a round trip to the supervisor.",
+        "What the orchestrator's probe waits for: nothing already sent. Every agent is "
+        "busy (one task running, one pipelined call behind it), so the probe goes to the "
+        "urgent lane of the least loaded agent (`scheduler.urgent_lane`: one thread "
+        "beside the work threads, for CRITICAL tasks only): submit, one round trip to the "
+        "supervisor, one call to the agent. The BACKGROUND tasks are not preemptible, so "
+        "they go on beside it. Before the lane (2026-11-28): p50 31 ms, p99 36 ms.",
     ]
     return result

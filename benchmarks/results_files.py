@@ -54,12 +54,17 @@ def render(result: BenchmarkResult, heading: str = "#") -> str:
     """Return the markdown of one benchmark: tables, targets, notes, environment."""
     env = result.environment
     parts = [f"{heading} {result.title}", ""]
+    repeats = result.repeats if result.repeats is not None else env.get("repeats", "?")
     parts.append(
         f"Run {env.get('when', '?')} on {env.get('cpus', '?')} CPUs "
         f"(load {env.get('load_avg_1m', '?')}), commit {env.get('commit', '?')}, "
         f"{'quick sizes' if env.get('quick') else 'default sizes'}, "
-        f"{env.get('repeats', '?')} repeats; took {result.duration_s:.0f} s."
+        f"{repeats} repeats; took {result.duration_s:.0f} s."
     )
+    changed = env.get("changed_files") or []
+    if changed:
+        parts.append("")
+        parts.append(f"Uncommitted changes to: {', '.join(f'`{name}`' for name in changed)}.")
     parts.append("")
     for table in result.tables:
         parts.extend([f"{heading}# {table.title}", "", markdown_table(table.columns, table.rows)])
@@ -108,6 +113,7 @@ def load_result(path: Path) -> BenchmarkResult:
         data=raw.get("data", {}),
         environment=raw.get("environment", {}),
         duration_s=raw.get("duration_s", 0.0),
+        repeats=raw.get("repeats"),
     )
 
 

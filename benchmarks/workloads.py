@@ -45,3 +45,8 @@ def crash() -> None:
     import os
 
     os._exit(3)
+
+
+def identity(value: int) -> int:
+    """Return ``value`` (a task with a small result of its own, to fetch)."""
+    return value

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.agent import Agent, NonRetryableError, TaskContext, current_task
+from orchestrator.agent import (
+    Agent,
+    NonRetryableError,
+    TaskContext,
+    TaskPreempted,
+    current_task,
+)
 from orchestrator.core import (
     AgentSpec,
     OutputOf,
@@ -45,6 +51,7 @@ __all__ = [
     "SupervisorUnavailableError",
     "TaskContext",
     "TaskFailedError",
+    "TaskPreempted",
     "TaskSpec",
     "TaskState",
     "Workflow",

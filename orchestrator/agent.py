@@ -32,6 +32,14 @@ class NonRetryableError(Exception):
     """Raise from a task to fail it at once, whatever its retry policy says."""
 
 
+class TaskPreempted(Exception):  # noqa: N818 (the name is the error type outcomes carry)
+    """Raise from a task asked to stop (``ctx.should_stop``) for a CRITICAL task.
+
+    The attempt is then re-queued without counting a failure; ``ctx.stop_if_requested()``
+    raises it for you. Raised when no stop was asked, it is an ordinary failure.
+    """
+
+
 _CURRENT_TASK: ContextVar[TaskContext | None] = ContextVar("orchestrator_task", default=None)
 
 
@@ -75,6 +83,8 @@ class TaskContext:
         function: For function tasks, the callable to run.
         last_heartbeat: What an earlier attempt of this task last reported with
             `heartbeat` (None on a first attempt): resume from there.
+        should_stop: True once the orchestrator asks this attempt to stop (a preemptible
+            task making room for a CRITICAL one); see `stop_if_requested`.
     """
 
     workflow_id: str
@@ -88,7 +98,23 @@ class TaskContext:
     last_heartbeat: Any = None
     _log: Any = None
     _report_progress: Callable[[Any], None] | None = None
+    _stop_requested: Callable[[], bool] | None = None
     _bus: Any = None
+
+    @property
+    def should_stop(self) -> bool:
+        """Whether the orchestrator asked this attempt to stop (see `TaskPreempted`).
+
+        A preemptible task checks it between units of work, saves its position with
+        `heartbeat` if it can resume, and raises `TaskPreempted` (or calls
+        `stop_if_requested`).
+        """
+        return self._stop_requested is not None and self._stop_requested()
+
+    def stop_if_requested(self) -> None:
+        """Raise `TaskPreempted` if the orchestrator asked this attempt to stop."""
+        if self.should_stop:
+            raise TaskPreempted(f"task {self.task_id!r} stopped on request (preempted)")
 
     @property
     def log(self) -> Any:
@@ -182,6 +208,8 @@ class Agent:
         replicas: Most replicas at once.
         min_replicas: Replicas kept alive when idle.
         max_concurrency: Tasks a replica runs at once (in threads).
+        urgent_lane: A replica may run one CRITICAL task beside its others, in a thread
+            of its own (only for a thread-safe ``handle``).
     """
 
     name: ClassVar[str | None] = None
@@ -191,6 +219,7 @@ class Agent:
     replicas: ClassVar[int] = 1
     min_replicas: ClassVar[int] = 0
     max_concurrency: ClassVar[int] = 1
+    urgent_lane: ClassVar[bool] = False
 
     def setup(self) -> None:
         """Prepare the replica (load a model, open a client) before its first task."""
@@ -237,6 +266,7 @@ def agent_spec(agent_class: type[Any] | str, **overrides: Any) -> AgentSpec:
         "replicas": getattr(cls, "replicas", defaults.replicas),
         "min_replicas": getattr(cls, "min_replicas", defaults.min_replicas),
         "max_concurrency": getattr(cls, "max_concurrency", defaults.max_concurrency),
+        "urgent_lane": getattr(cls, "urgent_lane", defaults.urgent_lane),
     }
     values.update(overrides)
     return AgentSpec(**values)

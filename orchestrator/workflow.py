@@ -131,6 +131,7 @@ class Workflow:
         trigger_rule: str = "all_success",
         reads: Iterable[str] = (),
         writes: Iterable[str] = (),
+        preemptible: bool = False,
     ) -> TaskHandle:
         """Add a task and return its handle.
 
@@ -166,6 +167,9 @@ class Workflow:
             trigger_rule: When the task runs once its upstream tasks ended:
                 ``all_success`` (default), ``all_done``, ``all_failed``, ``one_failed``,
                 ``one_success``, ``none_failed``.
+            preemptible: A CRITICAL task finding no free agent may stop this one's
+                attempt (``ctx.should_stop``, then its agent after a grace period); it
+                is re-queued without counting a failure.
 
         Raises:
             WorkflowRejectedError: the task is invalid; the error names each bad field.
@@ -200,6 +204,8 @@ class Workflow:
             fields["reads"] = tuple(reads)
         if writes:
             fields["writes"] = tuple(writes)
+        if preemptible:
+            fields["preemptible"] = True
         if cache is not False:
             fields["cache"] = cache
         fields.update((name, value) for name, value in scalars.items() if value is not None)

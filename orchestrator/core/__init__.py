@@ -15,6 +15,7 @@ from orchestrator.core.commands import (
     ReleaseWorkflow,
     StartAgent,
     StopAgent,
+    StopAttempts,
     TaskEvent,
 )
 from orchestrator.core.config import SchedulerConfig
@@ -101,6 +102,7 @@ __all__ = [
     "SchedulerStatistics",
     "StartAgent",
     "StopAgent",
+    "StopAttempts",
     "TaskEvent",
     "TaskGraph",
     "TaskInfo",

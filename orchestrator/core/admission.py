@@ -1,5 +1,9 @@
 """Admission: a workflow that passed validation becomes the scheduler's records.
 
+`prepare` does the part that reads nothing of the scheduler (structure, graph, ranks), so
+that the runtime can run it in another thread for a large workflow: the event loop keeps
+dispatching meanwhile (see `Preparation`).
+
 Also the home of the ranking policy: the rank of a task orders it within a priority and
 deadline (higher first). Today it is the task's upward rank, the longest chain of work
 after it (estimated durations, or one per task), so tasks on the critical path start first.
@@ -8,14 +12,49 @@ after it (estimated durations, or one per task), so tasks on the critical path s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from orchestrator.core.errors import Problem
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import PackedWorkflow, TaskRow
 from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
 from orchestrator.core.states import TaskState
+from orchestrator.core.validation import WorkflowStructure, check_structure
 
 #: Weight of a task without an estimated duration in `critical_path_ranks`.
 _DEFAULT_WEIGHT_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Preparation:
+    """What admitting a workflow needs that depends on the workflow alone.
+
+    Attributes:
+        spec: The workflow it was made for (admission checks it is the same object).
+        structure: Its agents and dependency graph (prepared when it has no problem).
+        problems: What `check_structure` found (the scheduler adds those of fitting it).
+        ranks: Each task's rank (`critical_path_ranks`), or empty.
+    """
+
+    spec: PackedWorkflow
+    structure: WorkflowStructure
+    problems: tuple[Problem, ...]
+    ranks: dict[str, float]
+
+
+def prepare(spec: PackedWorkflow, rank_by_critical_path: bool) -> Preparation:
+    """Check ``spec``'s structure, prepare its graph and rank its tasks.
+
+    Pure and reads nothing of any scheduler: safe to run in another thread while the
+    scheduler goes on (the runtime does so for large workflows).
+    """
+    structure, problems = check_structure(spec)
+    ranks: dict[str, float] = {}
+    if not problems:
+        structure.graph.prepare()
+        if rank_by_critical_path:
+            ranks = critical_path_ranks(spec, structure.graph)
+    return Preparation(spec, structure, tuple(problems), ranks)
 
 
 def critical_path_ranks(spec: PackedWorkflow, graph: TaskGraph) -> dict[str, float]:

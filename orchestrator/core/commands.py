@@ -74,6 +74,19 @@ class StopAgent(_Command):
     lost: bool = False
 
 
+class StopAttempts(_Command):
+    """Ask an agent to stop attempts (preempted).
+
+    ``ctx.should_stop`` turns true for those running; those not started yet are handed
+    back without running.
+    """
+
+    kind: Literal["stop_attempts"] = "stop_attempts"
+    agent_id: str
+    attempt_ids: tuple[int, ...]
+    reason: str
+
+
 @dataclass(frozen=True, slots=True)
 class DispatchBatch:
     """Hand a batch of attempts to an agent in one call.
@@ -85,6 +98,7 @@ class DispatchBatch:
     agent_id: str
     call_id: int
     attempts: tuple[AttemptOrder, ...]
+    urgent: bool = False
     kind: Literal["dispatch_batch"] = "dispatch_batch"
 
 
@@ -162,6 +176,7 @@ class PublishScheduleEvent(_Command):
 Command = Annotated[
     StartAgent
     | StopAgent
+    | StopAttempts
     | DispatchBatch
     | PublishTaskEvents
     | PublishWorkflowEvent

@@ -37,6 +37,11 @@ class SchedulerConfig(BaseModel):
             theirs in ``tenant``); a tenant not listed has no limit of its own.
         aging_s: A ready task gains one priority level per this many seconds waited, up
             to HIGH (see `orchestrator.core.aging`); None: no aging.
+        urgent_lane: Pools whose agents have an urgent lane (the function pools, and
+            agents declaring ``urgent_lane``) start a CRITICAL task that finds every slot
+            taken in that lane at once; False: it waits for a slot (or a preemption).
+        preemption_grace_s: How long a preemptible attempt asked to stop for a waiting
+            CRITICAL task has before its agent is stopped (see `core.preemption`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,3 +60,5 @@ class SchedulerConfig(BaseModel):
     max_running_attempts: int | None = Field(default=None, ge=1)
     tenant_max_running: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     aging_s: float | None = Field(default=60.0, gt=0)
+    urgent_lane: bool = True
+    preemption_grace_s: float = Field(default=10.0, gt=0)

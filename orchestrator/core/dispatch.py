@@ -19,6 +19,7 @@ from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
 from orchestrator.core.limits import hold_if_full
+from orchestrator.core.preemption import Preemption, critical_waits
 from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.records import AgentRecord, InFlight, PoolRecord, TaskRecord, call_record
 from orchestrator.core.records import move as _move
@@ -28,6 +29,7 @@ from orchestrator.core.timers import Timers
 
 _RUNNING = TaskState.RUNNING
 _PRIORITIES = tuple(Priority)
+_CRITICAL = int(Priority.CRITICAL)
 
 
 class Dispatcher:
@@ -40,6 +42,9 @@ class Dispatcher:
         fleet: AgentFleet,
         timers: Timers,
         in_flight: InFlight,
+        *,
+        urgent_lane: bool = True,
+        preemption_grace_s: float = 10.0,
     ) -> None:
         """Dispatch with ``policy`` to ``fleet``'s agents.
 
@@ -49,6 +54,8 @@ class Dispatcher:
             fleet: The pools and agents; grown when a backlog needs more agents.
             timers: Where the timeout of each attempt is armed.
             in_flight: Where each attempt sent is recorded until it ends.
+            urgent_lane: Use the urgent lanes of the pools that have them.
+            preemption_grace_s: See `Preemption`.
         """
         self._clock = clock
         self._policy = policy
@@ -61,6 +68,9 @@ class Dispatcher:
         #: The locks of named resources (`conflicts`), and the attempts holding some.
         self.locks = LockTable()
         self._lock_holders: dict[int, TaskRecord] = {}
+        self._urgent_lane = urgent_lane
+        #: What is stopped for waiting CRITICAL tasks (`core.preemption`).
+        self.preemption = Preemption(in_flight, preemption_grace_s)
 
     def dispatch(self, out: list[Command]) -> None:
         """Send what the fleet's dirty pools have ready, most urgent pool first."""
@@ -78,6 +88,8 @@ class Dispatcher:
                 self._assign(pool, out)
             if not pool.has_ready():
                 fleet.drained(pool)
+            elif critical_waits(pool):
+                self.preemption.make_room(pool, self._clock.now_s(), out)
 
     def next_gate_s(self) -> float | None:
         """Return when a gated pool may send again, or None."""
@@ -102,6 +114,8 @@ class Dispatcher:
         if call is not None:
             call.open_attempts -= 1
             if call.open_attempts == 0:
+                if call.urgent:
+                    call.agent.urgent_call = None
                 self._fleet.call_ended(call, now_s)
         task = in_flight.tasks.pop(attempt_id, None)
         if task is not None:
@@ -171,6 +185,8 @@ class Dispatcher:
         in_flight = self._in_flight
         waiting = []
         occupying = 0
+        self.preemption.forget_agent(agent)
+        agent.urgent_call = None
         for call in agent.calls:
             for attempt_id in call.attempt_ids:
                 if in_flight.calls.pop(attempt_id, None) is not None:
@@ -259,6 +275,37 @@ class Dispatcher:
                 if len(agent.calls) < max_calls:
                     next_round.append(agent)
             agents = next_round
+        if self._urgent_lane and pool.spec.urgent_lane and critical_waits(pool):
+            self._send_urgent(pool, budget, out)
+
+    def _send_urgent(self, pool: PoolRecord, budget: int | None, out: list[Command]) -> None:
+        """Send waiting CRITICAL tasks to the free urgent lanes of ``pool``'s agents.
+
+        Least loaded agent first, and only agents busy with lower-priority work: among
+        CRITICAL tasks, arrival order holds (a lane is for jumping ahead of less urgent
+        work, not for running two CRITICAL tasks on one agent's CPUs). The preemptible
+        attempts on an agent are asked to stop (`Preemption.clear_for_urgent`).
+        """
+        ready = pool.ready
+        running = self._in_flight.tasks
+        for agent in sorted(pool.agents.values(), key=lambda agent: len(agent.calls)):
+            if budget == 0 or not critical_waits(pool):
+                return
+            if agent.urgent_call is not None or agent.isolating or agent.draining:
+                continue
+            if not any(
+                task.priority > _CRITICAL
+                for call in agent.calls
+                for attempt_id in call.attempt_ids
+                if (task := running.get(attempt_id)) is not None
+            ):
+                continue
+            task_id = ready.peek().task_id
+            sent = self._send(agent, ready, 1, out, urgent=True)
+            if sent:
+                self.preemption.clear_for_urgent(agent, task_id, out)
+                if budget is not None:
+                    budget = self._gates.spend(pool, sent, budget)
 
     def _isolate(self, pool: PoolRecord, budget: int | None, out: list[Command]) -> int | None:
         """Send each waiting suspect of ``pool`` alone to an agent that has nothing else.
@@ -315,8 +362,13 @@ class Dispatcher:
         ready: PriorityTaskQueue[TaskRecord],
         size: int,
         out: list[Command],
+        *,
+        urgent: bool = False,
     ) -> int:
-        """Send up to ``size`` tasks from ``ready`` to ``agent`` in one call; return how many."""
+        """Send up to ``size`` tasks from ``ready`` to ``agent`` in one call; return how many.
+
+        ``urgent``: in the agent's urgent lane (one call at most, beside the others).
+        """
         # The hottest loop of the scheduler: everything it uses is bound to a local once.
         now_s = self._clock.now_s()
         move = _move
@@ -382,11 +434,14 @@ class Dispatcher:
             agent=agent,
             attempt_ids=tuple(attempt_ids),
             open_attempts=len(attempt_ids),
+            urgent=urgent,
         )
         calls = self._in_flight.calls
         for attempt_id in attempt_ids:
             calls[attempt_id] = call
         agent.calls.add(call)
         agent.idle_since_s = None
-        out.append(DispatchBatch(agent_id, call.call_id, tuple(orders)))
+        if urgent:
+            agent.urgent_call = call
+        out.append(DispatchBatch(agent_id, call.call_id, tuple(orders), urgent))
         return len(orders)

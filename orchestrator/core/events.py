@@ -81,12 +81,14 @@ class WorkflowSubmitted(_Event):
     """A user submitted a workflow (as a spec, or packed by a driver); its ``id`` must be set.
 
     ``cached``: tasks whose result the runtime found in the result cache: they succeed at
-    admission without running.
+    admission without running. ``prepared``: an `admission.Preparation` of this very
+    workflow, made beforehand (off the event loop); None: the scheduler makes it.
     """
 
     kind: Literal["workflow_submitted"] = "workflow_submitted"
     workflow: Annotated[WorkflowSpec | PackedWorkflow, SkipValidation]
     cached: tuple[str, ...] = ()
+    prepared: Annotated[Any, SkipValidation] = None
 
 
 class WorkflowCancelRequested(_Event):

@@ -32,6 +32,7 @@ class TaskExtras(NamedTuple):
         trigger_rule: When it runs once its upstream tasks ended (`core.triggers`).
         reads: Named resources it reads (shared with other readers).
         writes: Named resources it writes (alone: see `core.conflicts`).
+        preemptible: A CRITICAL task may stop it (see `core.preemption`).
     """
 
     heartbeat_timeout_s: float | None = None
@@ -45,6 +46,7 @@ class TaskExtras(NamedTuple):
     trigger_rule: str = "all_success"
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    preemptible: bool = False
 
     @property
     def locks(self) -> bool:
@@ -71,6 +73,7 @@ class TaskExtras(NamedTuple):
             task.trigger_rule,
             task.reads,
             task.writes,
+            task.preemptible,
         )
         return None if extras == _NO_EXTRAS else extras
 

@@ -36,6 +36,8 @@ class AgentPoolSpec(BaseModel):
         init_kwargs: Constructor keyword arguments.
         breaker: Its circuit breaker's policy, or None.
         rate_limit: Its rate limit, or None.
+        urgent_lane: A replica may run one CRITICAL task beside its others (see
+            `AgentSpec.urgent_lane`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -49,6 +51,7 @@ class AgentPoolSpec(BaseModel):
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
     breaker: BreakerPolicy | None = None
     rate_limit: RateLimit | None = None
+    urgent_lane: bool = False
 
     def same_definition(self, other: AgentPoolSpec) -> bool:
         """Return whether two specs describe the same agents (classes compared by name)."""
@@ -61,6 +64,7 @@ class AgentPoolSpec(BaseModel):
             and self.init_kwargs == other.init_kwargs
             and self.breaker == other.breaker
             and self.rate_limit == other.rate_limit
+            and self.urgent_lane == other.urgent_lane
         )
 
 
@@ -74,6 +78,7 @@ def function_pool(
         resources=resources,
         max_replicas=max_replicas,
         breaker=breaker,
+        urgent_lane=True,  # plain functions share no state between threads
     )
 
 
@@ -95,6 +100,7 @@ def agent_pool(
         init_kwargs=agent.init_kwargs,
         breaker=agent.breaker or default_breaker,
         rate_limit=agent.rate_limit,
+        urgent_lane=agent.urgent_lane,
     )
 
 

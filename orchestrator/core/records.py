@@ -121,6 +121,8 @@ class CallRecord:
     agent: AgentRecord
     attempt_ids: tuple[int, ...]
     open_attempts: int
+    # Sent to the agent's urgent lane (one CRITICAL attempt beside its other calls).
+    urgent: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -136,6 +138,8 @@ class AgentRecord:
     isolating: bool = False
     # Kept free of new calls so that a waiting suspect can run on it alone.
     draining: bool = False
+    # Its urgent lane's call, while one runs (see `Dispatcher` and `preemption`).
+    urgent_call: CallRecord | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -228,10 +232,15 @@ def task_record(
 
 
 def call_record(
-    *, call_id: int, agent: AgentRecord, attempt_ids: tuple[int, ...], open_attempts: int
+    *,
+    call_id: int,
+    agent: AgentRecord,
+    attempt_ids: tuple[int, ...],
+    open_attempts: int,
+    urgent: bool = False,
 ) -> CallRecord:
     """Return a new `CallRecord` (see the fields of the class)."""
-    return CallRecord(call_id, agent, attempt_ids, open_attempts)
+    return CallRecord(call_id, agent, attempt_ids, open_attempts, urgent)
 
 
 @dataclass(slots=True, eq=False)

@@ -12,16 +12,16 @@ runtime decodes what happened into events and carries out the commands. It coord
   (``schedule_book.py``: cron, intervals, topics);
 - policies and recoveries: ranks (``admission.py``), aging (``aging.py``), losses,
   recovery, dead letters, compensation, pausing, editing and checkpoints
-  (``checkpoint_state.py``), each in its own module.
+  (``checkpoint_state.py``), each in its own module; the read-only queries are in
+  ``scheduler_queries.py``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Never, NoReturn
+from typing import Never, NoReturn
 
 from orchestrator.core import (
     aging,
@@ -31,14 +31,13 @@ from orchestrator.core import (
     editing,
     pausing,
     recovery,
-    snapshots,
 )
-from orchestrator.core.admission import critical_path_ranks, workflow_record
+from orchestrator.core.admission import Preparation, prepare, workflow_record
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, PublishTaskEvents
 from orchestrator.core.config import SchedulerConfig
-from orchestrator.core.dead_letters import DeadLetter, DeadLetterQueue
+from orchestrator.core.dead_letters import DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
@@ -67,22 +66,15 @@ from orchestrator.core.lifecycle import TaskLifecycle
 from orchestrator.core.limits import LimitGroup, limits_of
 from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
-from orchestrator.core.pools import AgentPoolSpec, function_pool
+from orchestrator.core.pools import function_pool
+from orchestrator.core.preemption import PREEMPTED_ERROR
 from orchestrator.core.records import InFlight, WorkflowRecord
 from orchestrator.core.schedule_book import ScheduleBook
+from orchestrator.core.scheduler_queries import SchedulerQueries
 from orchestrator.core.states import TaskState
-from orchestrator.core.status import (
-    RunSummary,
-    ScheduleInfo,
-    SchedulerStatistics,
-    TaskInfo,
-    WorkflowStatus,
-)
 from orchestrator.core.timers import Timers
 from orchestrator.core.validation import (
     WorkflowFit,
-    WorkflowStructure,
-    check_structure,
 )
 from orchestrator.core.workflows import WorkflowBook
 
@@ -91,7 +83,7 @@ _READY = TaskState.READY
 _RUNNING = TaskState.RUNNING
 
 
-class Scheduler:
+class Scheduler(SchedulerQueries):
     """Decides what runs where and when; see the module docstring."""
 
     def __init__(self, clock: Clock, config: SchedulerConfig | None = None) -> None:
@@ -101,7 +93,13 @@ class Scheduler:
         self._timers = Timers(in_flight)
         self._fleet = AgentFleet(clock, config.idle_agent_timeout_s)
         self._dispatcher = Dispatcher(
-            clock, BatchPolicy(config), self._fleet, self._timers, in_flight
+            clock,
+            BatchPolicy(config),
+            self._fleet,
+            self._timers,
+            in_flight,
+            urgent_lane=config.urgent_lane,
+            preemption_grace_s=config.preemption_grace_s,
         )
         self._dirty_pools = self._fleet.dirty
         self._dead_letters = DeadLetterQueue()
@@ -226,7 +224,7 @@ class Scheduler:
         if unknown:
             problem = Problem("cached", f"no such tasks: {sorted(unknown)}")
             raise WorkflowRejectedError(spec.id or spec.name, [problem])
-        record = self._admit(spec, now_s, out)
+        record = self._admit(spec, now_s, out, event.prepared)
         if event.cached:
             events = checkpoint_state.succeed_from_cache(record, event.cached, now_s)
             out.append(PublishTaskEvents(tuple(events)))
@@ -273,21 +271,27 @@ class Scheduler:
             if task.deadline_s != math.inf:
                 self._timers.add_deadline(task.deadline_s, task)
 
-    def _admit(self, spec: PackedWorkflow, now_s: float, out: list[Command]) -> WorkflowRecord:
+    def _admit(
+        self,
+        spec: PackedWorkflow,
+        now_s: float,
+        out: list[Command],
+        prepared: Preparation | None = None,
+    ) -> WorkflowRecord:
         """Validate ``spec`` and keep its records; no task is queued yet.
+
+        ``prepared``: its `Preparation`, made beforehand (ignored if made for another spec).
 
         Raises:
             WorkflowRejectedError: it fails validation; nothing of it is kept.
         """
-        structure, fit = self._validate(spec)
-        config, fleet = self._config, self._fleet
+        preparation, fit = self._validate(spec, prepared)
+        fleet = self._fleet
         # Admitted: from here on nothing can fail.
         pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
-        graph = structure.graph
-        graph.prepare()
-        ranks = critical_path_ranks(spec, graph) if config.rank_by_critical_path else {}
+        graph = preparation.structure.graph
         task_pools = [pools[key] for key in fit.task_pools]
-        record = workflow_record(spec, graph, task_pools, ranks, now_s)
+        record = workflow_record(spec, graph, task_pools, preparation.ranks, now_s)
         record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)
         add_deadline = self._timers.add_deadline
@@ -296,15 +300,19 @@ class Scheduler:
                 add_deadline(task.deadline_s, task)
         return record
 
-    def _validate(self, spec: PackedWorkflow) -> tuple[WorkflowStructure, WorkflowFit]:
-        """Return ``spec``'s structure and fit. Raises `WorkflowRejectedError` naming all."""
+    def _validate(
+        self, spec: PackedWorkflow, prepared: Preparation | None = None
+    ) -> tuple[Preparation, WorkflowFit]:
+        """Return ``spec``'s preparation and fit. Raises `WorkflowRejectedError` naming all."""
         config, fleet = self._config, self._fleet
-        structure, problems = check_structure(spec)
+        if prepared is None or prepared.spec is not spec:
+            prepared = prepare(spec, config.rank_by_critical_path)
+        structure = prepared.structure
         fit, fit_problems = fleet.check_fit(spec, structure, config, self._workflows.keys())
-        problems.extend(fit_problems)
+        problems = [*prepared.problems, *fit_problems]
         if problems:
             raise WorkflowRejectedError(spec.id or spec.name, problems)
-        return structure, fit
+        return prepared, fit
 
     def _on_cancel_requested(self, event: WorkflowCancelRequested, out: list[Command]) -> None:
         workflow = self._workflows.get(event.workflow_id)
@@ -325,7 +333,9 @@ class Scheduler:
     def _on_attempts_finished(self, event: AttemptsFinished, out: list[Command]) -> None:
         now = self._clock.now_s()
         close = self._dispatcher.close
+        preemption = self._dispatcher.preemption
         for outcome in event.outcomes:
+            asked_to_stop = bool(preemption.asked) and preemption.took(outcome.attempt_id)
             task = close(outcome, now)
             if task is None:
                 continue  # stale: cancelled, timed out or lost before the outcome came
@@ -333,6 +343,8 @@ class Scheduler:
                 self._life.succeed(task, out)
             elif outcome.lost_inputs:
                 recovery.recompute_inputs(self._life, task, outcome.lost_inputs, out)
+            elif asked_to_stop and outcome.error_type == PREEMPTED_ERROR:
+                self._life.make_ready(task, out, "preempted; re-queued (not a failure)")
             else:
                 self._life.fail_attempt(task, outcome, out)
 
@@ -374,6 +386,9 @@ class Scheduler:
             self._life.make_ready(task, out)
         for task in self._timers.due_deadlines(now):
             deadlines.miss(task, self._life, out)
+        for agent in self._dispatcher.preemption.overdue(now):
+            reason = f"preemptible work did not stop within {self._config.preemption_grace_s:g}s"
+            self._life.lose_agent(agent, "stopped", reason, "none", out)
         self._dispatcher.reopen_gates(now)
         self._fleet.retire_idle(now, out)
         self._schedules.fire_due(now, self._still_running, out)
@@ -410,6 +425,8 @@ class Scheduler:
             self._timers.next_due_s(),
             self._fleet.next_retire_s(),
             self._dispatcher.next_gate_s(),
+            self._dispatcher.preemption.next_due_s(),
+            self._dispatcher.preemption.next_due_s(),
             self._schedules.next_due_s(),
             self._next_aging_due_s(),
         )
@@ -418,70 +435,6 @@ class Scheduler:
     def _next_aging_due_s(self) -> float | None:
         aged = self._config.aging_s is not None and aging.has_waiting(self._fleet.pools.values())
         return self._next_aging_s if aged else None
-
-    def workflow_ids(self) -> list[str]:
-        """Return the ids of every workflow known, oldest first."""
-        return list(self._workflows)
-
-    def workflow_status(self, workflow_id: str) -> WorkflowStatus:
-        """Return a snapshot of a workflow. Raises `KeyError` for an unknown id."""
-        return snapshots.workflow_status(self._workflows[workflow_id])
-
-    def task_info(self, workflow_id: str, task_id: str) -> TaskInfo:
-        """Return a snapshot of one task. Raises `KeyError` for unknown ids."""
-        return snapshots.task_info(self._workflows[workflow_id].tasks[task_id])
-
-    def task_infos(self, workflow_id: str) -> list[TaskInfo]:
-        """Return a snapshot of every task of a workflow, in submission order."""
-        return [snapshots.task_info(task) for task in self._workflows[workflow_id].tasks.values()]
-
-    def summary(self, workflow_id: str) -> RunSummary:
-        """Return wall time, summed task time, critical path and speed-up of a workflow."""
-        return snapshots.run_summary(self._workflows[workflow_id], self._clock.now_s())
-
-    def statistics(self) -> SchedulerStatistics:
-        """Return a snapshot of workflows, tasks, pools and agents (cheap: counters only)."""
-        return snapshots.scheduler_statistics(
-            self._workflows.values(), self._fleet.pools, self._dispatcher.attempts_running()
-        )
-
-    def checkpoint_entry(
-        self, workflow_id: str, task_ids: Iterable[str] | None = None
-    ) -> dict[str, Any]:
-        """Return the JSON-safe checkpoint entry of a workflow (see `checkpoint_state`).
-
-        ``task_ids``: only those tasks (what changed since the last checkpoint); None:
-        every task that left its first state. Raises `KeyError` for an unknown id.
-        """
-        workflow = self._book.require(workflow_id)
-        return checkpoint_state.workflow_entry(workflow, self._dead_letters, task_ids)
-
-    def running_tasks(self) -> dict[str, list[str]]:
-        """Return the tasks with an attempt running, by workflow (for checkpoints)."""
-        running: dict[str, list[str]] = {}
-        for task in self._dispatcher.running_tasks():
-            running.setdefault(task.workflow.workflow_id, []).append(task.task_id)
-        return running
-
-    def schedules(self) -> list[ScheduleInfo]:
-        """Return every schedule's state, by name."""
-        return self._schedules.infos()
-
-    def schedule_entries(self) -> dict[str, tuple[dict[str, Any], PackedWorkflow]]:
-        """Return each schedule's checkpoint entry and workflow, by name."""
-        return {name: (r.entry(), r.workflow) for name, r in self._schedules.records.items()}
-
-    def dead_letters(self, workflow_id: str | None = None) -> list[DeadLetter]:
-        """Return the tasks that failed for good, of one workflow or of all, oldest first."""
-        return self._dead_letters.letters(workflow_id)
-
-    def pool_specs(self) -> dict[str, AgentPoolSpec]:
-        """Return every pool's spec by key."""
-        return {key: pool.spec for key, pool in self._fleet.pools.items()}
-
-    def agents(self) -> dict[str, str]:
-        """Return live agent ids and their pool keys."""
-        return {agent_id: agent.pool.spec.key for agent_id, agent in self._fleet.agents.items()}
 
 
 def _refuse(event: Never) -> NoReturn:

@@ -303,6 +303,10 @@ class TaskSpec(BaseModel):
             ended: ``run`` (it goes on; the miss is reported), ``skip`` (unless it is
             running, it is skipped, and so are the tasks that need it) or ``fail`` (it
             fails now with ``DeadlineMissed``, a running attempt stopped).
+        preemptible: A CRITICAL task that finds no free agent may stop this task's
+            running attempt: it is asked to stop (``ctx.should_stop``), then its agent
+            is stopped after ``scheduler.preemption_grace_s``; the task is re-queued
+            without counting a failure (see `orchestrator.core.preemption`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -332,6 +336,7 @@ class TaskSpec(BaseModel):
     trigger_rule: Literal[
         "all_success", "all_done", "all_failed", "one_failed", "one_success", "none_failed"
     ] = "all_success"
+    preemptible: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -387,6 +392,10 @@ class AgentSpec(BaseModel):
             in a row, the pool gets no work for a cool-down, then one probe.
         rate_limit: Most attempts per second sent to the agent's pool (token bucket), for
             agents that call a rate-limited service.
+        urgent_lane: A replica may run one CRITICAL task beside its others, in a thread
+            of its own, when none of its slots is free (so a CRITICAL task never waits
+            for work already sent). Only for agents whose ``handle`` is thread-safe;
+            the built-in function agent has it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -400,6 +409,7 @@ class AgentSpec(BaseModel):
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
     breaker: BreakerPolicy | None = None
     rate_limit: RateLimit | None = None
+    urgent_lane: bool = False
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> AgentSpec:

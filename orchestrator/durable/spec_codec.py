@@ -107,6 +107,7 @@ def encode(spec: PackedWorkflow) -> tuple[bytes, bytes]:
                 extras.trigger_rule,
                 list(extras.reads),
                 list(extras.writes),
+                extras.preemptible,
             ]
         )
     structure = {
@@ -183,6 +184,7 @@ def _build(structure: dict[str, Any], values: dict[str, Any]) -> PackedWorkflow:
             rule,
             tuple(reads),
             tuple(writes),
+            bool(fields[21]) if len(fields) > 21 else False,  # absent before preemption
         )
         packed.append(
             TaskRow(

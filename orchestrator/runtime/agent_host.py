@@ -1,9 +1,11 @@
 """`AgentHost`: the actor that hosts one replica of an agent class.
 
-It has two concurrency groups: ``work`` (as many threads as the agent's
-``max_concurrency``) runs batches of tasks, and ``health`` (one thread) answers pings,
-so a replica busy with a long task still answers its heartbeat. A replica that does not
-answer is therefore truly stuck (e.g. C code holding the GIL), not merely busy.
+It has three concurrency groups: ``work`` (as many threads as the agent's
+``max_concurrency``) runs batches of tasks; ``urgent`` (one thread) runs a CRITICAL task
+sent to the urgent lane while every work thread is taken (see `core.preemption`); and
+``health`` (one thread) answers pings and stop requests, so a replica busy with a long
+task still answers its heartbeat. A replica that does not answer is therefore truly stuck
+(e.g. C code holding the GIL), not merely busy.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import ray
 from ray.exceptions import ObjectLostError
 
-from orchestrator.agent import NonRetryableError, TaskContext, running
+from orchestrator.agent import NonRetryableError, TaskContext, TaskPreempted, running
 from orchestrator.core.events import AttemptOutcome, AttemptProgress
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.import_paths import import_object
@@ -76,6 +78,8 @@ class AgentHost:
         self._running: dict[int, tuple[str, float]] = {}
         self._progress: dict[int, AttemptProgress] = {}
         self._tasks_done = 0
+        # Attempts the supervisor asked to stop (preempted); read by ``ctx.should_stop``.
+        self._stop: set[int] = set()
 
     @ray.method(concurrency_group="work")
     def run_batch(self, batch: Sequence[AttemptPayload], refs: Sequence[Any]) -> tuple[Any, ...]:
@@ -84,6 +88,20 @@ class AgentHost:
         Called with ``num_returns=len(batch) + 1``, so each result lands in the object
         store as its own object and the caller receives only the small outcome tuple.
         """
+        return self._run(batch, refs)
+
+    @ray.method(concurrency_group="urgent")
+    def run_urgent(self, batch: Sequence[AttemptPayload], refs: Sequence[Any]) -> tuple[Any, ...]:
+        """`run_batch` in the urgent lane: its own thread, beside the work threads."""
+        return self._run(batch, refs)
+
+    @ray.method(concurrency_group="health")
+    def request_stop(self, attempt_ids: Sequence[int]) -> None:
+        """Ask attempts to stop: running ones see ``ctx.should_stop``; others never start."""
+        with self._lock:
+            self._stop.update(attempt_ids)
+
+    def _run(self, batch: Sequence[AttemptPayload], refs: Sequence[Any]) -> tuple[Any, ...]:
         try:
             values, lost_slots, detail = _fetch_inputs(refs)
         except Exception as exc:  # not a lost object (those are told apart): fail, retry
@@ -104,6 +122,12 @@ class AgentHost:
                     if slot in lost_slots
                 )
                 outcomes.append(inputs_lost(item.attempt_id, lost, time.time(), detail))
+                results.append(None)
+                continue
+            if item.attempt_id in self._stop:  # preempted before it started: hand it back
+                now = time.time()
+                preempted = TaskPreempted("asked to stop before it started")
+                outcomes.append(failed(item.attempt_id, now, now, preempted, retryable=True))
                 results.append(None)
                 continue
             inputs = {task: values[slot] for task, slot in zip(item.input_ids, slots, strict=True)}
@@ -129,6 +153,7 @@ class AgentHost:
                     _resolve(function) if isinstance(function, str) else function,
                     item.last_heartbeat,
                     _report_progress=self._reporter(item.attempt_id),
+                    _stop_requested=partial(self._stop.__contains__, item.attempt_id),
                     _bus=self._bus,
                 )
                 with running(context):
@@ -145,6 +170,8 @@ class AgentHost:
         with self._lock:
             self._running.pop(ident, None)
             self._tasks_done += len(batch)
+            if self._stop:
+                self._stop.difference_update(item.attempt_id for item in batch)
         return (tuple(outcomes), *results)
 
     @ray.method(concurrency_group="health")
@@ -226,5 +253,5 @@ def agent_host_class(max_concurrency: int) -> Any:
 
     Concurrency groups cannot be set in ``.options()``, hence one class per value.
     """
-    groups = {"health": 1, "work": max_concurrency}
+    groups = {"health": 1, "work": max_concurrency, "urgent": 1}
     return ray.remote(concurrency_groups=groups)(AgentHost)  # type: ignore[call-overload]

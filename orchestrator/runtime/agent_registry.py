@@ -13,7 +13,7 @@ from typing import Any
 import ray
 from structlog.typing import FilteringBoundLogger
 
-from orchestrator.core.commands import StartAgent, StopAgent
+from orchestrator.core.commands import StartAgent, StopAgent, StopAttempts
 from orchestrator.runtime.agent_host import agent_host_class
 from orchestrator.runtime.bus.agents import AgentBusAccess
 from orchestrator.runtime.ray_options import actor_options
@@ -59,6 +59,16 @@ class AgentRegistry:
         if self.heartbeat is not None and self.handles:
             self.heartbeat.resync.remote()
 
+    def execute(self, command: StartAgent | StopAgent | StopAttempts) -> None:
+        """Carry out a command about one agent."""
+        match command:
+            case StartAgent():
+                self.start(command)
+            case StopAgent():
+                self.stop(command)
+            case StopAttempts():
+                self.stop_attempts(command)
+
     def start(self, command: StartAgent) -> None:
         """Start the agent actor ``command`` names, where it says; have it watched."""
         pool = command.pool
@@ -82,6 +92,18 @@ class AgentRegistry:
             self._log.warning("agent.lost", agent_id=command.agent_id, reason=command.reason)
         else:
             self._log.info("agent.stopped", agent_id=command.agent_id, reason=command.reason)
+
+    def stop_attempts(self, command: StopAttempts) -> None:
+        """Ask an agent to stop attempts (preempted); it answers on its health thread."""
+        handle = self.handles.get(command.agent_id)
+        if handle is not None:
+            handle.request_stop.remote(list(command.attempt_ids))
+            self._log.info(
+                "agent.preempting",
+                agent_id=command.agent_id,
+                attempts=len(command.attempt_ids),
+                reason=command.reason,
+            )
 
     def stop_all(self) -> None:
         """End every agent and the heartbeat actor (shutdown)."""

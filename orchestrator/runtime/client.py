@@ -139,6 +139,20 @@ class SupervisorClient:
                 f"the supervisor holding {task_id!r}'s result is gone: {exc}"
             ) from exc
 
+    def results(self, workflow_id: str) -> dict[str, Any]:
+        """Return the result of every task that succeeded: one call, one ``ray.get``.
+
+        Raises:
+            SupervisorUnavailableError: the supervisor (which owns the results) is gone.
+        """
+        refs: dict[str, Any] = self._call("result_refs", workflow_id)
+        try:
+            return dict(zip(refs, ray.get(list(refs.values())), strict=True))
+        except OwnerDiedError as exc:
+            raise SupervisorUnavailableError(
+                f"the supervisor holding {workflow_id!r}'s results is gone: {exc}"
+            ) from exc
+
     def summary(self, workflow_id: str) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up."""
         summary: RunSummary = self._call("summary", workflow_id)

@@ -114,7 +114,8 @@ class Dispatcher:
             payload.append(payload_of(order, tuple(indices)))
         call_id = command.call_id
         try:
-            returned = agent.run_batch.options(num_returns=len(payload) + 1).remote(payload, refs)
+            method = agent.run_urgent if command.urgent else agent.run_batch
+            returned = method.options(num_returns=len(payload) + 1).remote(payload, refs)
         except Exception as exc:  # e.g. an argument that cannot be pickled
             self._calls[call_id] = _CallInFlight(command.agent_id, command.attempts, ())
             self._mark_completed(call_id, exc)

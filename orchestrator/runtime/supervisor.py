@@ -21,6 +21,7 @@ from typing import Any, assert_never
 import ray
 from structlog.typing import FilteringBoundLogger
 
+from orchestrator.core.admission import Preparation, prepare
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import (
     Command,
@@ -32,13 +33,13 @@ from orchestrator.core.commands import (
     ReleaseWorkflow,
     StartAgent,
     StopAgent,
+    StopAttempts,
     SubmitScheduledRun,
 )
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
     AttemptsFinished,
-    ClusterObserved,
     DeadLettersPurgeRequested,
     DeadLettersRequeueRequested,
     Event,
@@ -63,7 +64,6 @@ from orchestrator.runtime.bus.agents import agent_bus_access
 from orchestrator.runtime.bus.lifecycle import LifecyclePublisher
 from orchestrator.runtime.bus.wiring import supervisor_bus
 from orchestrator.runtime.caching import CacheKeeper
-from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
 from orchestrator.runtime.event_log import log_task_events, log_workflow_event
@@ -72,15 +72,16 @@ from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
 from orchestrator.runtime.supervisor_triggers import SupervisorTriggers
+from orchestrator.runtime.supervisor_upkeep import CLUSTER_REFRESH_S, SupervisorUpkeep
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
 from orchestrator.storage import StorageError
 
-#: Re-read the cluster's nodes at least this often (new or lost nodes change capacity).
-CLUSTER_REFRESH_S = 10.0
+#: Workflows of this many tasks or more are checked and ranked in a worker thread.
+PREPARE_OFF_LOOP_TASKS = 2_000
 
 
-class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorTriggers):
+class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, SupervisorTriggers):
     """Owns the scheduler; driven by drivers' calls, agents' outcomes and heartbeats.
 
     Args:
@@ -150,19 +151,25 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorTriggers):
         if isinstance(spec, WorkflowSpec):
             spec = PackedWorkflow.pack(spec)
         self._ensure_running()
+        prepared = None
+        if len(spec.rows) >= PREPARE_OFF_LOOP_TASKS:  # the loop dispatches meanwhile
+            ranked = self._settings.scheduler.rank_by_critical_path
+            prepared = await asyncio.to_thread(prepare, spec, ranked)
         self._observe_cluster(force=True)
-        problems = self._submit(spec)
+        problems = self._submit(spec, prepared)
         if not problems:
             await self._save_now()  # durable before the driver hears it was accepted
         return problems
 
-    def _submit(self, spec: PackedWorkflow) -> tuple[Problem, ...]:
+    def _submit(
+        self, spec: PackedWorkflow, prepared: Preparation | None = None
+    ) -> tuple[Problem, ...]:
         log = self._log.bind(workflow_id=spec.id)
         hits, problems = self._cache.look_up(spec)
         try:
             if problems:
                 raise WorkflowRejectedError(spec.id or spec.name, problems)
-            event = WorkflowSubmitted(workflow=spec, cached=tuple(hits))
+            event = WorkflowSubmitted(workflow=spec, cached=tuple(hits), prepared=prepared)
             commands = self._scheduler.handle(event)
         except WorkflowRejectedError as exc:
             self._cache.released(spec.id or "")
@@ -373,53 +380,6 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorTriggers):
     def _handle(self, event: Event) -> None:
         self._execute(self._scheduler.handle(event))
 
-    def _save_soon(self) -> None:
-        """Start writing a checkpoint in the background, unless one is being written.
-
-        Writes go one at a time, off the loop (a worker thread); what changes meanwhile
-        goes into the next, which the loop starts when it sees it due.
-        """
-        if self._durability.enabled and not self._save_lock.locked():
-            self._save_task = asyncio.get_running_loop().create_task(self._save_now())
-
-    async def _save_now(self) -> str | None:
-        """Save what changed, wait until it is written; return its key (None: no storage)."""
-        if not self._durability.enabled:
-            return None
-        async with self._save_lock:
-            scheduler = self._scheduler
-            save = self._durability.prepare(
-                scheduler.workflow_ids(),
-                scheduler.checkpoint_entry,
-                self._results.refs,
-                scheduler.schedule_entries,
-                scheduler.running_tasks(),
-            )
-            if save is None:
-                return None
-            loop = asyncio.get_running_loop()
-            key, error = await loop.run_in_executor(
-                self._writer, self._durability.write, save, ResultStore.resolve
-            )
-            self._durability.finish(save, key, error)
-            self._events.checkpoint(key, error)
-        self._wake_loop()  # what changed while writing may be due now
-        return key
-
-    def _observe_cluster(self, *, force: bool) -> None:
-        now = self._clock.now_s()
-        if not force and now - self._cluster_seen_s < CLUSTER_REFRESH_S:
-            return
-        self._cluster_seen_s = now
-        self._handle(ClusterObserved(nodes=observe_nodes()))
-
-    def _resync_heartbeat(self) -> None:
-        now = self._clock.now_s()
-        if now - self._heartbeat_synced_s < self._settings.heartbeat.resync_interval_s:
-            return
-        self._heartbeat_synced_s = now
-        self._agents.resync()
-
     # -- commands ------------------------------------------------------------------------
 
     def _execute(self, commands: list[Command]) -> None:
@@ -428,10 +388,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorTriggers):
             match command:
                 case DispatchBatch():
                     self._dispatcher.send(command, self._agents[command.agent_id])
-                case StartAgent():
-                    self._agents.start(command)
-                case StopAgent():
-                    self._agents.stop(command)
+                case StartAgent() | StopAgent() | StopAttempts():
+                    self._agents.execute(command)
                 case PublishTaskEvents():
                     self._publish_tasks(command)
                     self._durability.tasks_changed(command.events)

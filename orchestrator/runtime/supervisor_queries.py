@@ -55,6 +55,15 @@ class SupervisorQueries:
         ref = self._results.get(workflow_id, task_id)
         return info, ([ref] if ref is not None and info.state is TaskState.SUCCEEDED else [])
 
+    async def result_refs(self, workflow_id: str) -> dict[str, Any]:
+        """Return the result ref of every task of a workflow that succeeded, by task id.
+
+        Raises:
+            KeyError: the workflow is unknown, or released.
+        """
+        self._scheduler.workflow_status(workflow_id)  # a clear KeyError for unknown ids
+        return dict(self._results.of(workflow_id))
+
     async def summary(self, workflow_id: str) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up."""
         return self._scheduler.summary(workflow_id)

@@ -20,7 +20,8 @@ Nothing here imports Ray or pytest: users test their own workflows against the r
 from orchestrator.core.clock import FakeClock
 from orchestrator.testing.driving import Commands, Driver, outcome
 from orchestrator.testing.ledger import Ledger
-from orchestrator.testing.sim import Behaviour, BehaviourFn, SimAgent, SimCall, SimRuntime
+from orchestrator.testing.sim import SimRuntime
+from orchestrator.testing.sim_agents import Behaviour, BehaviourFn, SimAgent, SimCall
 from orchestrator.testing.specs import EPOCH, START_S, SpecBuilder
 
 __all__ = [

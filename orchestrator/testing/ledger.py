@@ -37,6 +37,9 @@ class Ledger:
         wasted_ticks: Ticks sent at a wakeup that an earlier tick at that time left in place.
         scheduled_runs: ``(fire time, run id)`` of each run a schedule asked for.
         schedule_events: Every schedule event (added, removed, fired, skipped).
+        stop_requests: The attempt ids the scheduler asked to stop (preemption).
+        preempted: ``(workflow, task, attempt number)`` of each attempt that ended
+            because it was asked to stop.
     """
 
     attempts: list[tuple[float, str, AttemptOrder]] = field(default_factory=list)
@@ -51,6 +54,8 @@ class Ledger:
     workflow_events: list[PublishWorkflowEvent] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     max_calls_seen: int = 0
+    stop_requests: list[int] = field(default_factory=list)
+    preempted: list[tuple[str, str, int]] = field(default_factory=list)
     agents_started: list[str] = field(default_factory=list)
     agents_stopped: list[str] = field(default_factory=list)
     agents_killed: list[str] = field(default_factory=list)

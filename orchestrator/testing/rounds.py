@@ -36,7 +36,7 @@ from orchestrator.core import (
     StopAgent,
     Tick,
 )
-from orchestrator.core.commands import PublishScheduleEvent, SubmitScheduledRun
+from orchestrator.core.commands import PublishScheduleEvent, StopAttempts, SubmitScheduledRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,7 @@ def run_rounds(
                     PublishTaskEvents()
                     | StartAgent()
                     | StopAgent()
+                    | StopAttempts()
                     | PublishPoolEvent()
                     | ReleaseWorkflow()
                     | SubmitScheduledRun()
@@ -155,6 +156,7 @@ def run_events(
                     finished = True
                 case (
                     StartAgent()
+                    | StopAttempts()
                     | PublishTaskEvents()
                     | PublishPoolEvent()
                     | ReleaseWorkflow()

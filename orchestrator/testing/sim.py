@@ -13,9 +13,8 @@ import heapq
 import itertools
 import math
 import random
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import assert_never
 
@@ -45,60 +44,17 @@ from orchestrator.core import (
     WorkflowSpec,
     WorkflowSubmitted,
 )
-from orchestrator.core.commands import PublishScheduleEvent, SubmitScheduledRun
+from orchestrator.core.commands import PublishScheduleEvent, StopAttempts, SubmitScheduledRun
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.events import LossCause
 from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.preemption import PREEMPTED_ERROR
 from orchestrator.testing.driving import Commands, outcome
 from orchestrator.testing.ledger import Ledger
+from orchestrator.testing.sim_agents import Behaviour, BehaviourFn, SimAgent, SimCall
 from orchestrator.testing.specs import START_S
 
 _ENDED_WITHOUT_SUCCESS = frozenset({TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED})
-
-
-@dataclass(frozen=True, slots=True)
-class Behaviour:
-    """What one attempt does when the simulated agent runs it.
-
-    Attributes:
-        duration_s: How long it runs (fake seconds).
-        ok: Whether it returns normally.
-        retryable: False for a `NonRetryableError`.
-        hang: It never returns (only a timeout or a death ends it).
-        crash: It kills its agent's process as it starts (``os._exit``): the call's
-            outcomes never come, and the runtime reports the agent ``died``.
-    """
-
-    duration_s: float = 0.01
-    ok: bool = True
-    retryable: bool = True
-    hang: bool = False
-    crash: bool = False
-
-
-BehaviourFn = Callable[[AttemptOrder], Behaviour]
-
-
-@dataclass(slots=True)
-class SimCall:
-    """One dispatched call as the simulated agent sees it."""
-
-    call_id: int
-    agent_id: str
-    orders: tuple[AttemptOrder, ...]
-    dispatched_s: float
-    outcomes: tuple[AttemptOutcome, ...] = ()
-
-
-@dataclass(slots=True)
-class SimAgent:
-    """One live simulated agent: a FIFO of calls and ``max_concurrency`` slots."""
-
-    agent_id: str
-    pool: AgentPoolSpec
-    node_id: str | None = None
-    queue: deque[SimCall] = field(default_factory=deque)
-    running: dict[int, SimCall] = field(default_factory=dict)
 
 
 class SimRuntime:
@@ -152,7 +108,7 @@ class SimRuntime:
         self.inflight: dict[str, set[int]] = defaultdict(set)
         self.specs: dict[str, WorkflowSpec] = {}
         self.steps = 0
-        self._timeline: list[tuple[float, int, Callable[[], None]]] = []
+        self._timeline: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = itertools.count()
 
     # -- driving ---------------------------------------------------------------------------
@@ -174,7 +130,7 @@ class SimRuntime:
         """Submit ``workflow``."""
         return self.send(WorkflowSubmitted(workflow=workflow))
 
-    def at(self, time_s: float, action: Callable[[], None]) -> None:
+    def at(self, time_s: float, action: Callable[[], object]) -> None:
         """Run ``action`` when the fake clock reaches ``time_s``."""
         heapq.heappush(self._timeline, (time_s, next(self._seq), action))
 
@@ -284,6 +240,8 @@ class SimRuntime:
                     self.inflight.pop(command.agent_id, None)
                 case DispatchBatch():
                     self._accept(command)
+                case StopAttempts():
+                    self._stop_attempts(command)
                 case PublishWorkflowEvent():
                     self.ledger.workflow_events.append(command)
                 case SubmitScheduledRun():
@@ -388,12 +346,44 @@ class SimRuntime:
             if ledger.results[key] and key not in self.voided:
                 ledger.violations.append(f"{order.task_id} dispatched after it succeeded")
         self.inflight[batch.agent_id].add(batch.call_id)
-        agent.queue.append(SimCall(batch.call_id, batch.agent_id, batch.attempts, now))
+        call = SimCall(batch.call_id, batch.agent_id, batch.attempts, now, urgent=batch.urgent)
+        if batch.urgent:  # its own lane: it starts at once, beside the others
+            if not agent.pool.urgent_lane or agent.urgent_running:
+                ledger.violations.append(f"urgent call {batch.call_id} to {agent.agent_id}")
+            agent.urgent_running += 1
+            agent.running[call.call_id] = call
+            self._start(agent, call)
+            return
+        agent.queue.append(call)
         self._pump(agent)
+
+    def _stop_attempts(self, command: StopAttempts) -> None:
+        """Ask attempts to stop: cooperative running ones end soon, queued ones never run."""
+        agent = self.agents.get(command.agent_id)
+        if agent is None:
+            return
+        asked = set(command.attempt_ids)
+        self.ledger.stop_requests.extend(command.attempt_ids)
+        agent.stop.update(asked)
+        for call in list(agent.running.values()):
+            if len(call.orders) != 1 or not (asked & call.cooperative):
+                continue
+            [order] = call.orders
+            end_s = self.clock.now_s() + self.behaviour(order).stop_delay_s
+            [done] = call.outcomes
+            call.outcomes = (
+                outcome(
+                    order, ok=False, started_s=done.started_s, finished_s=end_s, retryable=True
+                )._replace(error_type=PREEMPTED_ERROR, error_message="stopped on request"),
+            )
+            call.version += 1
+            self.at(end_s, partial(self._deliver, call, version=call.version))
 
     def _pump(self, agent: SimAgent) -> None:
         """Start queued calls while the agent has a free slot."""
-        while agent.queue and len(agent.running) < agent.pool.max_concurrency:
+        while (
+            agent.queue and len(agent.running) - agent.urgent_running < agent.pool.max_concurrency
+        ):
             call = agent.queue.popleft()
             agent.running[call.call_id] = call
             self._start(agent, call)
@@ -417,7 +407,13 @@ class SimRuntime:
                     )
                 )
                 continue
+            if order.attempt_id in agent.stop:  # asked to stop before it started
+                preempted = outcome(order, ok=False, started_s=time_s, finished_s=time_s)
+                outcomes.append(preempted._replace(error_type=PREEMPTED_ERROR))
+                continue
             behaviour = self.behaviour(order)
+            if behaviour.stops_when_asked:
+                call.cooperative |= {order.attempt_id}
             if behaviour.crash:
                 self.ledger.crashes.append((order.workflow_id, order.task_id, order.attempt))
                 call.outcomes = tuple(outcomes)
@@ -443,13 +439,15 @@ class SimRuntime:
             die_s = start_s + (time_s - start_s) * self.rng.random()
             stale = self.rng.random() < self.stale_rate
             self.at(die_s, lambda: self._die(agent.agent_id, stale, self.death_cause))
-        self.at(time_s, lambda: self._deliver(call))
+        self.at(time_s, partial(self._deliver, call, version=call.version))
 
     def _die(self, agent_id: str, stale: bool, cause: LossCause) -> None:
         if agent_id in self.agents:
             self.kill(agent_id, cause=cause, stale=stale)
 
-    def _deliver(self, call: SimCall, *, stale: bool = False) -> None:
+    def _deliver(self, call: SimCall, *, stale: bool = False, version: int = 0) -> None:
+        if version != call.version:
+            return  # its outcomes changed since (a stop request): a newer delivery comes
         agent = self.agents.get(call.agent_id)
         alive = agent is not None and call.call_id in agent.running
         if not alive and not stale:
@@ -460,11 +458,14 @@ class SimRuntime:
             order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
             key = (order.workflow_id, order.task_id)
             self.ledger.effects[(*key, order.attempt)] = done.ok
+            if done.error_type == PREEMPTED_ERROR:
+                self.ledger.preempted.append((*key, order.attempt))
             if done.ok and agent is not None and agent.node_id is not None:
                 self.result_nodes[key] = agent.node_id
             self.ledger.effect_times[key].append((done.started_s, done.finished_s))
         if agent is not None and alive:
             del agent.running[call.call_id]
+            agent.urgent_running -= call.urgent
             self.inflight[call.agent_id].discard(call.call_id)
         self.send(AttemptsFinished(outcomes=call.outcomes))
         if agent is not None and alive and agent.agent_id in self.agents:
@@ -474,7 +475,8 @@ class SimRuntime:
 
     def call_bound(self, pool: AgentPoolSpec) -> int:
         """Return the most calls the policy allows in flight on one agent of ``pool``."""
-        return pool.max_concurrency + self.config.pipeline_depth
+        lane = pool.urgent_lane and self.config.urgent_lane
+        return pool.max_concurrency + self.config.pipeline_depth + lane
 
     def _check_call_bound(self) -> None:
         live = self.scheduler.agents()

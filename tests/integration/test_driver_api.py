@@ -147,3 +147,22 @@ def test_a_wait_with_progress_waits_at_most_refresh_s_between_redraws() -> None:
     assert len(client.waits) == 3
     assert 0.2 < (client.waits[0] or 0.0) <= 0.25
     assert all(0.0 <= (wait or 0.0) <= 0.25 for wait in client.waits)
+
+
+def test_results_fetches_every_success_at_once_and_only_successes(
+    orchestrator: Orchestrator,
+) -> None:
+    # Given a workflow where one task fails for good and its dependent is skipped
+    wf = Workflow("bulk-results")
+    values = [wf.task(f"v{i}", workloads.add, args=(i, i)) for i in range(200)]
+    broken = wf.task("broken", workloads.fail_permanently, args=("no",))
+    wf.task("after", workloads.add, args=(broken.output, 1))
+    run = orchestrator.submit(wf)
+    assert run.wait(timeout_s=60).state is WorkflowState.FAILED
+    # When every result is asked for
+    results = run.results()
+    # Then each success is there with its value, and nothing else
+    assert results == {handle.id: 2 * i for i, handle in enumerate(values)}
+    # And an unknown workflow says so
+    with pytest.raises(KeyError):
+        orchestrator.attach("no-such-workflow").results()

@@ -180,6 +180,17 @@ def test_render_names_the_run_conditions() -> None:
     assert "NOT met" in text
 
 
+def test_render_says_the_repeats_run_and_the_files_changed(tmp_path: Path) -> None:
+    result = _result("memory", 2.0)
+    result.repeats = 2
+    result.environment["changed_files"] = ["benchmarks/memory.py"]
+    text = render(result)
+    assert "quick sizes, 2 repeats" in text
+    assert "Uncommitted changes to: `benchmarks/memory.py`." in text
+    json_path, _ = write_result(result, tmp_path)
+    assert load_result(json_path).repeats == 2
+
+
 def test_summary_orders_benchmarks_and_lists_every_target_first() -> None:
     text = summary([_result("memory", 2.0), _result("dispatch", 0.1)])
     targets_at = text.index("## Targets")

@@ -211,3 +211,39 @@ def test_many_tasks_wider_than_the_slots_are_summarised() -> None:
         "'wide-2' (3 CPUs), 'wide-3' (3 CPUs), 'wide-4' (3 CPUs) and 2 more need more CPUs "
         "than that"
     )
+
+
+def test_a_long_root_task_raises_the_staged_bound() -> None:
+    # One 878 s task every other waits for, then 100 tasks of 1.79 s on 4 slots: the best
+    # schedule runs the root alone, then 25 rounds of 4 (878 + 44.75 s).
+    children = [_task(f"c{i}", 1.79, ("root",)) for i in range(100)]
+    bound = lower_bound_s(_workflow(_task("root", 878.0), *children), slots=4)
+    assert bound.bound_s == pytest.approx(879.79)  # the classic one misses the wait
+    assert bound.staged_bound_s == pytest.approx(922.75)
+    assert bound.tight_bound_s == pytest.approx(922.75)
+    assert bound.tight_ratio(922.75 * 1.1) == pytest.approx(1.1)
+
+
+def test_a_long_last_task_raises_the_staged_bound_from_the_end() -> None:
+    # The mirror image: 100 parallel tasks, then one long task that waits for them all.
+    parents = [_task(f"p{i}", 1.79) for i in range(100)]
+    sink = _task("sink", 878.0, tuple(f"p{i}" for i in range(100)))
+    bound = lower_bound_s(_workflow(*parents, sink), slots=4)
+    assert bound.staged_bound_s == pytest.approx(922.75)
+
+
+def test_the_staged_bound_never_exceeds_what_the_scheduler_reaches() -> None:
+    # Whatever the DAG, a real schedule (the scheduler's own, on a fake clock) is no
+    # faster than any lower bound.
+    from benchmarks.core_sim import simulate_makespan
+
+    for seed in range(5):
+        tasks = []
+        for index in range(40):
+            deps = tuple(f"t{d}" for d in range(max(0, index - 3), index) if (seed + d) % 3)
+            tasks.append(_task(f"t{index}", float((index * 7 + seed) % 5 + 1), deps))
+        spec = _workflow(*tasks)
+        bound = lower_bound_s(spec, slots=3)
+        makespan = simulate_makespan(spec, slots=3)
+        assert bound.staged_bound_s <= makespan + 1e-9
+        assert bound.tight_bound_s >= bound.bound_s

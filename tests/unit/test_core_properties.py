@@ -1,9 +1,11 @@
-"""Property tests: random DAGs with trigger rules, failures, priorities, limits and locks.
+"""Property tests: random DAGs with trigger rules, failures, priorities, limits, locks and
+preemption.
 
 Whatever hypothesis draws, the scheduler must: end every workflow; start a task only
 after each task it depends on has ended; never run more attempts at once than a limit
 allows; never run two tasks at once that touch one resource, one of them writing it;
-run a task at most as often as its retry policy says; skip exactly the tasks
+run a task at most as often as its retry policy says (preempted runs apart); never ask a
+CRITICAL or non-preemptible attempt to stop; skip exactly the tasks
 whose trigger rule is not met (an oracle written here, apart from the scheduler's).
 """
 
@@ -49,6 +51,8 @@ def workflows(draw: Any) -> dict[str, Any]:
                 "duration": draw(st.sampled_from([0.01, 0.5, 2.0])),
                 "reads": sorted(draw(st.sets(st.sampled_from(["db", "file"]), max_size=2))),
                 "writes": sorted(draw(st.sets(st.sampled_from(["db", "file"]), max_size=1))),
+                "preemptible": draw(st.booleans()),
+                "cooperative": draw(st.booleans()),
             }
         )
     return {
@@ -85,6 +89,7 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
             retry=RetryPolicy(max_attempts=t["attempts"], initial_backoff_s=0.1),
             reads=tuple(t["reads"]),
             writes=tuple(t["writes"]),
+            preemptible=t["preemptible"],
         )
         for t in drawn["tasks"]
     ]
@@ -93,9 +98,11 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
 
     def behaviour(order: Any) -> Behaviour:
         task = by_id[order.task_id]
-        return Behaviour(task["duration"], ok=not task["fails"])
+        return Behaviour(
+            task["duration"], ok=not task["fails"], stops_when_asked=task["cooperative"]
+        )
 
-    config = SchedulerConfig(max_running_attempts=drawn["global_limit"])
+    config = SchedulerConfig(max_running_attempts=drawn["global_limit"], preemption_grace_s=0.3)
     sim = SimRuntime(config, behaviour)
     sim.submit(workflow)
     sim.run()
@@ -105,8 +112,11 @@ def test_random_workflows_keep_every_promise(drawn: dict[str, Any]) -> None:
     states = {info.task_id: info.state for info in sim.scheduler.task_infos("wf")}
     for t in drawn["tasks"]:
         runs = sim.ledger.effect_times.get(("wf", t["id"]), [])
-        # At most as often as its retry policy allows
-        assert len(runs) <= t["attempts"]
+        # At most as often as its retry policy allows, apart from preempted runs
+        preempted = sum(1 for p in sim.ledger.preempted if p[:2] == ("wf", t["id"]))
+        assert len(runs) - preempted <= t["attempts"]
+        if preempted:
+            assert t["preemptible"] and t["priority"] != "critical"
         # Never before every task it depends on has ended
         for dep in t["deps"]:
             dep_ends = [end for _, end in sim.ledger.effect_times.get(("wf", dep), [])]

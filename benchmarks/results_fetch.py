@@ -1,0 +1,131 @@
+"""Benchmark: fetching every result of a finished 10,000-task workflow.
+
+The orchestrator: ``run.results()`` (one supervisor call for every result's ref, then one
+``ray.get`` of them all) and, for comparison, ``run.result(task_id)`` one task at a time
+(two round trips each: what ``results()`` did before). Plain Ray: ``ray.get`` of the
+10,000 refs of finished tasks. Same task body (`workloads.identity`), same embedded Ray.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from benchmarks.common import (
+    BenchmarkResult,
+    RunOptions,
+    Table,
+    TargetCheck,
+    log,
+    median,
+    use_ray_environment,
+)
+from benchmarks.workloads import identity
+
+TASKS = 10_000
+QUICK_TASKS = 1_000
+ONE_BY_ONE = 500
+NUM_CPUS = 2
+#: ``run.results()`` within this factor of plain ``ray.get`` of the same number of refs.
+TARGET_RATIO = 2.0
+
+
+def _orchestrator(tasks: int, repeats: int) -> tuple[list[float], float]:
+    """Return the times of ``run.results()`` and the time per ``run.result`` call."""
+    from orchestrator import Orchestrator, Workflow, WorkflowState
+    from orchestrator.settings import LoggingSettings, RaySettings, Settings
+
+    settings = Settings(
+        ray=RaySettings(num_cpus=NUM_CPUS, auth_mode="disabled", log_to_driver=False),
+        logging=LoggingSettings(level="ERROR"),
+    )
+    with Orchestrator(settings=settings) as orchestrator:
+        workflow = Workflow("fetch")
+        for index in range(tasks):
+            workflow.task(f"t{index}", identity, args=(index,))
+        run = orchestrator.submit(workflow)
+        if run.wait(timeout_s=600).state is not WorkflowState.SUCCEEDED:
+            raise RuntimeError("the fetch benchmark's workflow did not succeed")
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            results = run.results()
+            times.append(time.perf_counter() - started)
+            if len(results) != tasks or results["t1"] != 1:
+                raise RuntimeError(f"run.results() returned {len(results)} results")
+        count = min(ONE_BY_ONE, tasks)
+        started = time.perf_counter()
+        for index in range(count):
+            run.result(f"t{index}")
+        per_result_s = (time.perf_counter() - started) / count
+    return times, per_result_s
+
+
+def _ray(tasks: int, repeats: int) -> list[float]:
+    """Return the times of ``ray.get`` of ``tasks`` refs of finished tasks."""
+    import ray
+
+    ray.init(num_cpus=NUM_CPUS, include_dashboard=False, log_to_driver=False)
+    try:
+        remote: Any = ray.remote(num_cpus=1)(identity)
+        refs = [remote.remote(index) for index in range(tasks)]
+        ray.wait(refs, num_returns=len(refs), fetch_local=False)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            values = ray.get(refs)
+            times.append(time.perf_counter() - started)
+            if len(values) != tasks:
+                raise RuntimeError("ray.get returned too few values")
+        return times
+    finally:
+        ray.shutdown()
+
+
+def run(options: RunOptions) -> BenchmarkResult:
+    """Run the fetch benchmark; return its result."""
+    tasks = QUICK_TASKS if options.quick else TASKS
+    use_ray_environment()
+    log(f"fetch: orchestrator, {tasks:,} results")
+    orchestrator_s, per_result_s = _orchestrator(tasks, options.repeats)
+    log(f"fetch: plain Ray, {tasks:,} refs")
+    ray_s = _ray(tasks, options.repeats)
+    ours, theirs = median(orchestrator_s), median(ray_s)
+    result = BenchmarkResult(name="fetch", title=f"Fetching {tasks:,} results")
+    table = Table(
+        f"Time to fetch every result of {tasks:,} finished tasks (median of {options.repeats})",
+        ["contender", "seconds", "results/s"],
+    )
+    table.add("orchestrator `run.results()`", ours, tasks / ours)
+    table.add(
+        f"orchestrator `run.result(id)` one by one (first {min(ONE_BY_ONE, tasks)})",
+        per_result_s * tasks,
+        1 / per_result_s,
+    )
+    table.add("plain Ray `ray.get(refs)`", theirs, tasks / theirs)
+    result.tables = [table]
+    result.data = {
+        "tasks": tasks,
+        "orchestrator_results_s": orchestrator_s,
+        "orchestrator_per_result_s": per_result_s,
+        "ray_get_s": ray_s,
+    }
+    result.targets = [
+        TargetCheck(
+            "fetch: run.results() / ray.get of as many refs",
+            f"<= {TARGET_RATIO:g}",
+            f"{ours / theirs:.2f}",
+            ours / theirs <= TARGET_RATIO,
+        )
+    ]
+    result.notes = [
+        f"One embedded Ray (`num_cpus={NUM_CPUS}`); {tasks:,} tasks of "
+        "`workloads.identity` (a small int each), finished before any timing.",
+        "`run.results()`: one supervisor call returning every result's ref, then one "
+        "`ray.get` (the supervisor owns the results; the driver borrows them).",
+        "One by one: `run.result(id)` for the first tasks, scaled to all of them (two "
+        "round trips each; what `results()` did before it fetched in bulk).",
+        "Plain Ray: `ray.get` of the refs of the same number of finished tasks, owned by "
+        "the driver itself (no owner round trip): the floor.",
+    ]
+    return result
