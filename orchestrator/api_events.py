@@ -21,7 +21,7 @@ from typing import Any
 
 from orchestrator.core.states import WorkflowState
 from orchestrator.runtime.bus import Bus, BusMessage, Overflow, Subscription
-from orchestrator.runtime.bus.lifecycle import LifecycleEvent, event_patterns
+from orchestrator.runtime.bus.lifecycle import LifecycleEvent, event_patterns, expand
 from orchestrator.runtime.bus.wiring import open_bus, stop_bus_actor
 from orchestrator.runtime.client import SupervisorClient
 from orchestrator.settings import Settings
@@ -55,31 +55,34 @@ class EventStream:
         #: Whether the followed workflow's end event has been seen.
         self.finished = False
 
-    def _decode(self, message: BusMessage) -> LifecycleEvent:
-        event = message.parse(LifecycleEvent)
-        if (
-            event.kind == "workflow"
-            and event.event in _TERMINAL
-            and event.workflow_id == self.workflow_id
-        ):
-            self.finished = True
-        return event
+    def _decode(self, message: BusMessage) -> list[LifecycleEvent]:
+        events = expand(message.payload)
+        for event in events:
+            if (
+                event.kind == "workflow"
+                and event.event in _TERMINAL
+                and event.workflow_id == self.workflow_id
+            ):
+                self.finished = True
+        return events
 
     def get_batch(self, max_n: int = 1000, timeout_s: float | None = None) -> list[LifecycleEvent]:
-        """Return up to ``max_n`` events; wait at most ``timeout_s`` for the first."""
-        return [self._decode(m) for m in self.subscription.get_batch(max_n, timeout_s)]
+        """Return the events of up to ``max_n`` messages; wait at most ``timeout_s``."""
+        messages = self.subscription.get_batch(max_n, timeout_s)
+        return [event for message in messages for event in self._decode(message)]
 
     def __iter__(self) -> Iterator[LifecycleEvent]:
         """Yield events (until the workflow ends, with ``until_finished``)."""
         for message in self.subscription:
-            yield self._decode(message)
+            yield from self._decode(message)
             if self._until_finished and self.finished:
                 return
 
     async def __aiter__(self) -> AsyncIterator[LifecycleEvent]:
         """Yield events without blocking the event loop (a notebook, an async driver)."""
         async for message in self.subscription:
-            yield self._decode(message)
+            for event in self._decode(message):
+                yield event
             if self._until_finished and self.finished:
                 return
 

@@ -23,9 +23,11 @@ from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.runtime.bus import Bus, LocalBus
 from orchestrator.runtime.bus.lifecycle import (
     EVENT_KINDS,
+    TASK_ROWS_PER_MESSAGE,
     LifecycleEvent,
     LifecyclePublisher,
     event_patterns,
+    expand,
 )
 
 
@@ -34,7 +36,7 @@ def _published(act: Any) -> list[LifecycleEvent]:
     sub = bus.subscribe("events.*", capacity=1000)
     publisher = LifecyclePublisher(lambda: bus, structlog.get_logger())
     act(publisher)
-    events = [m.parse(LifecycleEvent) for m in sub.get_batch(1000, 0.0)]
+    events = [e for m in sub.get_batch(1000, 0.0) for e in expand(m.payload)]
     assert all(e.time_s > 0 for e in events)
     return events
 
@@ -64,9 +66,9 @@ def test_commands_become_events_in_order() -> None:
     events = _published(lambda p: p.commands(commands))
     assert _brief(events) == [
         ("agent", "started", "a1"),
+        ("deadline", "missed", "t2"),  # told as soon as seen, the task rows after
         ("task", "running", "t1"),
         ("task", "running", "t2"),
-        ("deadline", "missed", "t2"),
         ("task", "failed", "t1"),
         ("workflow", "failed", "w"),
         ("breaker", "open", "p"),
@@ -77,7 +79,7 @@ def test_commands_become_events_in_order() -> None:
     assert events[0].pool == "p"
     assert events[4].detail == "ValueError: boom" and events[4].attempt == 1
     assert events[8].detail == "died: OOM"
-    assert events[1].topic == "events.task.running"
+    assert events[2].topic == "events.task.running"
 
 
 def test_heartbeat_verdicts_and_checkpoints() -> None:
@@ -116,3 +118,30 @@ def test_event_patterns() -> None:
         event_patterns(["tasks"])
     with pytest.raises(ValueError, match="kinds"):
         event_patterns([])
+
+
+def test_task_changes_travel_in_batches_per_workflow() -> None:
+    bus = LocalBus("supervisor")
+    sub = bus.subscribe("events.task.*", capacity=1000)
+    publisher = LifecyclePublisher(lambda: bus, structlog.get_logger())
+    count = TASK_ROWS_PER_MESSAGE + 5
+    changes = [TaskEvent("big", f"t{n}", TaskState.CANCELLED, 0, "cancelled") for n in range(count)]
+    changes.append(TaskEvent("small", "x", TaskState.SUCCEEDED, 1))
+    publisher.commands([PublishTaskEvents(tuple(changes))])
+    messages = sub.get_batch(1000, 0.0)
+    # One message per workflow and TASK_ROWS_PER_MESSAGE rows, all on events.task.changed
+    assert [(m.topic, m.payload["workflow_id"]) for m in messages] == [  # type: ignore[index,call-overload]
+        ("events.task.changed", "big"),
+        ("events.task.changed", "big"),
+        ("events.task.changed", "small"),
+    ]
+    events = [e for m in messages for e in expand(m.payload)]
+    assert len(events) == count + 1
+    assert events[-1] == LifecycleEvent(
+        kind="task",
+        event="succeeded",
+        workflow_id="small",
+        task_id="x",
+        attempt=1,
+        time_s=events[-1].time_s,
+    )

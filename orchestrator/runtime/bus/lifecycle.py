@@ -5,7 +5,7 @@ Topics are ``events.<kind>.<event>``:
 ==========  ===================================================  ==========================
 kind        events                                               from
 ==========  ===================================================  ==========================
-task        the state entered (``running``... ``failed``)        the scheduler's task events
+task        ``changed``: a batch of task changes (see below)      the scheduler's task events
 workflow    ``running``, ``paused``, ``succeeded``, ``failed``…  workflow events
 agent       ``started``, ``stopped``, ``lost``                   start/stop commands
 heartbeat   the verdict (``slow``, ``hung``, ``dead``…)          the heartbeat actor
@@ -15,7 +15,12 @@ breaker     the breaker's state (``open``, ``closed``…)          pool events
 schedule    ``added``, ``removed``, ``fired``, ``skipped``       schedule events
 ==========  ===================================================  ==========================
 
-Each payload is a `LifecycleEvent` (as a dict). Publishing never waits: a slow bus makes
+Each payload is a `LifecycleEvent` (as a dict), but for task changes: they come many at a
+time (every task of a 10,000-task workflow changes state several times), so the
+supervisor sends one message per workflow and scheduler step, on ``events.task.changed``,
+its ``tasks`` rows ``[task_id, state, attempt, detail]`` (at most `TASK_ROWS_PER_MESSAGE`);
+`expand` turns a message into its `LifecycleEvent`s, one per task change (the driver's
+`orch.events()` does). Publishing never waits: a slow bus makes
 the supervisor drop events (counted), not slow down; a broken one is logged once.
 """
 
@@ -46,6 +51,8 @@ EventKind = Literal[
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 #: Task-event messages that tell of a deadline passing (`orchestrator.core.deadlines`).
 _DEADLINE_MESSAGES = ("missed its deadline", "DeadlineMissed:", "not started by its deadline")
+#: Task changes per ``events.task.changed`` message, at most (well under the size limit).
+TASK_ROWS_PER_MESSAGE = 2_000
 
 
 class LifecycleEvent(BaseModel):
@@ -80,6 +87,20 @@ class LifecycleEvent(BaseModel):
     def topic(self) -> str:
         """The topic it is published on."""
         return f"events.{self.kind}.{self.event}"
+
+
+def expand(payload: Any) -> list[LifecycleEvent]:
+    """Return the lifecycle events one message carries (task changes come in batches).
+
+    Raises pydantic's `ValidationError` for a payload that is not an event.
+    """
+    if isinstance(payload, dict) and "tasks" in payload:
+        fields = {k: v for k, v in payload.items() if k not in ("tasks", "event")}
+        return [
+            LifecycleEvent(**fields, event=state, task_id=task_id, attempt=attempt, detail=detail)
+            for task_id, state, attempt, detail in payload["tasks"]
+        ]
+    return [LifecycleEvent.model_validate(payload)]
 
 
 def event_patterns(kinds: Iterable[str] | None) -> tuple[str, ...]:
@@ -138,23 +159,7 @@ class LifecyclePublisher:
         """Publish what the scheduler's commands tell (task, workflow, agent... events)."""
         for command in commands:
             if isinstance(command, PublishTaskEvents):
-                for ev in command.events:
-                    self._publish(
-                        "task",
-                        ev.state.value,
-                        workflow_id=ev.workflow_id,
-                        task_id=ev.task_id,
-                        attempt=ev.attempt,
-                        detail=ev.message,
-                    )
-                    if ev.message.startswith(_DEADLINE_MESSAGES):
-                        self._publish(
-                            "deadline",
-                            "missed",
-                            workflow_id=ev.workflow_id,
-                            task_id=ev.task_id,
-                            detail=ev.message,
-                        )
+                self._task_events(command)
             elif isinstance(command, PublishWorkflowEvent):
                 self._publish(
                     "workflow",
@@ -173,6 +178,26 @@ class LifecyclePublisher:
                 self._publish(
                     "schedule", command.event, pool=command.schedule, detail=command.message
                 )
+
+    def _task_events(self, command: PublishTaskEvents) -> None:
+        rows: dict[str, list[list[Any]]] = {}
+        for ev in command.events:
+            rows.setdefault(ev.workflow_id, []).append(
+                [ev.task_id, ev.state.value, ev.attempt, ev.message]
+            )
+            if ev.message and ev.message.startswith(_DEADLINE_MESSAGES):
+                self._publish(
+                    "deadline",
+                    "missed",
+                    workflow_id=ev.workflow_id,
+                    task_id=ev.task_id,
+                    detail=ev.message,
+                )
+        step = TASK_ROWS_PER_MESSAGE
+        for workflow_id, changes in rows.items():
+            for start in range(0, len(changes), step):
+                tasks = changes[start : start + step]
+                self._publish("task", "changed", workflow_id=workflow_id, tasks=tasks)
 
     def heartbeat(self, agent_id: str, health: str, detail: str) -> None:
         """Publish a heartbeat verdict on an agent."""
