@@ -36,6 +36,7 @@ BENCHMARKS = {
     "startup": "benchmarks.startup",
     "critical_path": "benchmarks.critical_path",
     "fairness": "benchmarks.fairness",
+    "bus": "benchmarks.bus",
 }
 
 

@@ -100,6 +100,7 @@ class TaskContext:
     _log: Any = None
     _report_progress: Callable[[Any], None] | None = None
     _stop_requested: Callable[[], bool] | None = None
+    _bus: Any = None
 
     @property
     def should_stop(self) -> bool:
@@ -142,6 +143,41 @@ class TaskContext:
         """
         if self._report_progress is not None:
             self._report_progress(details)
+
+    def publish(self, topic: str, payload: Any = None) -> None:
+        """Publish ``payload`` (JSON-shaped, or a pydantic model) on the message bus.
+
+        Returns once it is delivered to the subscribers' buffers. Raises `ValueError`
+        for a bad topic or payload, `RuntimeError` when the agent has no bus.
+        """
+        self._bus_link().publish(topic, payload)
+
+    def request(
+        self,
+        payload: Any = None,
+        *,
+        timeout_s: float,
+        pool: str | None = None,
+        agent_id: str | None = None,
+        topic: str | None = None,
+    ) -> Any:
+        """Ask another agent and return its reply (a `BusMessage`; ``.payload``).
+
+        Give one of ``pool`` (an agent's name: one of its replicas answers),
+        ``agent_id`` (that replica answers) or ``topic``. The agent answers with its
+        ``on_request(message)`` method.
+
+        Raises:
+            BusTimeoutError: no reply within ``timeout_s``.
+            ValueError: not exactly one target, or a bad payload.
+        """
+        link = self._bus_link()
+        return link.request(payload, timeout_s=timeout_s, pool=pool, agent_id=agent_id, topic=topic)
+
+    def _bus_link(self) -> Any:
+        if self._bus is None:
+            raise RuntimeError(f"task {self.task_id!r} runs without a message bus")
+        return self._bus
 
     def input(self, task_id: str | None = None) -> Any:
         """Return one upstream result: the one of ``task_id``, or the only one there is.

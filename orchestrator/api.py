@@ -18,12 +18,14 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
 from orchestrator.api_editing import RunEditing
+from orchestrator.api_events import EventCalls, run_events
 from orchestrator.api_schedules import SchedulingCalls
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import WorkflowRejectedError
@@ -126,7 +128,8 @@ class WorkflowRun(RunEditing):
                 wait lasts at most ``refresh_s``.)
         """
         if progress:
-            return follow(self, timeout_s=timeout_s, refresh_s=refresh_s)
+            events = partial(run_events, self._client, self.id)
+            return follow(self, timeout_s=timeout_s, refresh_s=refresh_s, events=events)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             chunk_s = wait_chunk_s
@@ -273,7 +276,7 @@ def _report_mismatch(mine: Settings, theirs: Settings) -> dict[str, tuple[Any, A
     return differences
 
 
-class Orchestrator(SchedulingCalls):
+class Orchestrator(EventCalls, SchedulingCalls):
     """Entry point: connects to Ray (embedded by default) and talks to the supervisor.
 
     Args:
@@ -468,10 +471,12 @@ class Orchestrator(SchedulingCalls):
                 forgotten it all the same, and stopped its Ray if it started one.
         """
         client, self._client = self._client, None
+        owner = self._owns_supervisor and not self.settings.ray.detached
         try:
-            if client is not None and self._owns_supervisor and not self.settings.ray.detached:
+            if client is not None and owner:
                 client.stop(timeout_s=30)
         finally:
+            self._close_bus(stop_actor=client is not None and owner)
             if self._owns_ray:
                 disconnect()
                 self._owns_ray = False

@@ -10,20 +10,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from orchestrator.core.access import AccessDeniedError
+from orchestrator.core.input_limits import payload_problem
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.status import ScheduleInfo
+from orchestrator.runtime.bus import Bus
 from orchestrator.runtime.client import SupervisorClient
+from orchestrator.runtime.supervisor_door import pickled_size
+from orchestrator.runtime.supervisor_triggers import trigger_envelope, trigger_topic
+from orchestrator.settings import Settings
 from orchestrator.workflow import Workflow, check_structure
 
 
 class SchedulingCalls:
     """Schedules and triggers over the orchestrator's `client`."""
 
+    settings: Settings
+    principal: str
+
     @property
     def client(self) -> SupervisorClient:
         """The supervisor's client (the `Orchestrator` provides it)."""
+        raise NotImplementedError
+
+    @property
+    def bus(self) -> Bus:
+        """The driver's bus client (the `Orchestrator` provides it)."""
         raise NotImplementedError
 
     def schedule(
@@ -91,9 +105,40 @@ class SchedulingCalls:
         spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
         return self._add(spec, ScheduleSpec(name=name or spec.name, topic=topic, overlap=overlap))
 
-    def publish(self, topic: str, payload: Any = None) -> list[str]:
-        """Publish a message on ``topic``; return the ids of the runs it started."""
-        return self.client.publish(topic, payload)
+    def publish(
+        self, topic: str, payload: Any = None, *, wait: bool = True, timeout_s: float = 60.0
+    ) -> list[str]:
+        """Publish a message on ``topic`` over the bus; return the ids of the runs it started.
+
+        The supervisor reads triggers from the bus (``triggers.<topic>``); a message
+        published while it is down (restarting) waits on the bus until it is back.
+        The payload must be JSON-shaped (see `orchestrator.runtime.bus`).
+
+        Args:
+            topic: The trigger's topic.
+            payload: What the runs' `EVENT_PAYLOAD` placeholders become.
+            wait: Wait for the supervisor to start the runs (and return their ids);
+                false: return ``[]`` once the message is on the bus.
+            timeout_s: How long to wait for the supervisor.
+
+        Raises:
+            BusTimeoutError: the supervisor did not answer within ``timeout_s`` (the
+                message stays on the bus: it starts its runs when the supervisor is back).
+            ValueError: a bad topic or payload (named).
+        """
+        too_big = payload_problem(payload, self.settings.security.max_argument_bytes, pickled_size)
+        if too_big is not None:
+            raise ValueError(too_big)
+        bus_topic = trigger_topic(topic)
+        envelope = trigger_envelope(self.principal, payload)
+        if not wait:
+            self.bus.publish(bus_topic, envelope)
+            self.bus.flush()
+            return []
+        answer = self.bus.request(bus_topic, envelope, timeout_s=timeout_s).payload
+        if isinstance(answer, dict):  # refused by the supervisor's door
+            raise AccessDeniedError(self.principal, "publish", str(answer.get("denied")))
+        return [str(run_id) for run_id in answer or []]  # type: ignore[union-attr]
 
     def add_schedule(
         self, workflow: Workflow | WorkflowSpec, schedule: ScheduleSpec

@@ -110,12 +110,13 @@ class LoggingSettings(_Section):
         task_lines_max_tasks: Workflows with more tasks than this log their per-task
             lines (re-queued, retried, failed, skipped, cancelled) at debug level: a
             10,000-task workflow cancelled would otherwise write 10,000 lines. Its
-            summary line stays.
+            summary line stays. 0 (the default): every workflow's per-task lines are
+            at debug level; each task event is on the bus (``orch.events()``) anyway.
     """
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
-    task_lines_max_tasks: int = Field(default=1000, ge=0)
+    task_lines_max_tasks: int = Field(default=0, ge=0)
 
 
 class TracingSettings(_Section):
@@ -193,6 +194,24 @@ class CheckpointSettings(_Section):
     save_results: bool = True
 
 
+class BusSettings(_Section):
+    """The message bus (`orchestrator.runtime.bus`).
+
+    Attributes:
+        max_message_bytes: Largest payload of one message, as JSON.
+        subscriber_lease_s: A ``block`` subscription that is full and reads nothing for
+            this long is dropped (its subscriber died or hangs): publishers go on.
+        events_capacity: Buffer of a driver's ``orch.events()`` stream (``drop_oldest``).
+        supervisor_max_pending: Lifecycle events the supervisor holds while the bus is
+            slow; past it, new ones are dropped and counted, never waited for.
+    """
+
+    max_message_bytes: int = Field(default=1_000_000, ge=1)
+    subscriber_lease_s: float = Field(default=30.0, gt=0)
+    events_capacity: int = Field(default=10_000, ge=1)
+    supervisor_max_pending: int = Field(default=100_000, ge=1)
+
+
 def _default_principals() -> dict[str, tuple[str, ...]]:
     return {"local": ("admin",)}
 
@@ -259,6 +278,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
     security: SecuritySettings = SecuritySettings()
+    bus: BusSettings = BusSettings()
 
     def for_driver(self) -> Settings:
         """Return these settings with the driver's relative paths made absolute.

@@ -42,7 +42,12 @@ def pool_of_actor_name(supervisor_name: str, actor_name: str) -> str | None:
 
 
 def current_actor_name(default: str = "supervisor") -> str:
-    """Return the name of the actor this code runs in (``default`` outside a named actor)."""
+    """Return the name of the actor this code runs in (``default`` outside a named actor).
+
+    Never starts Ray: ``ray.get_runtime_context()`` would, in a process without one.
+    """
+    if not ray.is_initialized():
+        return default
     try:
         name = ray.get_runtime_context().get_actor_name()
     except Exception:  # not in an actor, or Ray not initialised

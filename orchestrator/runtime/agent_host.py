@@ -26,6 +26,7 @@ from orchestrator.core.events import AttemptOutcome, AttemptProgress
 from orchestrator.core.secrets import SecretLostError, reveal
 from orchestrator.core.specs import substitute_outputs
 from orchestrator.import_paths import import_object
+from orchestrator.runtime.bus.agents import AgentBusAccess, AgentBusLink
 from orchestrator.runtime.conditions import judge
 from orchestrator.runtime.wire import AttemptPayload, failed, inputs_lost, succeeded
 from orchestrator.settings import LoggingSettings
@@ -63,6 +64,7 @@ class AgentHost:
         init_kwargs: dict[str, Any],
         logging_settings: LoggingSettings,
         tracer_provider_factory: Callable[[], Any] | None = None,
+        bus: AgentBusAccess | None = None,
     ) -> None:
         configure_logging(logging_settings)
         if tracer_provider_factory is not None:
@@ -77,6 +79,10 @@ class AgentHost:
         setup = getattr(self._agent, "setup", None)
         if callable(setup):
             setup()
+        # The bus (ctx.publish/request; on_request answers): None for hosts without one.
+        self._bus = AgentBusLink(bus, agent_id) if bus is not None else None
+        if self._bus is not None:
+            self._bus.serve(self._agent)
         self._handle: Callable[[TaskContext], Any] = self._agent.handle
         self._lock = threading.Lock()
         self._running: dict[int, tuple[str, float]] = {}
@@ -157,6 +163,7 @@ class AgentHost:
                     item.last_heartbeat,
                     _report_progress=self._reporter(item.attempt_id),
                     _stop_requested=partial(self._stop.__contains__, item.attempt_id),
+                    _bus=self._bus,
                 )
                 with running(context), attempt_parent(item.trace_parent):
                     result = self._handle(context)

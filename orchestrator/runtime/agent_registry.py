@@ -16,6 +16,7 @@ from structlog.typing import FilteringBoundLogger
 from orchestrator.core.commands import StartAgent, StopAgent, StopAttempts
 from orchestrator.runtime.actor_names import agent_actor_name, current_actor_name, start_named
 from orchestrator.runtime.agent_host import agent_host_class
+from orchestrator.runtime.bus.agents import AgentBusAccess
 from orchestrator.runtime.ray_options import actor_options
 from orchestrator.settings import LoggingSettings
 
@@ -29,6 +30,8 @@ class AgentRegistry:
         start_heartbeat: Starts the heartbeat actor and returns its handle.
         tracer_provider_factory: Handed to each agent, which builds its tracer provider
             with it (the handlers' own spans); None: agents do not trace.
+        bus: The bus access handed to each agent (``ctx.publish``/``request``), per
+            pool; None: agents have no bus.
     """
 
     def __init__(
@@ -37,7 +40,9 @@ class AgentRegistry:
         log: FilteringBoundLogger,
         start_heartbeat: Callable[[], Any],
         tracer_provider_factory: Callable[[], Any] | None = None,
+        bus: AgentBusAccess | None = None,
     ) -> None:
+        self._bus = bus
         self.handles: dict[str, Any] = {}
         self.heartbeat: Any = None
         self._logging = logging
@@ -84,6 +89,7 @@ class AgentRegistry:
             pool.init_kwargs,
             self._logging,
             self._tracer_provider_factory,
+            self._bus.for_pool(pool.key) if self._bus is not None else None,
         )
         self.handles[command.agent_id] = handle
         if self.heartbeat is not None:

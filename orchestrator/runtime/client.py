@@ -206,11 +206,6 @@ class SupervisorClient:
         """Start a recurring workflow (`WorkflowRejectedError`/`ValueError` if refused)."""
         self._call("add_schedule", schedule, workflow, self.principal)
 
-    def publish(self, topic: str, payload: Any) -> list[str]:
-        """Publish a message; return the ids of the runs it started."""
-        run_ids: list[str] = self._call("publish", topic, payload, self.principal)
-        return run_ids
-
     def remove_schedule(self, name: str) -> None:
         """Stop a schedule (``KeyError`` if unknown)."""
         self._call("remove_schedule", name, self.principal)

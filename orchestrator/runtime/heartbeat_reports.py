@@ -13,6 +13,7 @@ from structlog.typing import FilteringBoundLogger
 
 from orchestrator.core.events import AgentLost, AttemptProgress, AttemptsProgressed, Event
 from orchestrator.core.heartbeat import AgentHealth
+from orchestrator.runtime.bus.lifecycle import LifecyclePublisher
 from orchestrator.runtime.loss_causes import cause_from_message
 
 _LOSS_CAUSES: dict[AgentHealth, Literal["died", "hung", "failed_to_start"]] = {
@@ -27,6 +28,7 @@ class HeartbeatReports:
 
     _log: FilteringBoundLogger
     _handle: Callable[[Event], None]
+    _events: LifecyclePublisher
 
     async def report_agent_health(self, agent_id: str, health: str, detail: str) -> None:
         """Receive a health change from the heartbeat actor.
@@ -35,6 +37,7 @@ class HeartbeatReports:
         here only at debug level (its calls may already have reported it).
         """
         state = AgentHealth(health)
+        self._events.heartbeat(agent_id, health, detail)
         log = self._log.bind(agent_id=agent_id, health=health)
         if not state.needs_replacement:
             (log.warning if state is AgentHealth.SLOW else log.debug)("agent.health", detail=detail)

@@ -16,6 +16,7 @@ import ray
 from opentelemetry.trace import TracerProvider
 
 from orchestrator.runtime.actor_names import heartbeat_actor_name, start_named
+from orchestrator.runtime.bus.wiring import bus_actor
 from orchestrator.runtime.clock import WallClock
 from orchestrator.runtime.heartbeat import HeartbeatService
 from orchestrator.runtime.supervisor_door import GuardedSupervisor
@@ -117,6 +118,7 @@ def spawn_supervisor(
     running = find_supervisor(settings)
     if running is not None:
         return running, False
+    bus_actor(settings, wait_s=120.0)  # up before the supervisor, so it outlives one
     options: dict[str, Any] = {
         "name": settings.ray.supervisor_name,
         "namespace": settings.ray.namespace,

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, assert_never
 
 import ray
@@ -42,7 +43,6 @@ from orchestrator.core.events import (
     DeadLettersPurgeRequested,
     DeadLettersRequeueRequested,
     Event,
-    MessagePublished,
     ScheduleAdded,
     ScheduleRemoved,
     Tick,
@@ -60,6 +60,9 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import WorkflowStatus
 from orchestrator.runtime.agent_registry import AgentRegistry
+from orchestrator.runtime.bus.agents import agent_bus_access
+from orchestrator.runtime.bus.lifecycle import LifecyclePublisher
+from orchestrator.runtime.bus.wiring import supervisor_bus
 from orchestrator.runtime.caching import CacheKeeper
 from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
@@ -69,6 +72,7 @@ from orchestrator.runtime.metrics import SupervisorMetrics
 from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
+from orchestrator.runtime.supervisor_triggers import SupervisorTriggers
 from orchestrator.runtime.supervisor_upkeep import CLUSTER_REFRESH_S, SupervisorUpkeep
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
@@ -78,7 +82,7 @@ from orchestrator.storage import StorageError
 PREPARE_OFF_LOOP_TASKS = 2_000
 
 
-class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
+class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, SupervisorTriggers):
     """Owns the scheduler; driven by drivers' calls, agents' outcomes and heartbeats.
 
     Args:
@@ -104,7 +108,14 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
         self._clock = clock
         self._scheduler = Scheduler(clock, settings.scheduler)
         self._tracer = tracer
-        self._agents = AgentRegistry(settings.logging, log, start_heartbeat, tracer.agent_factory)
+        self._agents = AgentRegistry(
+            settings.logging,
+            log,
+            start_heartbeat,
+            tracer.agent_factory,
+            agent_bus_access(settings),
+        )
+        self._events = LifecyclePublisher(partial(supervisor_bus, settings), log)
         self._results = ResultStore()
         # Result refs of the outcomes being handled, until the scheduler accepts them.
         self._candidates: dict[tuple[str, str, int], Any] = {}
@@ -125,6 +136,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
         self._save_lock = asyncio.Lock()
         self._save_task: asyncio.Task[str | None] | None = None
         self._cache = CacheKeeper(self._durability.store, scope, clock, log)
+        self._start_triggers()  # messages on the bus wait for no driver call
         if self._durability.enabled:
             self._observe_cluster(force=True)
             restored = restore_workflows(
@@ -233,14 +245,6 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
         self._durability.schedules_changed()
         await self._save_now()
 
-    async def publish(self, topic: str, payload: Any = None) -> list[str]:
-        """Start a run of each workflow triggered by ``topic``; return their ids."""
-        self._ensure_running()
-        commands = self._scheduler.handle(MessagePublished(topic=topic, payload=payload))
-        self._execute(commands)
-        await self._save_now()
-        return [c.workflow.id for c in commands if isinstance(c, SubmitScheduledRun)]
-
     async def remove_schedule(self, name: str) -> None:
         """Stop a schedule (its runs go on). Raises `KeyError` for an unknown name."""
         self._handle(ScheduleRemoved(name=name))
@@ -325,8 +329,9 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
         await self._save_now()
         self._writer.shutdown(wait=True)
         self._agents.stop_all()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
+        for task in (self._loop_task, self._trigger_task):
+            if task is not None:
+                task.cancel()
         self._tracer.shutdown()
 
     # -- the loop ------------------------------------------------------------------------
@@ -337,6 +342,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
         self._wake = asyncio.Event()
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
         self._agents.ensure_heartbeat()
+        self._start_triggers()
 
     def _wake_loop(self) -> None:
         if self._wake is not None:
@@ -388,6 +394,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep):
 
     def _execute(self, commands: list[Command]) -> None:
         self._metrics.commands(commands)
+        self._events.commands(commands)
         for command in commands:
             match command:
                 case DispatchBatch():

@@ -44,7 +44,8 @@ from orchestrator.storage import StorageError
 ANONYMOUS = "anonymous"
 
 
-def _pickled_size(value: Any) -> int:
+def pickled_size(value: Any) -> int:
+    """Return the pickled size of ``value`` (cloudpickle for what pickle refuses)."""
     try:
         return len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception:  # unpicklable here (a lambda...): Ray pickles it with cloudpickle
@@ -244,21 +245,18 @@ class GuardedSupervisor(Supervisor):
         self._admit(principal, "schedule", name)
         await self._audited(principal, "unschedule", None, super().remove_schedule(name))
 
-    async def publish(
-        self, topic: str, payload: Any = None, principal: str = ANONYMOUS
-    ) -> list[str]:
-        """Publish a message (permission ``publish``; payload within the size limit)."""
-        self._admit(principal, "publish", topic)
-        too_big = payload_problem(
-            payload, self._settings.security.max_argument_bytes, _pickled_size
-        )
+    def _trigger_denied(self, principal: str, topic: str, payload: Any) -> str | None:
+        """Check a trigger message from the bus (permission ``publish``, payload size)."""
+        try:
+            self._admit(principal, "publish", topic)
+        except AccessDeniedError as exc:
+            return str(exc).removeprefix("permission denied: ")
+        too_big = payload_problem(payload, self._settings.security.max_argument_bytes, pickled_size)
         if too_big is not None:
             self._record(principal, "publish", "rejected", None, topic=topic, reason=too_big)
-            raise ValueError(too_big)
-        run_ids: list[str] = await self._audited(
-            principal, "publish", None, super().publish(topic, payload)
-        )
-        return run_ids
+            return too_big
+        self._record(principal, "publish", "allowed", None, topic=topic)
+        return None
 
     async def cancel(
         self, workflow_id: str, reason: str = "cancelled by user", principal: str = ANONYMOUS
@@ -354,7 +352,7 @@ async def _off_loop_if_large(workflow: PackedWorkflow, work: Any, *args: Any) ->
 
 def _argument_problems(workflow: PackedWorkflow, max_bytes: int) -> list[Problem]:
     rows = ((row.id, row.args, row.kwargs) for row in workflow.rows)
-    return argument_problems(rows, max_bytes, _pickled_size)
+    return argument_problems(rows, max_bytes, pickled_size)
 
 
 def _references(workflow: PackedWorkflow) -> list[str]:

@@ -15,6 +15,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.events import ClusterObserved, Event
 from orchestrator.core.scheduler import Scheduler
 from orchestrator.runtime.agent_registry import AgentRegistry
+from orchestrator.runtime.bus.lifecycle import LifecyclePublisher
 from orchestrator.runtime.cluster import observe_nodes
 from orchestrator.runtime.durability import Durability
 from orchestrator.runtime.results import ResultStore
@@ -33,6 +34,7 @@ class SupervisorUpkeep:
     _results: ResultStore
     _agents: AgentRegistry
     _durability: Durability
+    _events: LifecyclePublisher
     _writer: ThreadPoolExecutor
     _save_lock: asyncio.Lock
     _save_task: asyncio.Task[str | None] | None
@@ -72,6 +74,7 @@ class SupervisorUpkeep:
                 self._writer, self._durability.write, save, ResultStore.resolve
             )
             self._durability.finish(save, key, error)
+            self._events.checkpoint(key, error)
         self._wake_loop()  # what changed while writing may be due now
         return key
 

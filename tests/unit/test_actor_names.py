@@ -54,5 +54,8 @@ def test_a_taken_name_starts_the_actor_unnamed() -> None:
     assert len(actors.started) == 1
 
 
-def test_outside_an_actor_the_default_name_is_used() -> None:
+def test_outside_an_actor_the_default_name_is_used_and_no_ray_is_started() -> None:
+    import ray
+
     assert current_actor_name("supervisor") == "supervisor"
+    assert not ray.is_initialized()

@@ -53,3 +53,58 @@ def test_follow_stops_at_its_timeout_while_the_run_goes_on() -> None:
 
 def test_describe_lists_unfinished_and_failed_counts() -> None:
     assert describe(_status(1)) == "running 3"
+
+
+class _Feed:
+    """Events of a run: one batch per entry (empty: nothing came within the wait)."""
+
+    def __init__(self, batches: list[list[str]]) -> None:
+        self.batches = batches
+        self.closed = False
+        self.waits: list[float | None] = []
+
+    def get_batch(self, max_n: int = 1000, timeout_s: float | None = None) -> list[str]:
+        self.waits.append(timeout_s)
+        return self.batches.pop(0) if self.batches else []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _CountingRun(_Run):
+    """A run whose status is read only when asked; one task ends per status read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def status(self) -> WorkflowStatus:
+        self.reads += 1
+        if self.reads > 1:
+            self.done += 1
+        return _status(
+            self.done, WorkflowState.SUCCEEDED if self.done == 4 else WorkflowState.RUNNING
+        )
+
+
+def test_with_events_the_counts_are_read_only_when_events_came() -> None:
+    # Given a feed where events come on every other wait
+    run = _CountingRun()
+    feed = _Feed([["e"], [], ["e"], [], [], ["e"], ["e"]])
+    status = follow(run, refresh_s=0.3, console=Console(file=io.StringIO()), events=lambda: feed)
+    # Then the status was read once at the start and once per batch of events, never waited on
+    assert status.state is WorkflowState.SUCCEEDED
+    assert run.reads == 5
+    assert run.waits == []
+    assert feed.waits == [0.3] * 7
+    assert feed.closed
+
+
+def test_without_a_bus_follow_waits_on_the_run() -> None:
+    def no_bus() -> _Feed:
+        raise ConnectionError("no bus")
+
+    run = _Run()
+    status = follow(run, refresh_s=0.3, console=Console(file=io.StringIO()), events=no_bus)
+    assert status.state is WorkflowState.SUCCEEDED
+    assert run.waits == [0.3, 0.3, 0.3, 0.3]
