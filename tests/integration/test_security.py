@@ -14,7 +14,7 @@ import pytest
 import ray
 from click.testing import CliRunner
 
-from orchestrator import Orchestrator, Priority, Workflow
+from orchestrator import EVENT_PAYLOAD, Orchestrator, Priority, Workflow
 from orchestrator.audit import AUDIT_FOLDER, AuditTrail
 from orchestrator.cli import main
 from orchestrator.core.access import AccessDeniedError, default_roles
@@ -226,3 +226,27 @@ def test_a_tenant_storing_too_many_result_bytes_submits_nothing_more(
         "rejected",
         "allowed",
     ]
+
+
+def test_a_trigger_over_the_bus_passes_the_door_as_a_direct_call_would(
+    admin: Orchestrator, audit_path: Path
+) -> None:
+    # Given a workflow started by each message on topic "orders"
+    wf = Workflow("on-orders")
+    wf.task("echo", workloads.sleep_then, args=(0.0, EVENT_PAYLOAD))
+    admin.on("orders", wf)
+    # When a principal without the "publish" permission publishes on it (over the bus)
+    with pytest.raises(AccessDeniedError, match="publish"):
+        _as("sam", audit_path).publish("orders", {"id": 1})
+    # Then nothing started, and an allowed principal's message starts its run
+    [run_id] = admin.publish("orders", {"id": 2})
+    run = admin.attach(run_id)
+    assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    assert run.result("echo") == {"id": 2}
+    # And both decisions are in the audit trail
+    trail = AuditTrail(path=audit_path)
+    expected = {("sam", "publish", "denied"), ("local", "publish", "allowed")}
+    deadline = time.monotonic() + 30
+    while not expected <= {(r.principal, r.action, r.outcome) for r in trail.records()}:
+        assert time.monotonic() < deadline, "publish decisions missing from the audit trail"
+        time.sleep(0.1)
