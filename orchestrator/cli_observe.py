@@ -5,8 +5,9 @@ default), never starts one and never stops it.
 
 ``status --follow`` prints a line each time a workflow's counts change, until the
 workflows it follows have ended. Its updates come from one function, `status_updates`,
-which polls the supervisor today (every ``--interval``, 0.5 s by default); the message
-bus will replace the polling with events there, and nothing else changes.
+driven by the orchestrator's lifecycle events on the message bus: the supervisor is
+asked for counts when task or workflow events arrive (a burst of them makes one read),
+and at least every ``--interval`` seconds (a safety net, 5 s by default).
 """
 
 from __future__ import annotations
@@ -25,12 +26,29 @@ from orchestrator.cli_dlq import _address, _joined
 from orchestrator.cli_workflows import _refused, _status_table
 from orchestrator.core.states import TaskState, WorkflowState
 from orchestrator.core.status import TaskInfo, WorkflowStatus
+from orchestrator.progress import ChangeFeed
 
 if TYPE_CHECKING:
     from orchestrator.api import Orchestrator
 
 #: Exit code of ``status --follow WORKFLOW_ID`` when the workflow did not succeed.
 EXIT_NOT_SUCCEEDED = 1
+#: After the first event of a burst, wait this long so that one read covers the burst.
+COALESCE_S = 0.1
+
+
+def event_waiter(feed: ChangeFeed) -> Callable[[float], None]:
+    """Return a ``sleep`` for `status_updates` that returns when events come.
+
+    It waits for the first event (at most the interval given), then `COALESCE_S` more.
+    """
+
+    def wait(longest_s: float) -> None:
+        if feed.get_batch(max_n=100_000, timeout_s=longest_s):
+            time.sleep(COALESCE_S)
+            feed.get_batch(max_n=100_000, timeout_s=0.0)  # drop what the read will show
+
+    return wait
 
 
 def status_updates(
@@ -87,9 +105,9 @@ def _reader(orchestrator: Orchestrator, workflow_id: str | None) -> Callable[[],
     "--interval",
     "interval_s",
     type=click.FloatRange(min=0.05),
-    default=0.5,
+    default=5.0,
     show_default=True,
-    help="With --follow: seconds between polls of the supervisor.",
+    help="With --follow: longest wait between reads when no event comes.",
 )
 @_address
 def status(workflow_id: str | None, follow: bool, interval_s: float, address: str) -> None:
@@ -107,10 +125,16 @@ def status(workflow_id: str | None, follow: bool, interval_s: float, address: st
                 click.echo(_line(one))
             return
         final: dict[str, WorkflowStatus] = {}
-        for changed in status_updates(read, interval_s=interval_s):
-            for one in changed:
-                click.echo(_line(one))
-                final[one.workflow_id] = one
+        # Subscribed before the first read: no change falls between the two.
+        feed = orchestrator.events(workflow_id, ("task", "workflow"), until_finished=False)
+        try:
+            wait = event_waiter(feed)
+            for changed in status_updates(read, interval_s=interval_s, sleep=wait):
+                for one in changed:
+                    click.echo(_line(one))
+                    final[one.workflow_id] = one
+        finally:
+            feed.close()
     console.print(_status_table(list(final.values())))
     ok = all(s.state is WorkflowState.SUCCEEDED for s in final.values())
     sys.exit(0 if ok else EXIT_NOT_SUCCEEDED)

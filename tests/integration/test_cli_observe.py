@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from click.testing import CliRunner
 
@@ -22,6 +24,20 @@ def test_tasks_why_agents_and_follow_tell_what_happened(orchestrator: Orchestrat
     followed = runner.invoke(main, ["status", run.id, "--follow", "--interval", "0.1"])
     assert followed.exit_code == 1, followed.output  # it failed
     assert f"{run.id}: failed 2/2" in followed.output
+
+    # Events drive --follow: with a safety interval of a minute, each change still shows
+    # as it happens (a workflow of three 1 s steps, told step by step in about 3 s)
+    slow = Workflow("observed-slowly")
+    step = slow.task("s1", workloads.sleep_then, args=(1.0, 1))
+    step = slow.task("s2", workloads.sleep_then, args=(1.0, 2), depends_on=[step])
+    slow.task("s3", workloads.sleep_then, args=(1.0, 3), depends_on=[step])
+    slow_run = orchestrator.submit(slow)
+    started = time.monotonic()
+    followed = runner.invoke(main, ["status", slow_run.id, "--follow", "--interval", "60"])
+    took_s = time.monotonic() - started
+    assert followed.exit_code == 0, followed.output
+    assert f"{slow_run.id}: succeeded 3/3" in followed.output
+    assert took_s < 45, took_s  # polling every 60 s would have taken a minute or more
 
     listed = runner.invoke(main, ["tasks", run.id])
     assert listed.exit_code == 0, listed.output
