@@ -18,6 +18,7 @@ from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.records import WorkflowRecord
 from orchestrator.core.schedule_book import ScheduleBook
+from orchestrator.core.specs import Priority, TaskSpec, handler_name
 from orchestrator.core.status import (
     RunSummary,
     ScheduleInfo,
@@ -54,6 +55,34 @@ class SchedulerQueries:
     def task_infos(self, workflow_id: str) -> list[TaskInfo]:
         """Return a snapshot of every task of a workflow, in submission order."""
         return [snapshots.task_info(task) for task in self._workflows[workflow_id].tasks.values()]
+
+    def outline(self, workflow_id: str) -> list[TaskSpec]:
+        """Return a workflow's tasks as bare specs (id, handler, priority, dependencies).
+
+        What a picture of a running workflow needs, for a driver that does not hold its
+        spec: handlers by name only (``module:function``, or the agent's pool name);
+        no arguments. Raises `KeyError` for an unknown id.
+        """
+        workflow = self._book.require(workflow_id)
+        graph = workflow.graph
+        outline = []
+        for task in workflow.tasks.values():
+            if task.compensates is not None:
+                continue  # outside the graph
+            handler: dict[str, Any] = (
+                {"function": handler_name(task.function)}
+                if task.function is not None
+                else {"agent": task.pool.spec.key.partition("[")[0]}
+            )
+            outline.append(
+                TaskSpec(
+                    id=task.task_id,
+                    priority=Priority(task.priority),
+                    depends_on=tuple(graph.dependencies(task.task_id)),
+                    **handler,
+                )
+            )
+        return outline
 
     def summary(self, workflow_id: str) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up of a workflow."""

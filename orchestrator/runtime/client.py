@@ -26,6 +26,7 @@ from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.schedules import ScheduleSpec
+from orchestrator.core.specs import TaskSpec
 from orchestrator.core.status import (
     RunSummary,
     ScheduleInfo,
@@ -158,6 +159,11 @@ class SupervisorClient:
             raise SupervisorUnavailableError(
                 f"the supervisor holding {workflow_id!r}'s results is gone: {exc}"
             ) from exc
+
+    def outline(self, workflow_id: str) -> list[TaskSpec]:
+        """Return a workflow's tasks as bare specs (ids, handlers, dependencies)."""
+        outline: list[TaskSpec] = self._call("outline", workflow_id)
+        return outline
 
     def summary(self, workflow_id: str) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.scheduler import Scheduler
+from orchestrator.core.specs import TaskSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import (
     RunSummary,
@@ -63,6 +64,10 @@ class SupervisorQueries:
         """
         self._scheduler.workflow_status(workflow_id)  # a clear KeyError for unknown ids
         return dict(self._results.of(workflow_id))
+
+    async def outline(self, workflow_id: str) -> list[TaskSpec]:
+        """Return a workflow's tasks as bare specs, for its picture (`Scheduler.outline`)."""
+        return self._scheduler.outline(workflow_id)
 
     async def summary(self, workflow_id: str) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up."""

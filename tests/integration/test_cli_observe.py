@@ -39,6 +39,16 @@ def test_tasks_why_agents_and_follow_tell_what_happened(orchestrator: Orchestrat
     assert f"{slow_run.id}: succeeded 3/3" in followed.output
     assert took_s < 45, took_s  # polling every 60 s would have taken a minute or more
 
+    # graph WORKFLOW_ID: the running orchestrator's workflow, coloured by state now
+    drawn = runner.invoke(main, ["graph", run.id, "--format", "dot"])
+    assert drawn.exit_code == 0, drawn.output
+    assert f'digraph "{run.id}"' in drawn.output
+    assert '"first" [label="first\\nadd · medium"' in drawn.output
+    assert 'tooltip="succeeded"' in drawn.output and 'tooltip="failed"' in drawn.output
+    assert '"first" -> "broken";' in drawn.output
+    unknown = runner.invoke(main, ["graph", "no-such-workflow-or-file"])
+    assert unknown.exit_code == 2 and "no workflow 'no-such-workflow-or-file'" in unknown.output
+
     listed = runner.invoke(main, ["tasks", run.id])
     assert listed.exit_code == 0, listed.output
     assert "first" in listed.output and "broken" in listed.output
