@@ -24,9 +24,13 @@ LEASE_S = 1.0
 _names = itertools.count()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    """One local Ray for the session's actor-transport tests, shut down at the end."""
+    """One local Ray per module of actor-transport tests, shut down at its end.
+
+    Not per session: the modules after these (cluster, integration) start Rays of their
+    own, and Ray allows one per process at a time.
+    """
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -322,9 +322,9 @@ class Responder:
                     answer = self._handler(request)
                 except Exception as exc:  # the requester hears of it, the loop goes on
                     answer = {"error": f"{type(exc).__name__}: {exc}"}
+                self.served += 1  # before the reply: a requester that has it sees the count
                 if request.reply_to is not None:
                     self._bus.reply(request, answer)
-                self.served += 1
 
     def stop(self) -> None:
         """Stop answering and unsubscribe."""
