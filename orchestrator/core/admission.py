@@ -88,6 +88,7 @@ def workflow_record(
     ranks: Mapping[str, float],
     submitted_s: float,
     tenant_weights: Mapping[str, float] | None = None,
+    burst_s: float = 0.0,
 ) -> WorkflowRecord:
     """Return the record of ``spec`` with one PENDING task record per row.
 
@@ -98,6 +99,7 @@ def workflow_record(
         ranks: Rank of each task (missing: 0).
         submitted_s: When it was admitted.
         tenant_weights: Weight of each tenant in fair sharing (missing: 1).
+        burst_s: The workflow's burst in fair sharing (`FairShare.burst`).
     """
     workflow = WorkflowRecord(
         name=spec.name,
@@ -106,7 +108,10 @@ def workflow_record(
         submitted_s=submitted_s,
         retries_left=spec.retry_budget,
         share=FairShare(
-            spec.tenant, spec.weight, (tenant_weights or {}).get(spec.tenant or "", 1.0)
+            spec.tenant,
+            spec.weight,
+            (tenant_weights or {}).get(spec.tenant or "", 1.0),
+            burst_s,
         ),
     )
     add_task_records(workflow, spec.rows, task_pools, ranks)

@@ -38,6 +38,9 @@ class SchedulerConfig(BaseModel):
         tenant_weights: Each tenant's share of capacity against other tenants (see
             `orchestrator.core.fair_queue`); a tenant not listed, and the default tenant
             of workflows without one, weigh 1.
+        fair_burst_s: Work (expected seconds) a workflow that starts waiting may take
+            ahead of those already waiting at its priority, before sharing by weight: a
+            workflow smaller than that runs as if alone (0: strict fair queuing).
         aging_s: A ready task gains one priority level per this many seconds waited, up
             to HIGH (see `orchestrator.core.aging`); None: no aging.
         urgent_lane: Pools whose agents have an urgent lane (the function pools, and
@@ -62,6 +65,7 @@ class SchedulerConfig(BaseModel):
     default_breaker: BreakerPolicy | None = None
     max_running_attempts: int | None = Field(default=None, ge=1)
     tenant_max_running: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    fair_burst_s: float = Field(default=0.5, ge=0, allow_inf_nan=False)
     tenant_weights: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict
     )

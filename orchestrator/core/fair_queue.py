@@ -16,7 +16,13 @@ grows by cost / workflow weight and its tenant's by cost / tenant weight. Among 
 heads the tenant with the least virtual time goes first, and within it the flow with the
 least. A flow (or tenant) that starts waiting again starts at the larger of its own
 virtual time and the least virtual time of those waiting (or, when none waits, of the
-last to stop waiting): time spent idle banks no credit, and nobody gets a burst.
+last to stop waiting): time spent idle banks no credit.
+
+One exception, the *burst* (`FairShare.burst`, ``scheduler.fair_burst_s``): a flow that
+starts waiting starts that much work (over its weight) ahead of those waiting, as a
+deficit round robin gives a newcomer its quantum. A workflow with less work than that
+runs at once, as if alone; a big one beside it loses at most that much per newcomer, and
+a flow cannot bank more than one burst however long it idled.
 
 The cost is charged when a task leaves the queue, even if a concurrency limit or a lock
 then holds it back (it comes back through `push` when freed).
@@ -47,11 +53,14 @@ class FairShare:
         tenant: The tenant sharing capacity with other tenants (None: the default tenant).
         weight: The flow's share within its tenant, relative to the others' (> 0).
         tenant_weight: The tenant's share, relative to other tenants' (> 0).
+        burst: Work (expected seconds) the flow may take ahead of the others each time
+            it starts waiting (>= 0; see the module docstring).
     """
 
     tenant: Hashable = None
     weight: float = 1.0
     tenant_weight: float = 1.0
+    burst: float = 0.0
 
 
 class _Tenant:
@@ -276,7 +285,7 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
             self._tenants[share.tenant] = tenant
         tenant.flows += 1
         flow = _Flow(share, tenant, PriorityTaskQueue(self._counter))
-        flow.vtime = tenant.floor
+        flow.vtime = tenant.floor - share.burst / share.weight
         self._flows[share] = flow
         if len(self._flows) > self._sweep_at:
             self._forget_idle()
@@ -288,7 +297,7 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
         tenant = flow.tenant
         if tenant.active == 0:
             tenant.vtime = max(tenant.vtime, self._tenant_floor())
-        flow.vtime = max(flow.vtime, self._flow_floor(tenant))
+        flow.vtime = max(flow.vtime, self._flow_floor(tenant) - flow.share.burst / flow.weight)
         tenant.active += 1
         live = self._live
         live[flow] = None

@@ -292,8 +292,10 @@ class Scheduler(SchedulerQueries):
         pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
         graph = preparation.structure.graph
         task_pools = [pools[key] for key in fit.task_pools]
+        config = self._config
+        ranks = preparation.ranks
         record = workflow_record(
-            spec, graph, task_pools, preparation.ranks, now_s, self._config.tenant_weights
+            spec, graph, task_pools, ranks, now_s, config.tenant_weights, config.fair_burst_s
         )
         record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)

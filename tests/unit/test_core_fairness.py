@@ -54,7 +54,7 @@ def _finished_s(sim: Any, workflow_id: str) -> float:
 def test_workflows_of_one_priority_share_the_agent_by_weight(
     spec: Any, make_sim: Any, weights: dict[str, float], expected: str
 ) -> None:
-    sim = make_sim(duration_s=1.0)
+    sim = make_sim(SchedulerConfig(fair_burst_s=0.0), duration_s=1.0)  # strict WFQ
     for name, weight in weights.items():
         sim.submit(_workflow(spec, name, 50, weight=weight))
     sim.run(until_s=sim.clock.now_s() + len(expected) - 0.5)
@@ -140,3 +140,41 @@ def test_a_file_workflow_carries_weight_through_a_real_file(tmp_path: Path) -> N
     path.write_text("name: w\nweight: 3\ntenant: t1\ntasks:\n  - id: a\n    function: math:sqrt\n")
     spec = load_workflow_file(path)
     assert (spec.weight, spec.tenant) == (3.0, "t1")
+
+
+@pytest.mark.parametrize(
+    ("burst_s", "first", "small_done_s"),
+    [
+        (0.0, "bsbsbs", 20.0),  # strict fair queuing: it alternates from the start
+        (3.0, "sssbsb", 17.0),  # three tasks' worth ahead, then it alternates
+        (20.0, "ssssss", 10.0),  # more than all its work: it runs as if alone
+    ],
+)
+def test_a_newcomer_runs_its_burst_ahead_then_shares(
+    spec: Any, make_sim: Any, burst_s: float, first: str, small_done_s: float
+) -> None:
+    # Given a big workflow that has run alone for 100 s (1 s tasks, one agent)
+    sim = make_sim(SchedulerConfig(fair_burst_s=burst_s), duration_s=1.0)
+    start_s = sim.clock.now_s()
+    sim.submit(_workflow(spec, "big", 1_000))
+    sim.at(start_s + 100.0, lambda: sim.submit(_workflow(spec, "small", 10)))
+    sim.run(until_s=start_s + 130.0)
+    # When a 10-task workflow arrives, Then it takes `burst_s` of work ahead, then shares
+    after = [o.workflow_id[0] for t, _, o in sim.ledger.attempts if t >= start_s + 99.5]
+    assert "".join(after[: len(first)]) == first
+    assert _finished_s(sim, "small") - start_s - 100.0 == pytest.approx(small_done_s)
+
+
+def test_arriving_late_earns_one_burst_not_the_time_since_the_queue_started(
+    spec: Any, make_sim: Any
+) -> None:
+    # A workflow arriving after 500 s starts one burst ahead of those waiting: the time
+    # before it came is no credit.
+    sim = make_sim(SchedulerConfig(fair_burst_s=2.0), duration_s=1.0)
+    start_s = sim.clock.now_s()
+    sim.submit(_workflow(spec, "big", 1_000))
+    sim.at(start_s + 10.0, lambda: sim.submit(_workflow(spec, "early", 1)))
+    sim.at(start_s + 500.0, lambda: sim.submit(_workflow(spec, "later", 10)))
+    sim.run(until_s=start_s + 530.0)
+    after = [o.workflow_id[0] for t, _, o in sim.ledger.attempts if t >= start_s + 499.5]
+    assert "".join(after[:5]) == "llblb"  # two tasks' worth ahead, not 490 s of credit
