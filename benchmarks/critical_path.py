@@ -12,14 +12,11 @@ two numbers without any runtime overhead (``policy sim`` and ``FIFO sim``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager
 
 from benchmarks.common import (
     BenchmarkResult,
     RunOptions,
-    Stopwatch,
     Table,
     TargetCheck,
     log,
@@ -32,8 +29,10 @@ from benchmarks.workflows import (
     SEED,
     SLOTS,
     Instance,
+    RunFn,
     ensure_instance,
     load_instance,
+    orchestrator_engine,
     warm_up_spec,
 )
 
@@ -50,43 +49,11 @@ OFF = "critical path off"
 MODES = (ON, OFF)
 
 
-@contextmanager
-def orchestrator_session(rank_by_critical_path: bool) -> Iterator[Callable[[Any, str], float]]:
+def orchestrator_session(rank_by_critical_path: bool) -> AbstractContextManager[RunFn]:
     """An orchestrator on an embedded Ray of ``SLOTS`` CPUs, the rule on or off."""
-    from orchestrator import Orchestrator, WorkflowState
     from orchestrator.core.config import SchedulerConfig
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        ray=RaySettings(
-            address="local",
-            num_cpus=SLOTS,
-            include_dashboard=False,
-            auth_mode="disabled",
-            log_to_driver=False,
-        ),
-        scheduler=SchedulerConfig(rank_by_critical_path=rank_by_critical_path),
-        logging=LoggingSettings(level="WARNING"),
-    )
-    orch = Orchestrator(settings=settings).start()
-    submitted = 0
-
-    def run(spec: Any, label: str) -> float:
-        nonlocal submitted
-        submitted += 1
-        watch = Stopwatch()
-        handle = orch.submit(spec, workflow_id=f"{label}-{submitted}")
-        status = handle.wait()
-        wall_s = watch.elapsed_s()
-        if status.state is not WorkflowState.SUCCEEDED:
-            raise RuntimeError(f"{label} ended {status.state.value}: {status.counts}")
-        handle.release()
-        return wall_s
-
-    try:
-        yield run
-    finally:
-        orch.shutdown()
+    return orchestrator_engine(SchedulerConfig(rank_by_critical_path=rank_by_critical_path))
 
 
 def run(options: RunOptions) -> BenchmarkResult:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import (
     REPO_ROOT,
@@ -41,6 +41,9 @@ from benchmarks.common import (
     rotated,
     use_ray_environment,
 )
+
+if TYPE_CHECKING:
+    from orchestrator.core.config import SchedulerConfig
 
 #: Where compacted instances are cached (small files, committed).
 INSTANCES_DIR = REPO_ROOT / "benchmarks" / "instances"
@@ -177,12 +180,14 @@ def warm_up_spec() -> Any:
 
 
 @contextmanager
-def orchestrator_engine() -> Iterator[RunFn]:
-    """An orchestrator on an embedded Ray of ``SLOTS`` CPUs (default scheduler settings)."""
+def orchestrator_engine(scheduler: SchedulerConfig | None = None) -> Iterator[RunFn]:
+    """An orchestrator on an embedded Ray of ``SLOTS`` CPUs (``scheduler``: its settings)."""
     from orchestrator import Orchestrator, WorkflowState
+    from orchestrator.core.config import SchedulerConfig
     from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
     settings = Settings(
+        scheduler=scheduler or SchedulerConfig(),
         ray=RaySettings(
             address="local",
             num_cpus=SLOTS,
