@@ -33,16 +33,16 @@ WORKFLOW = """\
 name: jobs-demo
 tasks:
   - id: nap-a
-    function: time:sleep
+    function: agents.simulated:simulate
     args: [1.0]
     resources: {num_cpus: 0.5}
   - id: nap-b
-    function: time:sleep
+    function: agents.simulated:simulate
     args: [1.0]
     resources: {num_cpus: 0.5}
   - id: sum
-    function: operator:add
-    args: [20, 22]
+    function: math:fsum
+    args: [[20, 22]]
     depends_on: [nap-a, nap-b]
     resources: {num_cpus: 0.5}
 """
