@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import nbformat
@@ -14,7 +16,9 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_from_top_to_bottom(path: Path) -> None:
+def test_notebook_runs_from_top_to_bottom(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     client = NotebookClient(
         notebook,
@@ -22,7 +26,18 @@ def test_notebook_runs_from_top_to_bottom(path: Path) -> None:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parents[1])}},
     )
-    client.execute()
+    # A notebook that starts a head node writes its process group here, so that a cell
+    # failing before the notebook's own last cell does not leave it running.
+    pgids = tmp_path / "pgids"
+    monkeypatch.setenv("ORCHESTRATOR_TEST_PGIDS", str(pgids))
+    try:
+        client.execute()
+    finally:
+        for pgid in pgids.read_text().split() if pgids.exists() else []:
+            try:
+                os.killpg(int(pgid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # ended by the notebook itself
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     errors = [out for cell in code_cells for out in cell.outputs if out.output_type == "error"]
     assert not errors
