@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -34,10 +35,8 @@ def test_notebook_runs_from_top_to_bottom(
         client.execute()
     finally:
         for pgid in pgids.read_text().split() if pgids.exists() else []:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # ended by the notebook itself
                 os.killpg(int(pgid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass  # ended by the notebook itself
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     errors = [out for cell in code_cells for out in cell.outputs if out.output_type == "error"]
     assert not errors
