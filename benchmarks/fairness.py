@@ -155,14 +155,13 @@ def run(options: RunOptions) -> BenchmarkResult:
         f"The big workflow ({big_size:,} independent tasks) took {submit_s:.1f} s to build "
         f"and submit; {left:,} of its tasks had not ended when the last run ended (its "
         "backlog never ran dry).",
-        "With equal weights the small workflow gets every other task the pool hands out, "
-        "so its ten tasks need about twice the agent time they need alone, plus the calls "
-        "already sent to the agents (pipelined short work) when it arrives: the ratio is "
-        "near 1 only while overheads dominate such short work. Weight 3 gives it three "
-        "tasks in four. With tasks of 2 ms much of what it waits for beside the big "
-        "workflow is the calls already sent to the agents when it arrives (one running "
-        "and one pipelined per agent) and their round trips, so on a loaded machine the "
-        "ratios vary from run to run by several tenths.",
+        "Its ten tasks (about 20 ms of work) are less than `scheduler.fair_burst_s` "
+        "(0.5 s): a workflow that starts waiting takes that much work ahead of those "
+        "waiting, so it runs as if alone, after the calls already sent to the agents when "
+        "it arrives (one running and one pipelined per agent) and their round trips. "
+        "With `fair_burst_s = 0` (strict fair queuing) it got every other task: 2.02x "
+        "alone at equal weights, 1.68x at weight 3 (the run of 2026-11-29 03:59, load 5). "
+        "On a loaded machine the ratios vary from run to run by several tenths.",
         "Before fair sharing (commit 9c0daa0, measured once by hand with the same "
         "workloads and a 20,000-task big workflow): the small workflow waited behind "
         "every ready task of the big one and ended after 41.4 s, when all 20,000 had.",
