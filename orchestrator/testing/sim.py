@@ -14,13 +14,12 @@ import itertools
 import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from typing import assert_never
 
 from orchestrator.core import (
     AgentLost,
-    AgentPoolSpec,
     AttemptOrder,
     AttemptOutcome,
     AttemptsFinished,
@@ -38,8 +37,6 @@ from orchestrator.core import (
     SchedulerConfig,
     StartAgent,
     StopAgent,
-    TaskEvent,
-    TaskState,
     Tick,
     WorkflowSpec,
     WorkflowSubmitted,
@@ -52,12 +49,11 @@ from orchestrator.core.preemption import PREEMPTED_ERROR
 from orchestrator.testing.driving import Commands, outcome
 from orchestrator.testing.ledger import Ledger
 from orchestrator.testing.sim_agents import Behaviour, BehaviourFn, SimAgent, SimCall
+from orchestrator.testing.sim_checks import SimChecks
 from orchestrator.testing.specs import START_S
 
-_ENDED_WITHOUT_SUCCESS = frozenset({TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED})
 
-
-class SimRuntime:
+class SimRuntime(SimChecks):
     """Executes scheduler commands on a fake clock, like the Ray shell would.
 
     Agents start at once. Each runs up to ``max_concurrency`` calls at a time, FIFO; the
@@ -301,28 +297,6 @@ class SimRuntime:
                 lost.add(key)
         return tuple(dep for dep in order.inputs if (order.workflow_id, dep) in lost)
 
-    def _record_task_events(self, events: Iterable[TaskEvent]) -> None:
-        ledger = self.ledger
-        for event in events:
-            ledger.task_events.append(event)
-            key = (event.workflow_id, event.task_id)
-            if event.state in _ENDED_WITHOUT_SUCCESS:
-                self.ended_without_success.add(key)
-            else:
-                self.ended_without_success.discard(key)
-            if event.state is TaskState.PENDING and ledger.results[key]:
-                self.voided.add(key)  # its result is void: it will be computed again
-            if event.state is TaskState.SUCCEEDED:
-                self.voided.discard(key)
-                self.lost_results.discard(key)
-                ledger.results[key] += 1
-                ledger.success_s.setdefault(key, self.clock.now_s())
-                from_cache = event.message == "from the cache"  # it did not run at all
-                if not from_cache and not ledger.effects.get((*key, event.attempt), False):
-                    ledger.violations.append(
-                        f"{key} succeeded with attempt {event.attempt}, which never succeeded"
-                    )
-
     def _accept(self, batch: DispatchBatch) -> None:
         ledger = self.ledger
         now = self.clock.now_s()
@@ -489,23 +463,3 @@ class SimRuntime:
         self.send(AttemptsFinished(outcomes=call.outcomes))
         if agent is not None and alive and agent.agent_id in self.agents:
             self._pump(agent)
-
-    # -- invariants --------------------------------------------------------------------------
-
-    def call_bound(self, pool: AgentPoolSpec) -> int:
-        """Return the most calls the policy allows in flight on one agent of ``pool``."""
-        lane = pool.urgent_lane and self.config.urgent_lane
-        return pool.max_concurrency + self.config.pipeline_depth + lane
-
-    def _check_call_bound(self) -> None:
-        live = self.scheduler.agents()
-        for agent_id, calls in self.inflight.items():
-            agent = self.agents.get(agent_id)
-            if agent is None or agent_id not in live:
-                continue
-            self.ledger.max_calls_seen = max(self.ledger.max_calls_seen, len(calls))
-            if len(calls) > self.call_bound(agent.pool):
-                self.ledger.violations.append(
-                    f"{agent_id} has {len(calls)} calls in flight "
-                    f"(bound {self.call_bound(agent.pool)})"
-                )
