@@ -18,7 +18,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ray
@@ -130,15 +130,7 @@ class BusActor:
 
         Raises `SubscriptionClosedError` when the subscription is gone.
         """
-        router = self._router
-        taken = router.take(subscription_id, max_n, time.monotonic())
-        if not taken and timeout_s > 0:
-            event = self._ready.get(subscription_id)
-            if event is not None:
-                event.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout_s)
-            taken = router.take(subscription_id, max_n, time.monotonic())
+        taken = await self._read(self._router.take, subscription_id, max_n, timeout_s)
         if taken:
             async with self._room:
                 self._room.notify_all()
@@ -146,16 +138,25 @@ class BusActor:
 
     async def peek(self, subscription_id: str, max_n: int, timeout_s: float) -> list[BusMessage]:
         """Like `poll`, but leave the messages in place until `ack` (at-least-once)."""
-        router = self._router
-        seen = router.peek(subscription_id, max_n, time.monotonic())
-        if not seen and timeout_s > 0:
+        return await self._read(self._router.peek, subscription_id, max_n, timeout_s)
+
+    async def _read(
+        self,
+        read: Callable[[str, int, float], list[BusMessage]],
+        subscription_id: str,
+        max_n: int,
+        timeout_s: float,
+    ) -> list[BusMessage]:
+        """``read`` now; if nothing, wait at most ``timeout_s`` for a message, read again."""
+        found = read(subscription_id, max_n, time.monotonic())
+        if not found and timeout_s > 0:
             event = self._ready.get(subscription_id)
             if event is not None:
                 event.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), timeout_s)
-            seen = router.peek(subscription_id, max_n, time.monotonic())
-        return seen
+            found = read(subscription_id, max_n, time.monotonic())
+        return found
 
     async def ack(self, subscription_id: str, count: int) -> None:
         """Drop the ``count`` oldest messages of a subscription, handled after `peek`."""
