@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from orchestrator.core.durations import Lookup, kind_of
 from orchestrator.core.errors import Problem
 from orchestrator.core.fair_queue import FairShare
 from orchestrator.core.graph import TaskGraph
@@ -43,22 +44,32 @@ class Preparation:
     ranks: dict[str, float]
 
 
-def prepare(spec: PackedWorkflow, rank_by_critical_path: bool) -> Preparation:
+def prepare(
+    spec: PackedWorkflow, rank_by_critical_path: bool, learned: Lookup | None = None
+) -> Preparation:
     """Check ``spec``'s structure, prepare its graph and rank its tasks.
 
-    Pure and reads nothing of any scheduler: safe to run in another thread while the
-    scheduler goes on (the runtime does so for large workflows).
+    Reads nothing of any scheduler but ``learned`` (a dict lookup): safe to run in another
+    thread while the scheduler goes on (the runtime does so for large workflows).
+
+    Args:
+        spec: The workflow.
+        rank_by_critical_path: Rank its tasks (else every rank is 0).
+        learned: The learned duration of a kind of task (`DurationBook.estimate_s`), for
+            the tasks without an estimate.
     """
     structure, problems = check_structure(spec)
     ranks: dict[str, float] = {}
     if not problems:
         structure.graph.prepare()
         if rank_by_critical_path:
-            ranks = critical_path_ranks(spec, structure.graph)
+            ranks = critical_path_ranks(spec, structure.graph, learned)
     return Preparation(spec, structure, tuple(problems), ranks)
 
 
-def critical_path_ranks(spec: PackedWorkflow, graph: TaskGraph) -> dict[str, float]:
+def critical_path_ranks(
+    spec: PackedWorkflow, graph: TaskGraph, learned: Lookup | None = None
+) -> dict[str, float]:
     """Return each task's longest chain of estimated work, over its workflow's longest.
 
     Each is its own chain (itself included) as a fraction of the workflow's longest, 0 to
@@ -68,13 +79,35 @@ def critical_path_ranks(spec: PackedWorkflow, graph: TaskGraph) -> dict[str, flo
     Args:
         spec: The workflow, for its tasks' ``estimated_duration_s``.
         graph: Its dependency graph, valid.
+        learned: The learned duration of a kind of task, for tasks without an estimate
+            (`durations.kind_of`); a task with neither weighs the mean of those known.
     """
-    estimates = {
+    weights = {
         row.id: row.estimated_duration_s
         for row in spec.rows
         if row.estimated_duration_s is not None
     }
-    ranks = graph.upward_ranks(lambda node: estimates.get(node, _DEFAULT_WEIGHT_S))
+    if learned is not None and len(weights) < len(spec.rows):
+        for row in spec.rows:
+            if row.estimated_duration_s is None:
+                handler = row.function if row.function is not None else row.agent
+                learned_s = learned(kind_of(handler, row.id))
+                if learned_s is not None:
+                    weights[row.id] = learned_s
+    return normalised_ranks(graph, weights)
+
+
+def normalised_ranks(graph: TaskGraph, weights: Mapping[str, float]) -> dict[str, float]:
+    """Return `critical_path_ranks` from each task's weight (missing: the mean of the others).
+
+    Args:
+        graph: A dependency graph, valid and prepared.
+        weights: Seconds of work of the tasks whose duration is known or estimated.
+    """
+    default_s = sum(weights.values()) / len(weights) if weights else _DEFAULT_WEIGHT_S
+    if default_s <= 0.0:
+        default_s = _DEFAULT_WEIGHT_S
+    ranks = graph.upward_ranks(lambda node: weights.get(node, default_s))
     longest = max(ranks.values(), default=0.0)
     if longest <= 0.0:
         return ranks

@@ -23,6 +23,7 @@ class BatchPolicy:
         "_max_batch_size",
         "_pipeline_below_s",
         "_pipeline_depth",
+        "_prefetched_calls",
         "target_batch_s",
     )
 
@@ -32,6 +33,8 @@ class BatchPolicy:
         self._pipeline_below_s = config.pipeline_below_s
         self._pipeline_depth = config.pipeline_depth
         self._duration_smoothing = config.duration_smoothing
+        # A long task's agent may get one call more just before a slot frees (`prefetch`).
+        self._prefetched_calls = 1 if config.prefetch_window_s > 0 else 0
         #: A batch stops before its attempts' estimated durations add up past this.
         self.target_batch_s = config.target_batch_s
 
@@ -61,7 +64,7 @@ class BatchPolicy:
 
     def most_calls(self, pool: PoolRecord) -> int:
         """Return the most calls in flight an agent of ``pool`` may ever have."""
-        return pool.spec.max_concurrency + self._pipeline_depth
+        return pool.spec.max_concurrency + max(self._pipeline_depth, self._prefetched_calls)
 
     def agents_wanted(self, pool: PoolRecord) -> int:
         """Return how many agents to start for ``pool``'s backlog: one full round of calls each."""

@@ -22,6 +22,13 @@ class SchedulerConfig(BaseModel):
             priorities exact and load balanced.
         pipeline_depth: Extra calls in flight per agent when pipelining.
         duration_smoothing: Weight of the newest sample in the moving average of durations.
+        learn_durations: Learn the duration of each kind of task (`core.durations`) and use
+            it where a task has no ``estimated_duration_s``: critical-path ranks (running
+            workflows are re-ranked as kinds are learnt) and prefetching.
+        prefetch_window_s: A task too long to pipeline is sent to an agent this long before
+            the agent's running attempt is expected to end (its estimate, or its kind's
+            learned duration), so it starts without waiting for the supervisor's round
+            trip; 0: an agent gets its next task only when its slot is free.
         idle_agent_timeout_s: Agents idle this long are stopped (down to ``min_replicas``).
         default_function_resources: Resources of a function task that declares none.
         max_function_replicas: Most replicas of each function pool.
@@ -57,6 +64,8 @@ class SchedulerConfig(BaseModel):
     pipeline_below_s: float = Field(default=0.05, ge=0)
     pipeline_depth: int = Field(default=1, ge=0)
     duration_smoothing: float = Field(default=0.2, gt=0, le=1)
+    learn_durations: bool = True
+    prefetch_window_s: float = Field(default=0.02, ge=0, allow_inf_nan=False)
     idle_agent_timeout_s: float = Field(default=30.0, ge=0)
     default_function_resources: ResourceSpec = ResourceSpec(num_cpus=1.0)
     max_function_replicas: int = Field(default=64, ge=1)

@@ -8,6 +8,7 @@ arrival order. `_send` is the hottest loop of the scheduler.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 from orchestrator.core import limits
@@ -15,13 +16,22 @@ from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import AttemptOrder, Command, DispatchBatch
 from orchestrator.core.conflicts import LockTable
+from orchestrator.core.durations import DurationBook, task_kind
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
 from orchestrator.core.limits import hold_if_full
 from orchestrator.core.preemption import Preemption, critical_waits
+from orchestrator.core.prefetch import Prefetch
 from orchestrator.core.queue import PriorityTaskQueue
-from orchestrator.core.records import AgentRecord, InFlight, PoolRecord, TaskRecord, call_record
+from orchestrator.core.records import (
+    AgentRecord,
+    CallRecord,
+    InFlight,
+    PoolRecord,
+    TaskRecord,
+    call_record,
+)
 from orchestrator.core.records import move as _move
 from orchestrator.core.specs import Priority
 from orchestrator.core.states import TaskState
@@ -45,6 +55,8 @@ class Dispatcher:
         *,
         urgent_lane: bool = True,
         preemption_grace_s: float = 10.0,
+        durations: DurationBook | None = None,
+        prefetch_window_s: float = 0.0,
     ) -> None:
         """Dispatch with ``policy`` to ``fleet``'s agents.
 
@@ -56,6 +68,8 @@ class Dispatcher:
             in_flight: Where each attempt sent is recorded until it ends.
             urgent_lane: Use the urgent lanes of the pools that have them.
             preemption_grace_s: See `Preemption`.
+            durations: Where the duration of each kind of task is learned, or None.
+            prefetch_window_s: See `Prefetch` (0: no prefetching).
         """
         self._clock = clock
         self._policy = policy
@@ -71,6 +85,13 @@ class Dispatcher:
         self._urgent_lane = urgent_lane
         #: What is stopped for waiting CRITICAL tasks (`core.preemption`).
         self.preemption = Preemption(in_flight, preemption_grace_s)
+        self._durations = durations
+        #: When to send agents their next long task early (None: never).
+        self.prefetch = (
+            Prefetch(clock, prefetch_window_s, durations, in_flight.tasks)
+            if prefetch_window_s
+            else None
+        )
 
     def dispatch(self, out: list[Command]) -> None:
         """Send what the fleet's dirty pools have ready, most urgent pool first."""
@@ -86,6 +107,9 @@ class Dispatcher:
                 and fleet.grow(pool, self._policy.agents_wanted(pool), out)
             ):
                 self._assign(pool, out)
+            if pool.has_ready() and self.prefetch is not None:
+                send = functools.partial(self._send_next, pool, out)
+                self.prefetch.fill(pool, self._policy, self._gates, send)
             if not pool.has_ready():
                 fleet.drained(pool)
             elif critical_waits(pool):
@@ -95,9 +119,15 @@ class Dispatcher:
         """Return when a gated pool may send again, or None."""
         return self._gates.next_open_s()
 
+    def next_prefetch_s(self) -> float | None:
+        """Return when an agent's prefetch window next opens, or None."""
+        return None if self.prefetch is None else self.prefetch.next_due_s()
+
     def reopen_gates(self, now_s: float) -> None:
-        """Give the gated pools whose gate opened by ``now_s`` another dispatch."""
+        """Give the pools whose gate or prefetch window opened by ``now_s`` another dispatch."""
         self._fleet.dirty.update(self._gates.reopen(now_s))
+        if self.prefetch is not None:
+            self._fleet.dirty.update(self.prefetch.reopen(now_s))
 
     def close(self, outcome: AttemptOutcome, now_s: float) -> TaskRecord | None:
         """Note that an attempt ended (its outcome arrived at ``now_s``); free its call.
@@ -126,6 +156,8 @@ class Dispatcher:
             task.finished_s = outcome.finished_s
             task.run_time_s += duration_s
             self._policy.learn(task.pool, duration_s)
+            if self._durations is not None and outcome.ok:
+                self._durations.learn(task_kind(task), duration_s)
         return task
 
     def time_out(self, task: TaskRecord, attempt_id: int, now_s: float) -> AttemptOutcome:
@@ -277,6 +309,10 @@ class Dispatcher:
             agents = next_round
         if self._urgent_lane and pool.spec.urgent_lane and critical_waits(pool):
             self._send_urgent(pool, budget, out)
+
+    def _send_next(self, pool: PoolRecord, out: list[Command], agent: AgentRecord) -> int:
+        """Send ``pool``'s next ready task to ``agent``; return how many were sent (0 or 1)."""
+        return self._send(agent, pool.ready, 1, out)
 
     def _send_urgent(self, pool: PoolRecord, budget: int | None, out: list[Command]) -> None:
         """Send waiting CRITICAL tasks to the free urgent lanes of ``pool``'s agents.
@@ -431,12 +467,25 @@ class Dispatcher:
             )
         if not orders:
             return 0
+        call = self._open_call(agent, tuple(attempt_ids), now_s, urgent=urgent)
+        out.append(DispatchBatch(agent_id, call.call_id, tuple(orders), urgent))
+        return len(orders)
+
+    def _open_call(
+        self, agent: AgentRecord, attempt_ids: tuple[int, ...], now_s: float, *, urgent: bool
+    ) -> CallRecord:
+        """Record the call of ``attempt_ids`` to ``agent`` and return it."""
+        expected_end_s = None
+        if len(attempt_ids) == 1 and self.prefetch is not None and not urgent:
+            task = self._in_flight.tasks[attempt_ids[0]]
+            expected_end_s = self.prefetch.expected_end_s(agent, task, now_s)
         call = call_record(
             call_id=next(self._call_ids),
             agent=agent,
-            attempt_ids=tuple(attempt_ids),
+            attempt_ids=attempt_ids,
             open_attempts=len(attempt_ids),
             urgent=urgent,
+            expected_end_s=expected_end_s,
         )
         calls = self._in_flight.calls
         for attempt_id in attempt_ids:
@@ -445,5 +494,4 @@ class Dispatcher:
         agent.idle_since_s = None
         if urgent:
             agent.urgent_call = call
-        out.append(DispatchBatch(agent_id, call.call_id, tuple(orders), urgent))
-        return len(orders)
+        return call

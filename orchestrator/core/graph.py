@@ -420,6 +420,10 @@ class TaskGraph:
             raise ValueError(f"cannot end {node!r}: unknown or already done")
         remaining[node] = -1
 
+    def released_by(self, node: str) -> list[str]:
+        """Return the dependents whose last unfinished dependency is ``node``."""
+        return [c for c in (self._successors or {}).get(node, ()) if self._remaining[c] == 1]
+
     def upstream_ended(self, node: str) -> int:
         """Count one more of ``node``'s dependencies as ended; return how many it still waits for.
 

@@ -147,6 +147,8 @@ class CallRecord:
     open_attempts: int
     # Sent to the agent's urgent lane (one CRITICAL attempt beside its other calls).
     urgent: bool = False
+    # When it is expected to end (one long attempt with a known duration; see `prefetch`).
+    expected_end_s: float | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -263,9 +265,10 @@ def call_record(
     attempt_ids: tuple[int, ...],
     open_attempts: int,
     urgent: bool = False,
+    expected_end_s: float | None = None,
 ) -> CallRecord:
     """Return a new `CallRecord` (see the fields of the class)."""
-    return CallRecord(call_id, agent, attempt_ids, open_attempts, urgent)
+    return CallRecord(call_id, agent, attempt_ids, open_attempts, urgent, expected_end_s)
 
 
 @dataclass(slots=True, eq=False)

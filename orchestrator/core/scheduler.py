@@ -39,6 +39,7 @@ from orchestrator.core.commands import Command, PublishTaskEvents
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.dead_letters import DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
+from orchestrator.core.durations import DurationBook
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
@@ -68,6 +69,7 @@ from orchestrator.core.losses import charge_for
 from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import function_pool
 from orchestrator.core.preemption import PREEMPTED_ERROR
+from orchestrator.core.rank_learning import RankLearner
 from orchestrator.core.records import InFlight, WorkflowRecord
 from orchestrator.core.schedule_book import ScheduleBook
 from orchestrator.core.scheduler_queries import SchedulerQueries
@@ -92,6 +94,12 @@ class Scheduler(SchedulerQueries):
         in_flight = InFlight()  # the dispatcher's; the timers read it to skip stale entries
         self._timers = Timers(in_flight)
         self._fleet = AgentFleet(clock, config.idle_agent_timeout_s)
+        #: What each kind of task took (`durations`), when the config learns durations.
+        self.durations = DurationBook(config.duration_smoothing)
+        learning = config.learn_durations
+        self._rank_learner = (
+            RankLearner(self.durations) if learning and config.rank_by_critical_path else None
+        )
         self._dispatcher = Dispatcher(
             clock,
             BatchPolicy(config),
@@ -100,6 +108,8 @@ class Scheduler(SchedulerQueries):
             in_flight,
             urgent_lane=config.urgent_lane,
             preemption_grace_s=config.preemption_grace_s,
+            durations=self.durations if learning else None,
+            prefetch_window_s=config.prefetch_window_s,
         )
         self._dirty_pools = self._fleet.dirty
         self._dead_letters = DeadLetterQueue()
@@ -159,6 +169,9 @@ class Scheduler(SchedulerQueries):
                     _refuse(event)
             # What happened is published before what it causes (the dispatches).
             self._life.flush_events(out)
+            learner = self._rank_learner
+            if learner is not None and learner.due():
+                learner.rerank(self._dirty_pools)
             while self._dirty_pools:
                 self._dispatcher.dispatch(out)
         finally:
@@ -299,6 +312,8 @@ class Scheduler(SchedulerQueries):
         )
         record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)
+        if self._rank_learner is not None:
+            self._rank_learner.watch(record)
         add_deadline = self._timers.add_deadline
         for task in record.tasks.values():
             if task.deadline_s != math.inf:
@@ -311,7 +326,7 @@ class Scheduler(SchedulerQueries):
         """Return ``spec``'s preparation and fit. Raises `WorkflowRejectedError` naming all."""
         config, fleet = self._config, self._fleet
         if prepared is None or prepared.spec is not spec:
-            prepared = prepare(spec, config.rank_by_critical_path)
+            prepared = prepare(spec, config.rank_by_critical_path, self.learned_duration_s)
         structure = prepared.structure
         fit, fit_problems = fleet.check_fit(spec, structure, config, self._workflows.keys())
         problems = [*prepared.problems, *fit_problems]
@@ -420,9 +435,18 @@ class Scheduler(SchedulerQueries):
             self._life.compensate(workflow, self._fleet.define(spec, out), out)
             return
         workflow.compensations = workflow.compensations or deque()
+        if self._rank_learner is not None:
+            self._rank_learner.forget(workflow)
         self._book.close(workflow, self._clock.now_s(), out)
 
     # -- queries -------------------------------------------------------------------------
+
+    def learned_duration_s(self, kind: str) -> float | None:
+        """Return what tasks of ``kind`` took lately (`durations.kind_of`), or None.
+
+        A dict lookup: `admission.prepare` may call it from another thread.
+        """
+        return self.durations.estimate_s(kind) if self._config.learn_durations else None
 
     def next_wakeup_s(self) -> float | None:
         """Return when a `Tick` is next needed (timers, idle agents, gates), or None."""
@@ -431,7 +455,7 @@ class Scheduler(SchedulerQueries):
             self._fleet.next_retire_s(),
             self._dispatcher.next_gate_s(),
             self._dispatcher.preemption.next_due_s(),
-            self._dispatcher.preemption.next_due_s(),
+            self._dispatcher.next_prefetch_s(),
             self._schedules.next_due_s(),
             self._next_aging_due_s(),
         )

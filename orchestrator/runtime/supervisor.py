@@ -161,7 +161,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         prepared = None
         if len(spec.rows) >= PREPARE_OFF_LOOP_TASKS:  # the loop dispatches meanwhile
             ranked = self._settings.scheduler.rank_by_critical_path
-            prepared = await asyncio.to_thread(prepare, spec, ranked)
+            learned = self._scheduler.learned_duration_s
+            prepared = await asyncio.to_thread(prepare, spec, ranked, learned)
         self._observe_cluster(force=True)
         problems = self._submit(spec, prepared)
         if not problems:

@@ -42,6 +42,8 @@ class Ledger:
         stop_requests: The attempt ids the scheduler asked to stop (preemption).
         preempted: ``(workflow, task, attempt number)`` of each attempt that ended
             because it was asked to stop.
+        queued_on_death: Attempts in calls an agent held but had not started (pipelined
+            or prefetched) when the simulation killed it.
     """
 
     attempts: list[tuple[float, str, AttemptOrder]] = field(default_factory=list)
@@ -65,6 +67,7 @@ class Ledger:
     wasted_ticks: int = 0
     crashes: list[tuple[str, str, int]] = field(default_factory=list)
     in_flight_on_removal: int = 0
+    queued_on_death: int = 0
     input_losses: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     condition_skips: list[tuple[str, str]] = field(default_factory=list)
     scheduled_runs: list[tuple[float, str | None]] = field(default_factory=list)

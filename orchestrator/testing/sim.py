@@ -205,6 +205,7 @@ class SimRuntime(SimChecks):
         """Kill an agent now and report it lost; ``stale`` lets its running calls report late."""
         agent = self.agents.pop(agent_id)
         self.ledger.agents_killed.append(agent_id)
+        self.ledger.queued_on_death += sum(len(call.orders) for call in agent.queue)
         self.inflight.pop(agent_id, None)
         if stale:
             for call in agent.running.values():
@@ -384,6 +385,7 @@ class SimRuntime(SimChecks):
             if order.attempt_id in agent.stop:  # asked to stop before it started
                 preempted = outcome(order, ok=False, started_s=time_s, finished_s=time_s)
                 outcomes.append(preempted._replace(error_type=PREEMPTED_ERROR))
+                call.never_started |= {order.attempt_id}
                 continue
             if order.run_if is not None and not order.run_if(dict.fromkeys(order.inputs)):
                 # A conditional task whose predicate answers false (the simulated agent
@@ -446,8 +448,8 @@ class SimRuntime(SimChecks):
         if not alive:
             self.ledger.stale_deliveries += len(call.outcomes)
         for done in call.outcomes:
-            if done.skipped:
-                continue  # its run_if answered false: the handler never ran
+            if done.skipped or done.attempt_id in call.never_started:
+                continue  # its run_if answered false, or it was stopped before it started
             order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
             key = (order.workflow_id, order.task_id)
             self.ledger.effects[(*key, order.attempt)] = done.ok

@@ -55,6 +55,8 @@ class SimCall:
     version: int = 0
     # Its attempts that stop when asked.
     cooperative: frozenset[int] = frozenset()
+    # Its attempts asked to stop before they started: their handlers never ran.
+    never_started: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)

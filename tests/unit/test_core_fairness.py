@@ -153,8 +153,9 @@ def test_a_file_workflow_carries_weight_through_a_real_file(tmp_path: Path) -> N
 def test_a_newcomer_runs_its_burst_ahead_then_shares(
     spec: Any, make_sim: Any, burst_s: float, first: str, small_done_s: float
 ) -> None:
-    # Given a big workflow that has run alone for 100 s (1 s tasks, one agent)
-    sim = make_sim(SchedulerConfig(fair_burst_s=burst_s), duration_s=1.0)
+    # Given a big workflow that has run alone for 100 s (1 s tasks, one agent; no
+    # prefetching, so that no task of it was sent ahead before the newcomer came)
+    sim = make_sim(SchedulerConfig(fair_burst_s=burst_s, prefetch_window_s=0), duration_s=1.0)
     start_s = sim.clock.now_s()
     sim.submit(_workflow(spec, "big", 1_000))
     sim.at(start_s + 100.0, lambda: sim.submit(_workflow(spec, "small", 10)))
@@ -169,8 +170,8 @@ def test_arriving_late_earns_one_burst_not_the_time_since_the_queue_started(
     spec: Any, make_sim: Any
 ) -> None:
     # A workflow arriving after 500 s starts one burst ahead of those waiting: the time
-    # before it came is no credit.
-    sim = make_sim(SchedulerConfig(fair_burst_s=2.0), duration_s=1.0)
+    # before it came is no credit. (No prefetching: no task sent ahead before it came.)
+    sim = make_sim(SchedulerConfig(fair_burst_s=2.0, prefetch_window_s=0), duration_s=1.0)
     start_s = sim.clock.now_s()
     sim.submit(_workflow(spec, "big", 1_000))
     sim.at(start_s + 10.0, lambda: sim.submit(_workflow(spec, "early", 1)))

@@ -216,3 +216,37 @@ def test_max_agent_losses_bound_is_reached_but_not_passed(spec: Any, make_sim: A
         assert info.error_type == "AgentLost"
         assert info.attempts == retry.max_agent_losses + 1
     assert sim.ledger.violations == []
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_ledger_with_prefetched_long_tasks_and_agent_deaths(
+    spec: Any, make_sim: Any, make_behaviour: Any, seed: int
+) -> None:
+    # Given long tasks (above the pipelining threshold) of known kinds, so that agents get
+    # their next task prefetched before their running one ends (a wide window, so that
+    # deaths often find a prefetched call waiting), and frequent deaths
+    rng = random.Random(seed)
+    workflow = random_workflow(rng, spec, f"p{seed}", 300)
+    kinds = [make_behaviour(duration_s) for duration_s in (0.1, 0.3, 1.0)]
+    sim = make_sim(
+        SchedulerConfig(prefetch_window_s=0.25),
+        behaviour=lambda order: kinds[int(order.task_id[1:]) % 3],
+        rng=rng,
+        death_rate=0.05,
+        stale_rate=0.5,
+    )
+    sim.send(spec.nodes(4))
+    sim.submit(workflow)
+    # When it runs to the end
+    sim.run()
+    # Then no attempt was handed out twice and none was lost (every guarantee holds)
+    finals = assert_ledger(sim, [workflow])
+    assert sum(finals.values()) == 300
+    ledger = sim.ledger
+    assert len({o.attempt_id for _, _, o in ledger.attempts}) == len(ledger.attempts)
+    # And prefetching really happened (one call more than the io agents' 4 slots), and
+    # deaths really took prefetched attempts with them
+    assert ledger.max_calls_seen == 5
+    assert set(ledger.batch_sizes) == {1}
+    assert ledger.queued_on_death >= 1
+    assert len(ledger.agents_killed) >= 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -182,20 +183,28 @@ def test_fractional_cpus_pack(driver: Any, spec: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("duration_s", "max_concurrency", "expected_max_calls"),
+    ("duration_s", "max_concurrency", "prefetch_window_s", "expected_max_calls"),
     [
-        (0.001, 1, 2),  # short tasks: pipelined, one call more than the agent runs at once
-        (0.001, 3, 4),
-        (1.0, 1, 1),  # long tasks: never more calls than the agent runs at once
-        (1.0, 3, 3),
+        (0.001, 1, 0.02, 2),  # short tasks: pipelined, one call more than the agent runs
+        (0.001, 3, 0.02, 4),
+        (1.0, 1, 0.02, 2),  # long tasks: one more call, prefetched just before a slot frees
+        (1.0, 3, 0.02, 4),
+        (1.0, 1, 0.0, 1),  # no prefetching: never more calls than the agent runs at once
+        (1.0, 3, 0.0, 3),
     ],
 )
 def test_calls_in_flight_per_agent_stay_within_the_policy_bound(
-    make_sim: Any, spec: Any, duration_s: float, max_concurrency: int, expected_max_calls: int
+    make_sim: Any,
+    spec: Any,
+    duration_s: float,
+    max_concurrency: int,
+    prefetch_window_s: float,
+    expected_max_calls: int,
 ) -> None:
     # Given agents of 1 to 3 slots and 300 tasks; the simulation checks the bound after
     # every single handle() call
-    sim = make_sim(duration_s=duration_s)
+    config = SchedulerConfig(prefetch_window_s=prefetch_window_s)
+    sim = make_sim(config, duration_s=duration_s)
     sim.send(spec.nodes(4))
     agent = spec.agent("worker", replicas=2, max_concurrency=max_concurrency)
     sim.submit(spec.workflow(*[spec.task(f"t{i}") for i in range(300)], agents=[agent]))
@@ -248,11 +257,32 @@ def test_batches_respect_max_batch_size(make_sim: Any, spec: Any) -> None:
 
 
 def test_long_tasks_are_never_batched(make_sim: Any, spec: Any) -> None:
-    sim = make_sim(duration_s=1.0)
+    sim = make_sim(SchedulerConfig(prefetch_window_s=0), duration_s=1.0)
     sim.submit(spec.workflow(*[spec.task(f"t{i}") for i in range(50)]))
     sim.run()
     assert set(sim.ledger.batch_sizes) == {1}
     assert sim.ledger.max_calls_seen == 1
+
+
+def test_long_tasks_are_prefetched_one_at_a_time_just_before_a_slot_frees(
+    make_sim: Any, spec: Any
+) -> None:
+    # Given 50 tasks of 1 s on one agent, prefetching 0.02 s ahead (the default)
+    sim = make_sim(duration_s=1.0)
+    sim.send(spec.nodes(1))
+    sim.submit(spec.workflow(*[spec.task(f"t{i}") for i in range(50)]))
+    sim.run()
+    # Then every call carries one task and the agent never holds more than one waiting
+    # call; once the first task told how long they take (nothing did before), each next
+    # task was sent 0.02 s before its slot freed
+    assert set(sim.ledger.batch_sizes) == {1}
+    assert sim.ledger.max_calls_seen == 2
+    sent = [time_s for time_s, _, _ in sim.ledger.attempts]
+    assert sent[1] == pytest.approx(sent[0] + 1.0)
+    assert sent[2:] == pytest.approx([sent[0] + i - 0.02 for i in range(2, 50)])
+    runs = sorted(run for runs in sim.ledger.effect_times.values() for run in runs)
+    assert all(b[0] == pytest.approx(a[1]) for a, b in itertools.pairwise(runs))
+    assert sim.ledger.violations == []
 
 
 def test_estimates_override_the_pool_average_for_batching(make_sim: Any, spec: Any) -> None:

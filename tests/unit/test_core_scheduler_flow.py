@@ -129,7 +129,8 @@ def test_priorities_then_deadlines_with_one_agent(make_sim: Any, spec: Any, seed
     # Then tasks ran by priority, earlier deadline first within a priority
     assert sim.ledger.execution_order() == [task_id for task_id, _, _ in PRIORITY_ORDER]
     assert sim.ledger.violations == []
-    assert sim.ledger.max_calls_seen == 1
+    # one call running, at most one prefetched behind it just before it ends
+    assert sim.ledger.max_calls_seen == 2
 
 
 def test_priority_beats_submission_order_across_workflows(make_sim: Any, spec: Any) -> None:
