@@ -66,7 +66,8 @@ def _ray(tasks: int, repeats: int) -> list[float]:
     """Return the times of ``ray.get`` of ``tasks`` refs of finished tasks."""
     import ray
 
-    ray.init(num_cpus=NUM_CPUS, include_dashboard=False, log_to_driver=False)
+    # A Ray of its own ("local"), never one some other process on the machine started.
+    ray.init(address="local", num_cpus=NUM_CPUS, include_dashboard=False, log_to_driver=False)
     try:
         remote: Any = ray.remote(num_cpus=1)(identity)
         refs = [remote.remote(index) for index in range(tasks)]
