@@ -172,8 +172,14 @@ class WorkflowRun(RunEditing):
     def results(self) -> dict[str, Any]:
         """Return the results of every task that succeeded (all fetched: mind their size).
 
-        One call to the supervisor for every result's ref, then one ``ray.get`` of them
-        all; tasks in the order they succeeded.
+        One call to the supervisor per page of up to 50,000 results: it owns them, reads
+        the small ones itself and sends their values; a result over 1 MiB comes as its
+        ref, read here from the object store. Tasks in the order they succeeded; on a
+        workflow still running, the results stored so far.
+
+        Raises:
+            KeyError: the workflow is unknown or released.
+            SupervisorUnavailableError: the supervisor (which holds the results) is gone.
         """
         return self._client.results(self.id)
 

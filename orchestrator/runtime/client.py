@@ -34,6 +34,7 @@ from orchestrator.core.status import (
     TaskInfo,
     WorkflowStatus,
 )
+from orchestrator.runtime.results import MAX_PAGE_RESULTS, ResultPage
 from orchestrator.settings import Settings
 
 #: How long a client that can respawn the supervisor keeps asking before it gives up.
@@ -133,26 +134,46 @@ class SupervisorClient:
     def result(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, list[Any]]:
         """Return a task's info and ``[its result]`` once it succeeded, else ``[]``.
 
-        The result is fetched from Ray's object store; its owner is the supervisor, so a
-        lost supervisor raises `SupervisorUnavailableError` here too.
+        One call: the supervisor sends a small result itself; a large one is fetched from
+        Ray's object store here. Its owner is the supervisor, so a lost supervisor raises
+        `SupervisorUnavailableError` here too.
         """
-        info, refs = self._call("result_ref", workflow_id, task_id)
-        if not refs:
+        page: ResultPage | None
+        info, page = self._call("result", workflow_id, task_id)
+        if page is None:
             return info, []
-        try:
-            return info, [ray.get(refs[0])]
-        except OwnerDiedError as exc:
-            raise SupervisorUnavailableError(
-                f"the supervisor holding {task_id!r}'s result is gone: {exc}"
-            ) from exc
+        if task_id in page.values:
+            return info, [page.values[task_id]]
+        return info, [self._read_refs(workflow_id, page.refs)[task_id]]
 
     def results(self, workflow_id: str) -> dict[str, Any]:
-        """Return the result of every task that succeeded: one call, one ``ray.get``.
+        """Return the result of every task that succeeded, in the order they were stored.
+
+        The supervisor reads the small results itself and sends them in pages (one call
+        for up to `MAX_PAGE_RESULTS` of them); the large ones come as refs, read here in
+        one ``ray.get`` per page.
 
         Raises:
+            KeyError: the workflow is unknown, or released (also between two pages).
             SupervisorUnavailableError: the supervisor (which owns the results) is gone.
         """
-        refs: dict[str, Any] = self._call("result_refs", workflow_id)
+        results: dict[str, Any] = {}
+        page: ResultPage = self._call("result_page", workflow_id, None)
+        while True:
+            read = self._read_refs(workflow_id, page.refs)
+            for task_id in page.task_ids:
+                results[task_id] = page.values[task_id] if task_id in page.values else read[task_id]
+            if not page.rest:
+                return results
+            # Ask for the rest a page at a time (the supervisor says what did not fit).
+            asked, later = page.rest[:MAX_PAGE_RESULTS], page.rest[MAX_PAGE_RESULTS:]
+            page = self._call("result_page", workflow_id, list(asked))
+            page = page._replace(rest=(*page.rest, *later))
+
+    @staticmethod
+    def _read_refs(workflow_id: str, refs: dict[str, Any]) -> dict[str, Any]:
+        if not refs:
+            return {}
         try:
             return dict(zip(refs, ray.get(list(refs.values())), strict=True))
         except OwnerDiedError as exc:

@@ -6,6 +6,7 @@ calls that change things (submit, cancel, pause...) stay in `orchestrator.runtim
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -24,7 +25,12 @@ from orchestrator.runtime.agent_registry import AgentRegistry
 from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability
 from orchestrator.runtime.process_memory import process_memory
-from orchestrator.runtime.results import ResultStore
+from orchestrator.runtime.results import (
+    MAX_PAGE_RESULTS,
+    ResultPage,
+    ResultStore,
+    read_page,
+)
 from orchestrator.settings import Settings
 
 
@@ -50,20 +56,36 @@ class SupervisorQueries:
         """Return one task's state, attempts, timings and errors."""
         return self._scheduler.task_info(workflow_id, task_id)
 
-    async def result_ref(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, list[Any]]:
-        """Return a task's info and, when it succeeded, ``[ObjectRef]`` of its result."""
+    async def result(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, ResultPage | None]:
+        """Return a task's info and, when it succeeded, its result in a one-task `ResultPage`.
+
+        The result is read here when it is small (see `read_page`), else sent as its ref.
+        """
         info = self._scheduler.task_info(workflow_id, task_id)
         ref = self._results.get(workflow_id, task_id)
-        return info, ([ref] if ref is not None and info.state is TaskState.SUCCEEDED else [])
+        if ref is None or info.state is not TaskState.SUCCEEDED:
+            return info, None
+        return info, await asyncio.to_thread(read_page, {task_id: ref})
 
-    async def result_refs(self, workflow_id: str) -> dict[str, Any]:
-        """Return the result ref of every task of a workflow that succeeded, by task id.
+    async def result_page(self, workflow_id: str, task_ids: list[str] | None) -> ResultPage:
+        """Return results of a workflow's succeeded tasks: small ones read, large ones as refs.
+
+        Args:
+            workflow_id: The workflow.
+            task_ids: The tasks to read (those without a result are left out); None: every
+                task with a result, in the order they were stored.
+
+        The values are read on a thread, so the event loop keeps dispatching meanwhile.
 
         Raises:
             KeyError: the workflow is unknown, or released.
         """
         self._scheduler.workflow_status(workflow_id)  # a clear KeyError for unknown ids
-        return dict(self._results.of(workflow_id))
+        held = self._results.of(workflow_id)
+        wanted = list(held) if task_ids is None else [t for t in task_ids if t in held]
+        refs = {task_id: held[task_id] for task_id in wanted[:MAX_PAGE_RESULTS]}
+        page = await asyncio.to_thread(read_page, refs)
+        return page._replace(rest=(*page.rest, *wanted[MAX_PAGE_RESULTS:]))
 
     async def outline(self, workflow_id: str) -> list[TaskSpec]:
         """Return a workflow's tasks as bare specs, for its picture (`Scheduler.outline`)."""

@@ -54,6 +54,7 @@ _RUN_CALLS: dict[str, Callable[[WorkflowRun], Any]] = {
     "tasks": lambda run: run.tasks(),
     "task": lambda run: run.task("t"),
     "result": lambda run: run.result("t"),
+    "results": lambda run: run.results(),
     "summary": lambda run: run.summary(),
     "cancel": lambda run: run.cancel(),
     "release": lambda run: run.release(),

@@ -6,7 +6,7 @@ import pytest
 
 from orchestrator.core.commands import TaskEvent
 from orchestrator.core.states import TaskState
-from orchestrator.runtime.results import ResultStore
+from orchestrator.runtime.results import ResultStore, split_page
 
 
 def test_results_are_held_per_workflow_until_released() -> None:
@@ -66,3 +66,24 @@ def test_a_result_declared_void_is_dropped() -> None:
     assert store.get("wf", "t") is None
     store.accept([_event("t", TaskState.SUCCEEDED, 2)], {("wf", "t", 2): "ref-2"})
     assert store.get("wf", "t") == "ref-2"
+
+
+def test_a_page_carries_small_results_as_values_and_large_or_unknown_ones_as_refs() -> None:
+    inline, as_refs, count = split_page([10, 2_000, None, 10], max_inline_bytes=1_000)
+    assert (inline, as_refs, count) == ([0, 3], [1, 2], 4)
+
+
+def test_a_page_ends_before_its_values_pass_the_byte_budget() -> None:
+    # Given results of 400 bytes and a page of 1,000 bytes
+    sizes = [400, 400, 5_000, 400, 400]
+    # When they are split
+    inline, as_refs, count = split_page(sizes, max_inline_bytes=1_000, max_page_bytes=1_000)
+    # Then the page holds the first two values, the large one (a ref costs no budget)
+    # and ends before the fourth value, which would pass the budget
+    assert (inline, as_refs, count) == ([0, 1], [2], 3)
+
+
+def test_a_page_holds_at_least_one_result_and_at_most_max_results() -> None:
+    assert split_page([900], max_inline_bytes=1_000, max_page_bytes=100) == ([0], [], 1)
+    assert split_page([1] * 10, max_results=4) == ([0, 1, 2, 3], [], 4)
+    assert split_page([]) == ([], [], 0)
