@@ -243,6 +243,10 @@ class GuardedSupervisor(Supervisor):
             return False
         return self._staged.drop(token)
 
+    async def process_stats(self) -> dict[str, int]:
+        """Return the supervisor's figures, and how many chunked submissions are staged."""
+        return {**await super().process_stats(), "staged_submissions": len(self._staged)}
+
     def _own_staged(self, token: str, principal: str) -> None:
         if self._staged.principal_of(token) != principal:
             raise AccessDeniedError(principal, "submit", "another principal began this submission")

@@ -39,6 +39,10 @@ def _known(orch: Orchestrator) -> set[str]:
     return {status.workflow_id for status in orch.workflows()}
 
 
+def _staged(orch: Orchestrator) -> int:
+    return orch.client.process_stats()["staged_submissions"]
+
+
 def test_a_workflow_sent_in_chunks_runs_whole(orchestrator: Orchestrator) -> None:
     run = orchestrator.submit(_chain("chunked", 35), workflow_id="chunked-1")
     assert run.wait(timeout_s=120).state is WorkflowState.SUCCEEDED
@@ -55,6 +59,7 @@ def test_a_task_ray_cannot_send_mid_stream_fails_the_submit_and_leaves_nothing(
     with pytest.raises(Exception, match="lock"):
         orchestrator.submit(workflow, workflow_id="unsendable-1")
     assert _known(orchestrator) == known
+    assert _staged(orchestrator) == 0  # the driver aborted what it had sent
     with pytest.raises(KeyError):
         orchestrator.attach("unsendable-1")
     # The id is free: the fixed workflow goes through.
@@ -71,6 +76,7 @@ def test_a_task_the_supervisor_refuses_rejects_the_whole_chunked_workflow(
     with pytest.raises(WorkflowRejectedError, match=r"'gpu'.*needs 64 GPU"):
         orchestrator.submit(workflow, workflow_id="refused-1")
     assert _known(orchestrator) == known
+    assert _staged(orchestrator) == 0
 
 
 def test_a_bad_chunk_is_refused_clearly_and_drops_the_staged_submission(
@@ -83,6 +89,7 @@ def test_a_bad_chunk_is_refused_clearly_and_drops_the_staged_submission(
     assert ray.get(handle.submit_rows.remote(token, 0, chunks[0], me)) == CHUNK
     with pytest.raises(ray.exceptions.RayTaskError, match="chunk 2 arrived where chunk 1"):
         ray.get(handle.submit_rows.remote(token, 2, chunks[2], me))
+    assert _staged(orchestrator) == 0
     with pytest.raises(ray.exceptions.RayTaskError, match="no chunked submission"):
         ray.get(handle.submit_end.remote(token, me))
     with pytest.raises(KeyError):
@@ -94,7 +101,9 @@ def test_an_aborted_chunked_submission_is_forgotten(orchestrator: Orchestrator) 
     handle, me = orchestrator.supervisor, orchestrator.client.principal
     token = ray.get(handle.submit_begin.remote(PackedWorkflow.header(spec), me))
     ray.get(handle.submit_rows.remote(token, 0, next(row_chunks(spec, CHUNK)), me))
+    assert _staged(orchestrator) == 1
     assert ray.get(handle.submit_abort.remote(token, me)) is True
+    assert _staged(orchestrator) == 0
     assert ray.get(handle.submit_abort.remote(token, me)) is False
     with pytest.raises(KeyError):
         orchestrator.attach("aborted-1")
