@@ -29,7 +29,7 @@ from orchestrator.api_events import EventCalls, run_events
 from orchestrator.api_schedules import SchedulingCalls
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import WorkflowRejectedError
-from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.packed import PackedWorkflow, row_chunks
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.states import TaskState
 from orchestrator.core.status import (
@@ -53,6 +53,10 @@ DEFAULT_REFRESH_S = 0.5
 #: Longest single wait inside the supervisor by default (seconds): a plain `wait` asks
 #: again after this, so no call to the supervisor stays open without bound.
 DEFAULT_WAIT_CHUNK_S = 5.0
+#: A workflow of more tasks than this is sent to the supervisor in chunks of this many,
+#: each packed just before it is sent (`SupervisorClient.submit_chunks`): the driver never
+#: holds a packed copy of the whole workflow, nor its pickle, beside its specs.
+SUBMIT_CHUNK_TASKS = 50_000
 
 
 class TaskFailedError(RuntimeError):
@@ -386,16 +390,27 @@ class Orchestrator(EventCalls, SchedulingCalls):
     ) -> WorkflowRun:
         """Validate a workflow and start it; return its run handle.
 
+        A workflow of more than `SUBMIT_CHUNK_TASKS` tasks is sent in chunks the
+        supervisor assembles before submitting it whole; either way it is accepted or
+        refused as one.
+
         Raises:
             WorkflowRejectedError: every problem found (fields, graph, agents, resources no
                 node has); nothing of the workflow is kept.
         """
-        spec = workflow.to_spec() if isinstance(workflow, Workflow) else workflow
+        if isinstance(workflow, Workflow):
+            spec = workflow.to_spec()  # checks the structure
+        else:
+            spec = workflow
+            check_structure(spec)
         new_id = workflow_id or spec.id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
         spec = spec.with_id(new_id)
-        packed = PackedWorkflow.pack(spec)
-        check_structure(packed)
-        problems = self.client.submit(packed)
+        if len(spec.tasks) > SUBMIT_CHUNK_TASKS:  # sent a chunk at a time, never packed whole
+            problems = self.client.submit_chunks(
+                PackedWorkflow.header(spec), lambda: row_chunks(spec, SUBMIT_CHUNK_TASKS)
+            )
+        else:
+            problems = self.client.submit(PackedWorkflow.pack(spec))
         if problems:
             raise WorkflowRejectedError(new_id, problems)
         return WorkflowRun(self.client, new_id, spec)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from orchestrator.agent import agent_spec
 from orchestrator.core.errors import Problem, WorkflowRejectedError
-from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.packed import PackedWorkflow, SpecRows
 from orchestrator.core.resources import ResourceSpec
 from orchestrator.core.specs import (
     AgentSpec,
@@ -302,7 +302,10 @@ def check_structure(spec: WorkflowSpec | PackedWorkflow) -> None:
 
 
 def structure_problems(spec: WorkflowSpec | PackedWorkflow) -> list[Problem]:
-    """Return the problems of agents, task ids and the graph: those that need no cluster."""
-    packed = spec if isinstance(spec, PackedWorkflow) else PackedWorkflow.pack(spec)
-    _, problems = check_core_structure(packed)
+    """Return the problems of agents, task ids and the graph: those that need no cluster.
+
+    A spec is read row by row as it is packed (`SpecRows`), never packed whole.
+    """
+    rows = spec if isinstance(spec, PackedWorkflow) else SpecRows(spec)
+    _, problems = check_core_structure(rows)
     return problems

@@ -5,12 +5,17 @@ unpickle; a `TaskRow` costs about 150 bytes and a fraction of that. Drivers pack
 workflow before sending it to the supervisor, and the scheduler works on rows, so a
 100,000-task workflow needs neither 90 MB of pydantic objects in the supervisor nor a
 second of pickling. Rows are only ever made from specs pydantic has already validated.
+
+A large workflow need not be packed whole either: `row_chunks` packs it a slice at a time,
+for a driver that sends it in chunks (the supervisor assembles them with `with_rows`), and
+`SpecRows` lets the structure check read rows packed one at a time.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from orchestrator.core.resources import ResourceSpec
@@ -177,3 +182,56 @@ class PackedWorkflow:
             spec.tenant,
             spec.weight,
         )
+
+    @classmethod
+    def header(cls, spec: WorkflowSpec) -> PackedWorkflow:
+        """Return everything of a validated spec but its rows (sent ahead of row chunks)."""
+        return cls(
+            spec.name,
+            spec.id,
+            dict(spec.metadata),
+            spec.agents,
+            (),
+            spec.retry_budget,
+            spec.max_concurrency,
+            spec.tenant,
+            spec.weight,
+        )
+
+    def with_rows(self, rows: tuple[TaskRow, ...]) -> PackedWorkflow:
+        """Return this workflow (a `header`) carrying ``rows``."""
+        return replace(self, rows=rows)
+
+
+def row_chunks(spec: WorkflowSpec, size: int) -> Iterator[tuple[TaskRow, ...]]:
+    """Yield the rows of a validated spec, ``size`` at a time, packed only when reached.
+
+    Raises:
+        ValueError: ``size`` is not positive.
+    """
+    if size <= 0:
+        raise ValueError(f"size must be > 0, got {size}")
+    tasks = spec.tasks
+    for start in range(0, len(tasks), size):
+        yield tuple(TaskRow.from_spec(task) for task in tasks[start : start + size])
+
+
+@dataclass(frozen=True, slots=True)
+class SpecRows:
+    """A validated spec's agents and its rows, packed one at a time as they are read.
+
+    What `orchestrator.core.validation.check_structure` reads, without a packed copy of the
+    whole workflow: each row is dropped once read.
+    """
+
+    spec: WorkflowSpec
+
+    @property
+    def agents(self) -> tuple[AgentSpec, ...]:
+        """The spec's agent declarations."""
+        return self.spec.agents
+
+    @property
+    def rows(self) -> Iterator[TaskRow]:
+        """One row per task, in submission order, made on the fly."""
+        return (TaskRow.from_spec(task) for task in self.spec.tasks)

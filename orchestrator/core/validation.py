@@ -12,18 +12,37 @@ of a submission at once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from orchestrator.core.breaker import BreakerPolicy
 from orchestrator.core.errors import Problem
 from orchestrator.core.graph import TaskGraph
-from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.packed import PackedWorkflow, TaskRow
 from orchestrator.core.pools import AgentPoolSpec, pool_for_task
 from orchestrator.core.resources import NodeCapacity, ResourceSpec, describe_infeasible
 from orchestrator.core.specs import AgentSpec
 
 _MAX_TASKS_NAMED = 5
+
+
+class RowSource(Protocol):
+    """What `check_structure` reads: agents and rows (a `PackedWorkflow`, or rows made lazily).
+
+    Rows are read once, in order, and not kept: a driver can check a large workflow's
+    structure from rows packed one at a time, without a packed copy of the whole.
+    """
+
+    @property
+    def agents(self) -> tuple[AgentSpec, ...]:
+        """Agent declarations."""
+        ...
+
+    @property
+    def rows(self) -> Iterable[TaskRow]:
+        """One row per task, in submission order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +72,7 @@ class WorkflowFit:
     pools: dict[str, AgentPoolSpec]
 
 
-def check_structure(spec: PackedWorkflow) -> tuple[WorkflowStructure, list[Problem]]:
+def check_structure(spec: RowSource) -> tuple[WorkflowStructure, list[Problem]]:
     """Check agent names, the agents tasks name, task ids and the graph of ``spec``.
 
     Returns:
@@ -137,7 +156,7 @@ def check_fit(
     return WorkflowFit(task_pools, pools), problems
 
 
-def _agents_by_name(spec: PackedWorkflow, problems: list[Problem]) -> dict[str, AgentSpec]:
+def _agents_by_name(spec: RowSource, problems: list[Problem]) -> dict[str, AgentSpec]:
     agents: dict[str, AgentSpec] = {}
     for index, agent in enumerate(spec.agents):
         if agent.name in agents:

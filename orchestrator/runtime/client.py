@@ -15,8 +15,9 @@ call fails the same way:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import ray
@@ -24,7 +25,7 @@ from ray.exceptions import OwnerDiedError, RayActorError, RayTaskError
 
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem
-from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.packed import PackedWorkflow, TaskRow
 from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import TaskSpec
 from orchestrator.core.status import (
@@ -110,6 +111,41 @@ class SupervisorClient:
         """Start a workflow; return the problems that refused it (none when accepted)."""
         problems: tuple[Problem, ...] = self._call("submit", workflow, self.principal)
         return problems
+
+    def submit_chunks(
+        self,
+        header: PackedWorkflow,
+        chunks: Callable[[], Iterable[tuple[TaskRow, ...]]],
+    ) -> tuple[Problem, ...]:
+        """Start a workflow sent in chunks; return the problems that refused it.
+
+        ``header`` is the workflow without rows (`PackedWorkflow.header`); ``chunks()``
+        yields its rows a tuple at a time, each packed only when reached, sent, then
+        dropped, so the driver never holds the whole workflow packed. The supervisor
+        assembles the chunks and submits the whole (`orchestrator.runtime.submit_streams`).
+        Anything going wrong part way (a row Ray cannot pickle, a chunk the supervisor
+        refuses, an interrupt) aborts the submission there: nothing of it is kept, and the
+        error is raised. A supervisor lost part way, when it can be respawned, gets the
+        whole submission again from the start (``chunks`` is called once more).
+        """
+        for attempt in range(2):
+            token: str = self._call("submit_begin", header, self.principal)
+            try:
+                for index, rows in enumerate(chunks()):
+                    self._call("submit_rows", token, index, rows, self.principal, respawn=False)
+                problems: tuple[Problem, ...] = self._call(
+                    "submit_end", token, self.principal, respawn=False
+                )
+            except SupervisorUnavailableError:
+                if self._respawn is None or attempt > 0:
+                    raise
+                continue  # a new supervisor staged nothing: send it all again
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._call("submit_abort", token, self.principal, respawn=False)
+                raise
+            return problems
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def status(self, workflow_id: str) -> WorkflowStatus:
         """Return a workflow's counts per state. Raises `KeyError` for an unknown id."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,13 +31,14 @@ from orchestrator.core.input_limits import (
     payload_problem,
     workflow_size_problem,
 )
-from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.packed import PackedWorkflow, TaskRow
 from orchestrator.core.quotas import quota_of, quota_problems
 from orchestrator.core.schedules import ScheduleSpec
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.status import WorkflowStatus
 from orchestrator.import_paths import resolved_module
 from orchestrator.runtime.durability import scope_prefix
+from orchestrator.runtime.submit_streams import StagedSubmissions
 from orchestrator.runtime.supervisor import PREPARE_OFF_LOOP_TASKS, Supervisor
 from orchestrator.storage import StorageError
 
@@ -59,6 +61,7 @@ class GuardedSupervisor(Supervisor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._tenant_of: dict[str, str] = {}  # before the restore, which fills it
+        self._staged = StagedSubmissions()
         super().__init__(*args, **kwargs)
         security = self._settings.security
         self._access: AccessPolicy = policy_from(
@@ -199,6 +202,54 @@ class GuardedSupervisor(Supervisor):
         self._tenant_of[workflow_id] = packed.tenant or "default"
         self._record(principal, "submit", "allowed", workflow_id, tasks=str(len(packed.rows)))
         return ()
+
+    async def submit_begin(self, header: PackedWorkflow, principal: str = ANONYMOUS) -> str:
+        """Begin a chunked submission of ``header``'s workflow; return its token.
+
+        The principal is admitted now (before any row is sent) and again, with the whole
+        workflow, by `submit_end`. See `orchestrator.runtime.submit_streams`.
+        """
+        self._admit(principal, "submit", header.id or header.name)
+        return self._staged.begin(header, principal, time.monotonic())
+
+    async def submit_rows(
+        self, token: str, index: int, rows: tuple[TaskRow, ...], principal: str = ANONYMOUS
+    ) -> int:
+        """Stage chunk ``index`` of a chunked submission; return the rows staged so far.
+
+        Raises:
+            KeyError: no such submission under way.
+            ValueError: a bad chunk (out of order, not rows); the submission is dropped.
+            AccessDeniedError: ``principal`` did not begin this submission.
+        """
+        self._own_staged(token, principal)
+        return self._staged.add(token, index, rows, time.monotonic())
+
+    async def submit_end(self, token: str, principal: str = ANONYMOUS) -> tuple[Problem, ...]:
+        """Submit the assembled workflow of a chunked submission, as `submit` does.
+
+        Raises:
+            KeyError: no such submission under way.
+        """
+        self._own_staged(token, principal)
+        workflow, began_by = self._staged.take(token)
+        return await self.submit(workflow, began_by)
+
+    async def submit_abort(self, token: str, principal: str = ANONYMOUS) -> bool:
+        """Drop a chunked submission; return whether one was under way."""
+        try:
+            self._own_staged(token, principal)
+        except KeyError:
+            return False
+        return self._staged.drop(token)
+
+    async def process_stats(self) -> dict[str, int]:
+        """Return the supervisor's figures, and how many chunked submissions are staged."""
+        return {**await super().process_stats(), "staged_submissions": len(self._staged)}
+
+    def _own_staged(self, token: str, principal: str) -> None:
+        if self._staged.principal_of(token) != principal:
+            raise AccessDeniedError(principal, "submit", "another principal began this submission")
 
     async def edit(
         self,

@@ -120,3 +120,37 @@ def test_simulated_policy_favours_the_long_chain() -> None:
     shorts = [(f"s{i}", 1.0, ()) for i in range(4)]
     spec = _timed_workflow(*shorts, *chain)
     assert simulate_makespan(spec, slots=2) == pytest.approx(4.0)
+
+
+def _core_samples(totals: dict[int, float]) -> dict[str, dict[str, list[float]]]:
+    return {
+        str(size): {
+            "build_s": [total / 2],
+            "submit_s": [total / 2],
+            "schedule_s": [total / 2],
+            "total_s": [total],
+            "edges": [1.5 * size],
+            "dispatched": [float(size)],
+            "queued_bytes": [500.0 * size],
+            "spec_bytes": [900.0 * size],
+        }
+        for size, total in totals.items()
+    }
+
+
+def test_core_targets_hold_each_size_to_its_goal_and_growth_to_n_log_n() -> None:
+    from benchmarks.common import BenchmarkResult
+    from benchmarks.core_sim import _tables
+
+    # 1M within 20 s but growing far faster than n log n from 100k.
+    totals = {1_000: 0.005, 10_000: 0.05, 100_000: 0.5, 1_000_000: 19.0}
+    result = BenchmarkResult(name="core", title="t")
+    _tables(result, tuple(totals), _core_samples(totals))
+    met = {check.name: check.met for check in result.targets}
+    assert met["100,000-task DAG validated and fully scheduled (simulation)"] is True
+    assert met["1,000,000-task DAG validated and fully scheduled (simulation)"] is True
+    assert met["cost growth with size (log-log slope over all sizes)"] is False
+    quick = {1_000: 0.01, 10_000: 0.1}
+    result = BenchmarkResult(name="core", title="t")
+    _tables(result, tuple(quick), _core_samples(quick))
+    assert [check.met for check in result.targets] == [None, None, True]
