@@ -149,7 +149,7 @@ def test_learning_shortens_a_workflow_without_estimates(spec: Any, make_sim: Any
             start_s = sim.clock.now_s()
             sim.submit(workflow)
             sim.run()
-        return sim.clock.now_s() - start_s
+        return float(sim.clock.now_s() - start_s)
 
     assert makespan(True) < makespan(False)
 
