@@ -20,6 +20,7 @@ process id from Ray's actor table), per workflow.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -174,11 +175,10 @@ def measure_orchestrator(sizes: Sizes, tag: str) -> dict[str, Any]:
     """One measurement of the orchestrator: a fresh cluster, one supervisor, the drivers."""
     import ray
 
+    from benchmarks.many_workflows_driver import build_workflow
     from orchestrator import Orchestrator
     from orchestrator.core.config import SchedulerConfig
     from orchestrator.settings import LoggingSettings, RaySettings, Settings
-
-    from benchmarks.many_workflows_driver import build_workflow
 
     address = _start_ray()
     try:
@@ -259,12 +259,16 @@ def run(options: RunOptions) -> BenchmarkResult:
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in CONTENDERS}
     for repeat in range(options.repeats):
         for name in rotated(CONTENDERS, repeat):
-            log(f"many_workflows: {name} #{repeat + 1}: {sizes.drivers} drivers x "
-                f"{sizes.workflows_per_driver} workflows")
+            log(
+                f"many_workflows: {name} #{repeat + 1}: {sizes.drivers} drivers x "
+                f"{sizes.workflows_per_driver} workflows"
+            )
             sample = measures[name](sizes, f"r{repeat}")
             summary = summarise(sample)
-            log(f"many_workflows: {name} #{repeat + 1}: {summary['throughput']:.1f} "
-                f"workflows/s, p99 {summary['latency_p99_s']:.2f} s")
+            log(
+                f"many_workflows: {name} #{repeat + 1}: {summary['throughput']:.1f} "
+                f"workflows/s, p99 {summary['latency_p99_s']:.2f} s"
+            )
             samples[name].append(sample)
             summaries[name].append(summary)
     result = BenchmarkResult(
@@ -326,7 +330,7 @@ def _report(
             f"workflows, {sizes.drivers} drivers)",
             f">= {TARGET_RATIO:g}",
             f"{measured:.2f}" + ("" if full_size else " (quick sizes)"),
-            measured >= TARGET_RATIO if measured == measured else None,
+            None if math.isnan(measured) else measured >= TARGET_RATIO,
         )
     ]
     hold = "no-ops" if TASK_HOLD_S == 0 else f"{TASK_HOLD_S * 1000:g} ms sleeps"
