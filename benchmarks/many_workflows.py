@@ -6,7 +6,8 @@ one shared local Ray cluster of 2 CPUs. Two contenders, the same drivers and clu
 
 - orchestrator: one supervisor (started by this process, found by name by every driver:
   ``Orchestrator(address, join_only=True)``); each workflow built with `Workflow` and
-  sent with ``Orchestrator.submit``;
+  sent with ``Orchestrator.submit_many`` (every submission sent before any answer is
+  awaited);
 - plain Ray: each workflow as a DAG of Ray tasks, the ObjectRefs passed as arguments.
 
 Each driver warms up (one workflow), then on a common ``go`` submits its 100 workflows all
@@ -84,27 +85,43 @@ class Sizes:
         return self.drivers * self.workflows_per_driver
 
 
-def _start_ray() -> str:
-    """Start the shared local cluster (2 CPUs) in this process; return its GCS address."""
+def _start_ray(tries: int = 3) -> str:
+    """Start the shared local cluster (2 CPUs) in this process; return its GCS address.
+
+    On a loaded machine Ray's raylet may miss its fixed 30 s start-up window: then try
+    again (a failed start leaves nothing connected).
+    """
     import ray
 
-    ray.init(
-        address="local",
-        num_cpus=NUM_CPUS,
-        namespace=NAMESPACE,
-        include_dashboard=False,
-        log_to_driver=False,
-    )
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(
+                address="local",
+                num_cpus=NUM_CPUS,
+                namespace=NAMESPACE,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+            break
+        except Exception as exc:  # Ray raises a bare Exception for a slow start
+            ray.shutdown()
+            if attempt == tries or "timed out during startup" not in str(exc):
+                raise
+            log(f"many_workflows: Ray did not start ({exc}); trying again")
     return str(ray.get_runtime_context().gcs_address)
 
 
-def _run_drivers(contender: str, address: str, sizes: Sizes, tag: str) -> dict[str, Any]:
+def _run_drivers(
+    contender: str, address: str, sizes: Sizes, tag: str, supervisor_name: str
+) -> dict[str, Any]:
     """Start the driver processes, let them warm up, say ``go``; return their timings."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "benchmarks.many_workflows_driver"]
     common = ["--contender", contender, "--address", address, "--namespace", NAMESPACE]
     common += ["--workflows", str(sizes.workflows_per_driver), "--hold-s", str(TASK_HOLD_S)]
+    if supervisor_name:
+        common += ["--supervisor-name", supervisor_name]
     processes = [
         subprocess.Popen(
             [*command, *common, "--driver", str(index), "--tag", tag],
@@ -171,48 +188,39 @@ def _cpu_s(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def measure_orchestrator(sizes: Sizes, tag: str) -> dict[str, Any]:
-    """One measurement of the orchestrator: a fresh cluster, one supervisor, the drivers."""
-    import ray
-
+def measure_orchestrator(address: str, sizes: Sizes, tag: str) -> dict[str, Any]:
+    """One measurement of the orchestrator: a fresh supervisor, the drivers."""
     from benchmarks.many_workflows_driver import build_workflow
     from orchestrator import Orchestrator
     from orchestrator.core.config import SchedulerConfig
     from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    address = _start_ray()
-    try:
-        settings = Settings(
-            ray=RaySettings(
-                address=address,
-                namespace=NAMESPACE,
-                auth_mode="disabled",
-                log_to_driver=False,
-            ),
-            # Keep every workflow of the run until its driver has fetched and released it.
-            scheduler=SchedulerConfig(max_finished_workflows=2 * sizes.workflows + 100),
-            logging=LoggingSettings(level="ERROR"),
-        )
-        with Orchestrator(settings=settings) as orch:
-            orch.run(build_workflow("warm-up", TASK_HOLD_S), timeout_s=300).release()
-            pid = _supervisor_pid(orch.supervisor)
-            cpu_before_s = _cpu_s(pid)
-            sample = _run_drivers("orchestrator", address, sizes, tag)
-            sample["supervisor_cpu_s"] = _cpu_s(pid) - cpu_before_s
-    finally:
-        ray.shutdown()
+    settings = Settings(
+        ray=RaySettings(
+            address=address,
+            namespace=NAMESPACE,
+            supervisor_name=f"supervisor-{tag}",
+            auth_mode="disabled",
+            log_to_driver=False,
+        ),
+        # Keep every workflow of the run until its driver has fetched and released it.
+        scheduler=SchedulerConfig(max_finished_workflows=2 * sizes.workflows + 100),
+        logging=LoggingSettings(level="ERROR"),
+    )
+    # This process is connected already: the orchestrator joins its Ray, and its
+    # shutdown stops the supervisor and its agents (freeing the CPUs), not Ray.
+    with Orchestrator(settings=settings) as orch:
+        orch.run(build_workflow("warm-up", TASK_HOLD_S), timeout_s=300).release()
+        pid = _supervisor_pid(orch.supervisor)
+        cpu_before_s = _cpu_s(pid)
+        sample = _run_drivers("orchestrator", address, sizes, tag, settings.ray.supervisor_name)
+        sample["supervisor_cpu_s"] = _cpu_s(pid) - cpu_before_s
     return sample
 
 
-def measure_ray(sizes: Sizes, tag: str) -> dict[str, Any]:
-    """One measurement of plain Ray: a fresh cluster, the drivers."""
-    import ray
-
-    address = _start_ray()
-    try:
-        return _run_drivers("ray", address, sizes, tag)
-    finally:
-        ray.shutdown()
+def measure_ray(address: str, sizes: Sizes, tag: str) -> dict[str, Any]:
+    """One measurement of plain Ray: the drivers, each its own Ray job."""
+    return _run_drivers("ray", address, sizes, tag, "")
 
 
 def summarise(sample: dict[str, Any]) -> dict[str, float]:
@@ -257,20 +265,27 @@ def run(options: RunOptions) -> BenchmarkResult:
     measures = {"orchestrator": measure_orchestrator, "ray": measure_ray}
     summaries: dict[str, list[dict[str, float]]] = {name: [] for name in CONTENDERS}
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in CONTENDERS}
-    for repeat in range(options.repeats):
-        for name in rotated(CONTENDERS, repeat):
-            log(
-                f"many_workflows: {name} #{repeat + 1}: {sizes.drivers} drivers x "
-                f"{sizes.workflows_per_driver} workflows"
-            )
-            sample = measures[name](sizes, f"r{repeat}")
-            summary = summarise(sample)
-            log(
-                f"many_workflows: {name} #{repeat + 1}: {summary['throughput']:.1f} "
-                f"workflows/s, p99 {summary['latency_p99_s']:.2f} s"
-            )
-            samples[name].append(sample)
-            summaries[name].append(summary)
+    import ray
+
+    log("many_workflows: starting the shared Ray")
+    address = _start_ray()
+    try:
+        for repeat in range(options.repeats):
+            for name in rotated(CONTENDERS, repeat):
+                log(
+                    f"many_workflows: {name} #{repeat + 1}: {sizes.drivers} drivers x "
+                    f"{sizes.workflows_per_driver} workflows"
+                )
+                sample = measures[name](address, sizes, f"r{repeat}")
+                summary = summarise(sample)
+                log(
+                    f"many_workflows: {name} #{repeat + 1}: {summary['throughput']:.1f} "
+                    f"workflows/s, p99 {summary['latency_p99_s']:.2f} s"
+                )
+                samples[name].append(sample)
+                summaries[name].append(summary)
+    finally:
+        ray.shutdown()
     result = BenchmarkResult(
         name="many_workflows",
         title=f"{sizes.workflows:,} workflows of 10 tasks from {sizes.drivers} drivers",
@@ -335,18 +350,23 @@ def _report(
     ]
     hold = "no-ops" if TASK_HOLD_S == 0 else f"{TASK_HOLD_S * 1000:g} ms sleeps"
     result.notes = [
-        f"One local Ray of {NUM_CPUS} CPUs started by the benchmark's process, fresh for "
-        f"each measurement; {sizes.drivers} driver processes "
+        f"One local Ray of {NUM_CPUS} CPUs started by the benchmark's process for the whole "
+        f"benchmark; {sizes.drivers} driver processes "
         "(`python -m benchmarks.many_workflows_driver`) join it by its GCS address. The "
-        "orchestrator's supervisor is started by the benchmark's process; every driver "
-        "finds it by name (`Orchestrator(address, join_only=True)`).",
+        "orchestrator's supervisor is started by the benchmark's process, a fresh one per "
+        "measurement (stopped with its agents after it); every driver finds it by name "
+        "(`Orchestrator(address, join_only=True)`). Each plain-Ray driver is a Ray job of "
+        "its own, its workers ending with it.",
         f"Each workflow: one root task, {MIDDLE_TASKS} tasks after it, one join after "
         f"those; every task is one of `dag_step`/`dag_join` ({hold}), 1 CPU each, on both "
         "sides. Plain Ray passes the ObjectRefs as arguments (the dependencies).",
         "Each driver warms up with one workflow, then all start on a common `go`: each "
-        f"submits its {sizes.workflows_per_driver} workflows in a loop without waiting (the "
-        "orchestrator's driver builds each `Workflow` in that loop, as Ray's builds its "
-        "refs), then waits for all of them (orchestrator: `run.wait()` each, in order; "
+        f"submits its {sizes.workflows_per_driver} workflows without waiting: the "
+        "orchestrator's driver builds each `Workflow` in a loop, then sends them all with "
+        "`Orchestrator.submit_many` (every submission sent before any answer is awaited: "
+        "one wait, not one supervisor round trip per workflow); Ray's builds each DAG's "
+        "refs in a loop. A workflow's submission time is when its building began. Then "
+        "each driver waits for all of them (orchestrator: `run.wait()` each, in order; "
         "Ray: `ray.wait` of the join refs).",
         "Throughput: all workflows / (the last driver's end - `go`). Latency: from the "
         "start of a workflow's submission to the end of its join task (the time that task "

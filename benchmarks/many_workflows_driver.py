@@ -3,7 +3,9 @@
 Started by the benchmark as ``python -m benchmarks.many_workflows_driver ARGS``; it joins
 the shared Ray cluster (and, for the orchestrator, the one supervisor found by name),
 warms up with one workflow, prints ``ready``, waits for ``go`` on stdin, then submits its
-workflows all at once and waits for every one of them. It prints one JSON line:
+workflows all at once (the orchestrator's with ``Orchestrator.submit_many``: every
+submission sent before any answer is awaited) and waits for every one of them. It
+prints one JSON line:
 
 - ``go_s``: when it read ``go`` (wall clock);
 - ``submits_s``: when each workflow's submission began (wall clock);
@@ -81,11 +83,13 @@ def run_orchestrator(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError("driver: the warm-up workflow did not succeed")
         warm.release()
         go_s = _wait_for_go()
-        submits_s, runs = [], []
+        submits_s, specs = [], []
         for index in range(args.workflows):
             submits_s.append(time.time())
             workflow = build_workflow(f"wf-{args.driver}-{index}", args.hold_s)
-            runs.append(orch.submit(workflow, workflow_id=f"{args.tag}-d{args.driver}-w{index}"))
+            specs.append(workflow.to_spec().with_id(f"{args.tag}-d{args.driver}-w{index}"))
+        # Every submission sent before any answer is awaited, as Ray's `.remote()` calls.
+        runs = orch.submit_many(specs)
         submitted_s = time.time()
         states = [run.wait(timeout_s=600).state for run in runs]
         done_s = time.time()
