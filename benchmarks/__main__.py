@@ -37,6 +37,7 @@ BENCHMARKS = {
     "critical_path": "benchmarks.critical_path",
     "fairness": "benchmarks.fairness",
     "bus": "benchmarks.bus",
+    "many_workflows": "benchmarks.many_workflows",
 }
 
 

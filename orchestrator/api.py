@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterable
 from functools import partial
 from types import TracebackType
@@ -27,6 +26,7 @@ from opentelemetry.trace import TracerProvider
 from orchestrator.api_editing import RunEditing
 from orchestrator.api_events import EventCalls, run_events
 from orchestrator.api_schedules import SchedulingCalls
+from orchestrator.api_settings import report_mismatch
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.packed import PackedWorkflow, row_chunks
@@ -258,32 +258,18 @@ class WorkflowRun(RunEditing):
         self._client.release(self.id)
 
 
-#: Sections whose values a driver joining a running supervisor compares with its own.
-_COMPARED_SECTIONS = ("scheduler", "heartbeat", "checkpoint", "logging", "tracing")
+def _checked(workflow: Workflow | WorkflowSpec, workflow_id: str | None = None) -> WorkflowSpec:
+    """Return the workflow's spec, checked once, with its id (given, its own or new).
 
-
-def _report_mismatch(mine: Settings, theirs: Settings) -> dict[str, tuple[Any, Any]]:
-    """Warn about the settings in which a joined supervisor differs from this driver's.
-
-    The running supervisor keeps its own settings: a driver's that differ do not apply,
-    and saying so beats silently ignoring them. Returns ``{"section.key": (mine, theirs)}``.
+    Raises:
+        WorkflowRejectedError: the driver's own structure checks refuse it.
     """
-    mine_values, their_values = mine.model_dump(), theirs.model_dump()
-    differences: dict[str, tuple[Any, Any]] = {}
-    for section in _COMPARED_SECTIONS:
-        for key, value in mine_values[section].items():
-            other = their_values[section].get(key)
-            if value != other:
-                differences[f"{section}.{key}"] = (value, other)
-    if differences:
-        listed = ", ".join(f"{k}: yours {a!r}, running {b!r}" for k, (a, b) in differences.items())
-        warnings.warn(
-            f"joined a running supervisor whose settings differ from this driver's ({listed});"
-            " the running supervisor's apply",
-            UserWarning,
-            stacklevel=3,
-        )
-    return differences
+    if isinstance(workflow, Workflow):
+        spec = workflow.to_spec()  # checks the structure
+    else:
+        spec = workflow
+        check_structure(spec)
+    return spec.with_id(workflow_id or spec.id or f"{spec.name}-{uuid.uuid4().hex[:8]}")
 
 
 class Orchestrator(EventCalls, SchedulingCalls):
@@ -353,7 +339,7 @@ class Orchestrator(EventCalls, SchedulingCalls):
             respawn = self._respawn if self.settings.checkpoint.storage else None
             self._client = SupervisorClient(handle, respawn, self.principal)
             if not self._owns_supervisor and not self._join_only:  # tools only steer it
-                self.settings_mismatch = _report_mismatch(self.settings, self._client.settings())
+                self.settings_mismatch = report_mismatch(self.settings, self._client.settings())
         return self
 
     def _respawn(self) -> Any:
@@ -390,21 +376,13 @@ class Orchestrator(EventCalls, SchedulingCalls):
     ) -> WorkflowRun:
         """Validate a workflow and start it; return its run handle.
 
-        A workflow of more than `SUBMIT_CHUNK_TASKS` tasks is sent in chunks the
-        supervisor assembles before submitting it whole; either way it is accepted or
-        refused as one.
+        Over `SUBMIT_CHUNK_TASKS` tasks it goes in chunks, accepted or refused as one.
 
         Raises:
             WorkflowRejectedError: every problem found (fields, graph, agents, resources no
                 node has); nothing of the workflow is kept.
         """
-        if isinstance(workflow, Workflow):
-            spec = workflow.to_spec()  # checks the structure
-        else:
-            spec = workflow
-            check_structure(spec)
-        new_id = workflow_id or spec.id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
-        spec = spec.with_id(new_id)
+        spec = _checked(workflow, workflow_id)
         if len(spec.tasks) > SUBMIT_CHUNK_TASKS:  # sent a chunk at a time, never packed whole
             problems = self.client.submit_chunks(
                 PackedWorkflow.header(spec), lambda: row_chunks(spec, SUBMIT_CHUNK_TASKS)
@@ -412,8 +390,26 @@ class Orchestrator(EventCalls, SchedulingCalls):
         else:
             problems = self.client.submit(PackedWorkflow.pack(spec))
         if problems:
-            raise WorkflowRejectedError(new_id, problems)
-        return WorkflowRun(self.client, new_id, spec)
+            raise WorkflowRejectedError(spec.id or "", problems)
+        return WorkflowRun(self.client, spec.id or "", spec)
+
+    def submit_many(self, workflows: Iterable[Workflow | WorkflowSpec]) -> list[WorkflowRun]:
+        """Validate several workflows and start them all; return their run handles, in order.
+
+        As `submit` for each, but every submission is sent before any answer is awaited
+        (one round trip, not one per workflow). Each gets its spec's id, or a new one.
+
+        Raises:
+            WorkflowRejectedError: a workflow this driver's checks refuse (then nothing is
+                sent), or the first one the supervisor refuses (then the others it
+                accepted run: find them with `workflows` or `attach`).
+        """
+        checked = [(spec, PackedWorkflow.pack(spec)) for spec in map(_checked, workflows)]
+        answers = self.client.submit_many([packed for _, packed in checked])
+        for (_, packed), problems in zip(checked, answers, strict=True):
+            if problems:
+                raise WorkflowRejectedError(packed.id or "", problems)
+        return [WorkflowRun(self.client, packed.id or "", spec) for spec, packed in checked]
 
     def run(
         self,

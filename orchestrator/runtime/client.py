@@ -96,8 +96,12 @@ class SupervisorClient:
             pause_s = min(pause_s * 2, 2.0)
 
     def _call_once(self, method: str, *args: Any, timeout_s: float | None) -> Any:
+        return self._answer(getattr(self._handle, method).remote(*args), timeout_s)
+
+    def _answer(self, call: Any, timeout_s: float | None = None) -> Any:
+        """Wait for a call's answer, with the errors of the module docstring."""
         try:
-            return ray.get(getattr(self._handle, method).remote(*args), timeout=timeout_s)
+            return ray.get(call, timeout=timeout_s)
         except RayTaskError as exc:
             if isinstance(exc.cause, KeyError | ValueError | PermissionError):
                 raise exc.cause from None
@@ -146,6 +150,23 @@ class SupervisorClient:
                 raise
             return problems
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def submit_many(self, workflows: list[PackedWorkflow]) -> list[tuple[Problem, ...]]:
+        """Start several workflows; return each one's problems (none: it was accepted).
+
+        Every call is sent before any answer is awaited, so many small workflows cost one
+        wait, not one round trip each; the supervisor handles them in the order sent.
+        """
+        calls = [self._handle.submit.remote(workflow, self.principal) for workflow in workflows]
+        answers: list[tuple[Problem, ...]] = []
+        for workflow, call in zip(workflows, calls, strict=True):
+            try:
+                answers.append(self._answer(call))
+            except SupervisorUnavailableError:
+                if self._respawn is None:
+                    raise
+                answers.append(self.submit(workflow))  # asks the replacement, as submit does
+        return answers
 
     def status(self, workflow_id: str) -> WorkflowStatus:
         """Return a workflow's counts per state. Raises `KeyError` for an unknown id."""

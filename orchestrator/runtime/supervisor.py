@@ -73,7 +73,11 @@ from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
 from orchestrator.runtime.supervisor_triggers import SupervisorTriggers
-from orchestrator.runtime.supervisor_upkeep import CLUSTER_REFRESH_S, SupervisorUpkeep
+from orchestrator.runtime.supervisor_upkeep import (
+    CLUSTER_REFRESH_S,
+    SUBMIT_CLUSTER_REFRESH_S,
+    SupervisorUpkeep,
+)
 from orchestrator.runtime.tracing import WorkflowTracer
 from orchestrator.settings import Settings
 from orchestrator.storage import StorageError
@@ -163,8 +167,12 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             ranked = self._settings.scheduler.rank_by_critical_path
             learned = self._scheduler.learned_duration_s
             prepared = await asyncio.to_thread(prepare, spec, ranked, learned)
-        self._observe_cluster(force=True)
+        fresh = self._observe_cluster(force=False, max_age_s=SUBMIT_CLUSTER_REFRESH_S)
         problems = self._submit(spec, prepared)
+        if problems and not fresh and _about_resources(problems):
+            # Refused by a reading up to a second old: a node may have joined since.
+            self._observe_cluster(force=True)
+            problems = self._submit(spec, prepared)
         if not problems:
             await self._save_now()  # durable before the driver hears it was accepted
         return problems
@@ -464,3 +472,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         self._tracer.workflow_finished(command.workflow_id, command.state)
         if event is not None:
             event.set()
+
+
+def _about_resources(problems: tuple[Problem, ...]) -> bool:
+    """Whether any of ``problems`` is a task's resources that no known node offers."""
+    return any(problem.where.endswith(".resources") for problem in problems)

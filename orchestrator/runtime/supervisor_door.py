@@ -25,6 +25,7 @@ from typing import Any
 from orchestrator.audit import AUDIT_FOLDER, AuditTrail
 from orchestrator.core.access import FUNCTION_POOL, AccessDeniedError, AccessPolicy, policy_from
 from orchestrator.core.audit_chain import Outcome
+from orchestrator.core.commands import ReleaseWorkflow
 from orchestrator.core.errors import Problem
 from orchestrator.core.input_limits import (
     argument_problems,
@@ -154,16 +155,32 @@ class GuardedSupervisor(Supervisor):
             workflow, _argument_problems, workflow, security.max_argument_bytes
         )
         tenant, quota = quota_of(tenant_name, security.quotas, security.default_quota)
+        # Counted only when the quota limits them: counting walks every workflow of the
+        # tenant, which would make each of many small submissions cost O(workflows).
+        limits_queued = quota.max_queued_tasks is not None
+        limits_bytes = quota.max_result_bytes is not None
         problems += quota_problems(
             tenant,
             quota,
             new_tasks=len(workflow.rows),
             workflow_tasks=existing_tasks + len(workflow.rows),
-            queued_now=self._unfinished(tenant),
+            queued_now=self._unfinished(tenant) if limits_queued else 0,
             retries=((row.id, row.retry.max_attempts - 1) for row in workflow.rows),
-            stored_bytes=self._stored_bytes(tenant),
+            stored_bytes=self._stored_bytes(tenant) if limits_bytes else 0,
         )
         return problems
+
+    def _release_workflow(self, command: ReleaseWorkflow) -> None:
+        """Forget a released workflow's tenant too (quotas no longer count it)."""
+        self._tenant_of.pop(command.workflow_id, None)
+        super()._release_workflow(command)
+
+    async def process_stats(self) -> dict[str, int]:
+        """The supervisor's figures, with the door's: tenants known, submissions staged."""
+        stats = await super().process_stats()
+        stats["tenants_tracked"] = len(self._tenant_of)
+        stats["staged_submissions"] = len(self._staged)
+        return stats
 
     def _unfinished(self, tenant: str) -> int:
         count = 0
@@ -242,10 +259,6 @@ class GuardedSupervisor(Supervisor):
         except KeyError:
             return False
         return self._staged.drop(token)
-
-    async def process_stats(self) -> dict[str, int]:
-        """Return the supervisor's figures, and how many chunked submissions are staged."""
-        return {**await super().process_stats(), "staged_submissions": len(self._staged)}
 
     def _own_staged(self, token: str, principal: str) -> None:
         if self._staged.principal_of(token) != principal:

@@ -23,6 +23,10 @@ from orchestrator.settings import Settings
 
 #: Re-read the cluster's nodes at least this often (new or lost nodes change capacity).
 CLUSTER_REFRESH_S = 10.0
+#: A submission re-reads the nodes when the last reading is older than this (reading them
+#: is a GCS round trip that blocks the loop; many small submissions would pay it each).
+#: One refused for resources by an older reading is checked again with fresh nodes.
+SUBMIT_CLUSTER_REFRESH_S = 1.0
 
 
 class SupervisorUpkeep:
@@ -78,12 +82,18 @@ class SupervisorUpkeep:
         self._wake_loop()  # what changed while writing may be due now
         return key
 
-    def _observe_cluster(self, *, force: bool) -> None:
+    def _observe_cluster(self, *, force: bool, max_age_s: float = CLUSTER_REFRESH_S) -> bool:
+        """Re-read the nodes unless the last reading is younger than ``max_age_s``.
+
+        Returns:
+            Whether the nodes were read now (``force`` always reads them).
+        """
         now = self._clock.now_s()
-        if not force and now - self._cluster_seen_s < CLUSTER_REFRESH_S:
-            return
+        if not force and now - self._cluster_seen_s < max_age_s:
+            return False
         self._cluster_seen_s = now
         self._handle(ClusterObserved(nodes=observe_nodes()))
+        return True
 
     def _resync_heartbeat(self) -> None:
         now = self._clock.now_s()

@@ -66,3 +66,31 @@ def test_custom_resources_labels_and_spread_place_agents_node_by_node(cluster: C
         assert ray.is_initialized()
     finally:
         orchestrator.shutdown()
+
+
+def test_a_node_that_joins_between_two_submissions_is_seen_by_the_second(
+    cluster: Cluster,
+) -> None:
+    # Given a supervisor that has just read the cluster's nodes for a submission
+    settings = Settings(
+        ray=RaySettings(auth_mode="disabled", log_to_driver=False, supervisor_name="late-node"),
+        scheduler=SchedulerConfig(default_function_resources=ResourceSpec(num_cpus=0.5)),
+        logging=LoggingSettings(level="WARNING"),
+    )
+    orchestrator = Orchestrator(settings=settings).start()
+    try:
+        first = Workflow("before")
+        first.task("here", work.value, args=(1,))
+        assert orchestrator.run(first, timeout_s=120).status().state is WorkflowState.SUCCEEDED
+        # When a node with a resource nobody had joins, and a workflow asks for it at once
+        # (within the second for which a submission trusts the last reading)
+        late = cluster.add_node(num_cpus=1, resources={"late_gadget": 1})
+        cluster.wait_for_nodes()
+        second = Workflow("after")
+        second.task("there", work.node_after, args=(0.0,), resources={"late_gadget": 1})
+        run = orchestrator.submit(second)
+        # Then it is accepted (refused by the old reading, checked again with fresh nodes)
+        assert run.wait(timeout_s=180).state is WorkflowState.SUCCEEDED
+        assert run.result("there") == late.node_id
+    finally:
+        orchestrator.shutdown()

@@ -250,3 +250,30 @@ def test_a_trigger_over_the_bus_passes_the_door_as_a_direct_call_would(
     while not expected <= {(r.principal, r.action, r.outcome) for r in trail.records()}:
         assert time.monotonic() < deadline, "publish decisions missing from the audit trail"
         time.sleep(0.1)
+
+
+def test_the_door_forgets_the_tenant_of_a_released_workflow(admin: Orchestrator) -> None:
+    # Given a finished workflow of a tenant without a queue quota
+    tracked = admin.client.process_stats()["tenants_tracked"]
+    run = admin.submit(_small("forgotten").model_copy(update={"tenant": None}))
+    assert run.wait(timeout_s=60).state is WorkflowState.SUCCEEDED
+    assert admin.client.process_stats()["tenants_tracked"] == tracked + 1
+    # When it is released
+    run.release()
+    # Then the door no longer keeps its tenant (many small workflows would pile up)
+    assert admin.client.process_stats()["tenants_tracked"] == tracked
+
+
+def test_a_queue_quota_still_counts_unfinished_workflows(admin: Orchestrator) -> None:
+    # Given a tenant limited to 3 unfinished tasks, holding 2 in a workflow that runs
+    slow = Workflow("holding")
+    for index in range(2):
+        slow.task(f"t{index}", workloads.sleep_then, args=(5.0, index))
+    held = admin.submit(slow.to_spec().model_copy(update={"tenant": "small"}))
+    try:
+        # When it submits 2 more, Then the quota refuses them (2 + 2 > 3)
+        with pytest.raises(WorkflowRejectedError, match=r"quota\.max_queued_tasks"):
+            admin.submit(_small("over-quota", tasks=2), workflow_id="over-quota-1")
+    finally:
+        held.cancel()
+        held.wait(timeout_s=60)

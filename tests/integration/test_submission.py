@@ -134,3 +134,53 @@ def test_a_handlers_own_spans_nest_under_its_attempt_span(
     # Inside the attempt's time on the agent.
     assert attempt["start_time_ns"] <= inner[0]["start_time_ns"]
     assert inner[0]["end_time_ns"] <= attempt["end_time_ns"]
+
+
+def test_submit_many_starts_every_workflow_in_one_wait(orchestrator: Orchestrator) -> None:
+    # Given three small workflows, one with an id of its own
+    workflows = []
+    for index in range(3):
+        wf = Workflow(f"many-{index}")
+        wf.task("sum", workloads.add, args=(index, 1))
+        workflows.append(wf)
+    named = workflows[2].to_spec().with_id("many-named")
+    # When they are submitted together
+    runs = orchestrator.submit_many([*workflows[:2], named])
+    # Then each runs, in order, under its id
+    assert runs[2].id == "many-named"
+    assert [run.wait(timeout_s=60).state for run in runs] == [WorkflowState.SUCCEEDED] * 3
+    assert [run.result("sum") for run in runs] == [1, 2, 3]
+
+
+def test_submit_many_names_the_workflow_the_supervisor_refuses(
+    orchestrator: Orchestrator,
+) -> None:
+    # Given a workflow already running under an id, and a new one that reuses it
+    first = Workflow("taken")
+    first.task("sum", workloads.add, args=(1, 1))
+    orchestrator.submit(first, workflow_id="taken-id").wait(timeout_s=60)
+    fresh, clash = Workflow("fresh"), Workflow("clash")
+    fresh.task("sum", workloads.add, args=(2, 2))
+    clash.task("sum", workloads.add, args=(3, 3))
+    # When both are submitted together, Then the clash is refused naming its id
+    with pytest.raises(WorkflowRejectedError, match="taken-id"):
+        orchestrator.submit_many([fresh, clash.to_spec().with_id("taken-id")])
+    # And the other one was accepted and runs
+    (accepted,) = [s for s in orchestrator.workflows() if s.name == "fresh"]
+    assert orchestrator.attach(accepted.workflow_id).wait(timeout_s=60).state is (
+        WorkflowState.SUCCEEDED
+    )
+
+
+def test_submit_many_sends_nothing_when_the_drivers_checks_refuse_one(
+    orchestrator: Orchestrator,
+) -> None:
+    # Given a good workflow and one whose task depends on a task it does not have
+    good, bad = Workflow("good-one"), Workflow("bad-one")
+    good.task("sum", workloads.add, args=(1, 1))
+    bad.task("sum", workloads.add, args=(1, 1), depends_on=["missing"])
+    known_before = {status.workflow_id for status in orchestrator.workflows()}
+    # When both are submitted together, Then neither is sent
+    with pytest.raises(WorkflowRejectedError, match="missing"):
+        orchestrator.submit_many([good, bad])
+    assert {status.workflow_id for status in orchestrator.workflows()} == known_before
