@@ -304,6 +304,7 @@ def measure(session: Session, workload: Workload, calibration: Calibration) -> d
         "slowdown": spans.busy_s / work_s if work_s > 0 else float("nan"),
         "median_span_s": spans.median_span_s,
         "median_gap_s": spans.median_gap_s,
+        "p90_gap_s": spans.p90_gap_s,
         "first_start_s": spans.first_start_s,
         "processes": spans.processes,
         "cpu_s": cpu_shares(

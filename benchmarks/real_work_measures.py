@@ -43,29 +43,32 @@ def calibrate(
     time_loops: Callable[[int], float],
     *,
     runs: int = 7,
-    probe_loops: int = 200_000,
+    probe_loops: int = 20_000,
+    probe_runs: int = 21,
 ) -> Calibration:
     """Find the loop turns for each of ``durations_s``, then time each alone.
 
-    The loop rate comes from the fastest of ``runs`` probes (a busy machine only ever
-    slows a run down); each size's solo time is then the median of ``runs`` timings.
+    The loop rate comes from the fastest of ``probe_runs`` short probes (about 1 ms: a
+    busy machine only ever slows a run down, and a short run is the likeliest to go
+    undisturbed); each size's solo time is then the median of ``runs`` timings.
 
     Args:
         durations_s: Task durations to calibrate, in seconds (each > 0).
         time_loops: Runs that many loop turns and returns the seconds they took.
         runs: Timed runs per measurement (one untimed run first).
-        probe_loops: Loop turns of the run that measures the loop rate.
+        probe_loops: Loop turns of each run that measures the loop rate.
+        probe_runs: How many such runs.
 
     Raises:
         ValueError: a duration is not positive, or ``runs`` is below 1.
     """
-    if runs < 1:
-        raise ValueError(f"runs must be at least 1, got {runs}")
+    if runs < 1 or probe_runs < 1:
+        raise ValueError(f"runs and probe_runs must be at least 1, got {runs}, {probe_runs}")
     if any(not duration > 0 for duration in durations_s):
         raise ValueError(f"every duration must be > 0 s, got {list(durations_s)}")
     time_loops(probe_loops)  # warm up
     # The fastest probe: the one other processes on the machine disturbed least.
-    rate = probe_loops / min(time_loops(probe_loops) for _ in range(runs))
+    rate = probe_loops / min(time_loops(probe_loops) for _ in range(probe_runs))
     loops: dict[float, int] = {}
     solo_s: dict[float, float] = {}
     samples_s: dict[float, list[float]] = {}
@@ -101,6 +104,8 @@ class SpanSummary:
         median_gap_s: Median idle time between one task's end and the next task's start
             in the same process (the dispatch gap a worker sees); NaN with no two tasks in
             one process.
+        p90_gap_s: The 90th percentile of those gaps (tasks sent in one batch follow each
+            other with almost no gap; the gaps between batches show here).
         first_start_s: Seconds from the start of the wall time to the first task's start.
     """
 
@@ -110,6 +115,7 @@ class SpanSummary:
     median_span_s: float
     processes: int
     median_gap_s: float
+    p90_gap_s: float
     first_start_s: float
 
 
@@ -136,6 +142,7 @@ def summarise_spans(samples: Iterable[TaskSample], wall_started_s: float) -> Spa
         median_span_s=median([row[1] for row in rows]),
         processes=len(by_process),
         median_gap_s=median(gaps),
+        p90_gap_s=sorted(gaps)[int(0.9 * (len(gaps) - 1))] if gaps else math.nan,
         first_start_s=min((row[0] for row in rows), default=math.nan) - wall_started_s,
     )
 

@@ -69,7 +69,8 @@ def tables_targets_notes(
             "efficiency",
             "busy share",
             "slow-down",
-            "gap (ms)",
+            "gap p50 (ms)",
+            "gap p90 (ms)",
             "first task (ms)",
             "CPU tasks (s)",
             "CPU supervisor (s)",
@@ -88,6 +89,7 @@ def tables_targets_notes(
                 _med(samples, "busy_share"),
                 _med(samples, "slowdown"),
                 _med(samples, "median_gap_s") * 1e3,
+                _med(samples, "p90_gap_s") * 1e3,
                 _med(samples, "first_start_s") * 1e3,
                 _med_cpu(samples, "tasks"),
                 _med_cpu(samples, "supervisor") if name == ORCHESTRATOR else math.nan,
@@ -149,8 +151,10 @@ def _notes(workloads: Sequence[Workload], sizes_name: str, slots: int) -> list[s
         "Task body: `benchmarks.workloads.spin(loops)`, a pure-Python loop of a fixed "
         "number of turns (`agents.simulated.burn`): not a sleep, and not a spin to a "
         "wall-clock deadline. The turns for 1, 10 and 100 ms are calibrated once, in the "
-        "driver, before any contender starts (rate from a probe, then the median of 7 solo "
-        "timings of each size: the Calibration table).",
+        "driver, before any contender starts: the loop rate from the fastest of 21 probes "
+        "of about 1 ms (a busy machine only slows a run down), then each size's solo time "
+        "is the median of 7 timings (the Calibration table: a wide min-max there means "
+        "the machine was busy and every efficiency is less certain).",
         f"Sizes ({sizes_name}): {sizes}, and a mix of every size shuffled (seed fixed; "
         "a third of the work each), about 10 s of work per slot. The issue asks 10,000 "
         "tasks of each size: `BENCH_REALWORK_FULL=1 python -m benchmarks realwork` runs "
@@ -181,9 +185,11 @@ def _notes(workloads: Sequence[Workload], sizes_name: str, slots: int) -> list[s
         "`time.perf_counter` span) / (wall x slots); slow-down = those spans / the "
         "calibrated solo time. Efficiency ~ busy share / slow-down: a slow-down above 1 "
         "is contention (a task's core was shared), a busy share well below efficiency x "
-        "slow-down would be idle slots. gap = the median time between one task's end and "
-        "the next task's start in the same worker process (dispatch latency as a worker "
-        "sees it); first task = from the start of the wall time to the first task's start.",
+        "slow-down would be idle slots. gap = the time between one task's end and the "
+        "next task's start in the same worker process, median and 90th percentile "
+        "(dispatch latency as a worker sees it; tasks of one batch follow each other "
+        "with almost no gap); first task = from the start of the wall time to the first "
+        "task's start.",
         "CPU seconds: user + system time of the driver and every process descending from "
         "it (a local Ray's GCS, raylet, workers and actors; Dask's nannies and workers), "
         "read with psutil before and after the timed run; 'tasks' = processes that ran a "

@@ -36,7 +36,7 @@ def test_calibration_rate_comes_from_the_fastest_probe_and_solo_time_is_the_medi
     def timer(loops: int) -> float:
         return loops / 1e6 * next(slow_down)
 
-    calibration = calibrate([0.01], timer, runs=3, probe_loops=100_000)
+    calibration = calibrate([0.01], timer, runs=3, probe_loops=100_000, probe_runs=3)
 
     # Then the rate is the undisturbed one, and the solo time the median of 3 timings
     assert calibration.loops_per_s == pytest.approx(1e6)
@@ -58,7 +58,10 @@ def test_calibration_with_the_real_task_body() -> None:
 
 @pytest.mark.parametrize(
     ("durations", "runs", "message"),
-    [([0.0], 3, "every duration must be > 0 s"), ([0.01], 0, "runs must be at least 1")],
+    [
+        ([0.0], 3, "every duration must be > 0 s"),
+        ([0.01], 0, "runs and probe_runs must be at least 1"),
+    ],
 )
 def test_calibration_refuses_bad_arguments(durations: list[float], runs: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -100,6 +103,7 @@ def test_span_summary_adds_task_times_and_finds_the_gaps_in_each_process() -> No
     assert summary.processes == 2
     # Gaps: pid 1: 0.5; pid 2: 0.1 and 0.2 -> median 0.2
     assert summary.median_gap_s == pytest.approx(0.2)
+    assert summary.p90_gap_s == pytest.approx(0.2)  # nearest rank below, of 3 gaps
     assert summary.first_start_s == pytest.approx(0.1)
 
 
