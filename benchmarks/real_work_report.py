@@ -33,6 +33,13 @@ def _med_cpu(samples: Sequence[dict[str, Any]], role: str) -> float:
     return median([float(sample["cpu_s"][role]) for sample in samples])
 
 
+def _overhead_per_task(samples: Sequence[dict[str, Any]], tasks: int) -> float:
+    """Median CPU seconds per task spent outside the processes that ran tasks."""
+    return median(
+        [(float(s["cpu_s"]["total"]) - float(s["cpu_s"]["tasks"])) / tasks for s in samples]
+    )
+
+
 def tables_targets_notes(
     result: BenchmarkResult,
     workloads: Sequence[Workload],
@@ -76,6 +83,7 @@ def tables_targets_notes(
             "CPU supervisor (s)",
             "CPU driver (s)",
             "CPU other (s)",
+            "overhead CPU / task (ms)",
         ],
     )
     for name in CONTENDERS:
@@ -95,6 +103,7 @@ def tables_targets_notes(
                 _med_cpu(samples, "supervisor") if name == ORCHESTRATOR else math.nan,
                 _med_cpu(samples, "driver"),
                 _med_cpu(samples, "other"),
+                1e3 * _overhead_per_task(samples, len(w.durations_s)),
             )
     repeats = max((len(s) for per in runs.values() for s in per.values()), default=0)
     spread = Table(
@@ -195,7 +204,10 @@ def _notes(workloads: Sequence[Workload], sizes_name: str, slots: int) -> list[s
         "read with psutil before and after the timed run; 'tasks' = processes that ran a "
         "task (whole process, not just the task's thread), 'supervisor' = the "
         "orchestrator's supervisor actor, 'other' = the rest (`data.runs[...].cpu_s."
-        "other_by_name`).",
+        "other_by_name`). overhead CPU / task = (all of them - tasks) / tasks: what "
+        "dispatching one task costs the machine outside the worker processes (the "
+        "orchestrator's includes its supervisor and bus actor; Dask's its scheduler, "
+        "in the driver); CPU times suffer less than wall times from a busy machine.",
         "Unfair to anyone? Ray's and Dask's drivers submit every task at once; the "
         "orchestrator's driver sends one spec and its supervisor does the dispatching, "
         "on the same cores. The machine is shared with other work: compare the "
