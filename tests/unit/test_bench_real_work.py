@@ -158,3 +158,43 @@ def test_workload_task_time_uses_each_size_calibrated_solo_time() -> None:
 
     assert workload.loops(calibration) == [1_000, 100_000, 1_000]
     assert workload.work_s(calibration) == pytest.approx(0.102)
+
+
+def _run(efficiency_value: float) -> dict[str, object]:
+    cpu = {"tasks": 1.0, "supervisor": 0.1, "driver": 0.1, "other": 0.1, "total": 1.3}
+    return {
+        "wall_s": 1.0,
+        "efficiency": efficiency_value,
+        "busy_share": efficiency_value,
+        "slowdown": 1.0,
+        "median_gap_s": 0.001,
+        "p90_gap_s": 0.002,
+        "first_start_s": 0.01,
+        "cpu_s": cpu,
+    }
+
+
+@pytest.mark.parametrize(
+    ("orchestrator", "ray", "vs_ray_met", "at_least_met"),
+    [(0.95, 0.9, True, True), (0.85, 0.9, False, False), (0.92, 0.95, False, True)],
+)
+def test_targets_follow_the_measured_efficiencies(
+    orchestrator: float, ray: float, vs_ray_met: bool, at_least_met: bool
+) -> None:
+    from benchmarks.common import BenchmarkResult
+    from benchmarks.real_work_report import CONTENDERS, ORCHESTRATOR, tables_targets_notes
+
+    calibration = calibrate([0.01, 0.1], lambda loops: loops / 1e6, runs=1)
+    workloads = build_workloads({0.01: 2, 0.1: 1}, {0.01: 1, 0.1: 1})
+    runs = {
+        name: {w.label: [_run(orchestrator if name == ORCHESTRATOR else ray)] for w in workloads}
+        for name in CONTENDERS
+    }
+    result = BenchmarkResult(name="realwork", title="t", data={"slots": 2})
+
+    tables_targets_notes(result, workloads, calibration, runs, "quick")
+
+    vs_ray, at_least = result.targets
+    assert (vs_ray.met, at_least.met) == (vs_ray_met, at_least_met)
+    assert f"10 ms {orchestrator:.3f}" in at_least.measured
+    assert len(result.tables[0].rows) == len(workloads)
