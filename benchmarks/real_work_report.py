@@ -207,7 +207,9 @@ def _notes(workloads: Sequence[Workload], sizes_name: str, slots: int) -> list[s
         "other_by_name`). overhead CPU / task = (all of them - tasks) / tasks: what "
         "dispatching one task costs the machine outside the worker processes (the "
         "orchestrator's includes its supervisor and bus actor; Dask's its scheduler, "
-        "in the driver); CPU times suffer less than wall times from a busy machine.",
+        "in the driver). On a busy (virtual) machine CPU times are inflated too (while this "
+        "was written, with other work on the 2 cores, the 1-ms tasks' own CPU time read "
+        "about 3x their solo time): compare the contenders' figures with each other.",
         "Unfair to anyone? Ray's and Dask's drivers submit every task at once; the "
         "orchestrator's driver sends one spec and its supervisor does the dispatching, "
         "on the same cores. The machine is shared with other work: compare the "
