@@ -38,6 +38,7 @@ BENCHMARKS = {
     "fairness": "benchmarks.fairness",
     "bus": "benchmarks.bus",
     "many_workflows": "benchmarks.many_workflows",
+    "realwork": "benchmarks.real_work",
 }
 
 

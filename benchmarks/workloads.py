@@ -6,6 +6,7 @@ reference and workers import them, as they would a user's functions.
 
 from __future__ import annotations
 
+import os
 import time
 
 
@@ -50,3 +51,35 @@ def crash() -> None:
 def identity(value: int) -> int:
     """Return ``value`` (a task with a small result of its own, to fetch)."""
     return value
+
+
+def spin(loops: int) -> tuple[float, float, float, int]:
+    """Run ``loops`` turns of a pure-Python loop (fixed CPU-bound work); report how it went.
+
+    The work is a number of loop turns, not a time: when the core is shared, the same task
+    takes longer. The real-work benchmark calibrates ``loops`` for 1, 10 and 100 ms.
+
+    Returns:
+        When the task started (`time.perf_counter`, the same clock in every process of
+        the machine), its wall time, the CPU time of the thread that ran it
+        (`time.thread_time`), and the id of the process it ran in.
+    """
+    from agents.simulated import burn
+
+    started_s = time.perf_counter()
+    started_cpu_s = time.thread_time()
+    burn(loops)
+    cpu_s = time.thread_time() - started_cpu_s
+    return started_s, time.perf_counter() - started_s, cpu_s, os.getpid()
+
+
+class SpinActor:
+    """A plain actor running `spin` (the members of the Ray actor-pool contender)."""
+
+    def spin(self, loops: int) -> tuple[float, float, float, int]:
+        """Run `spin` here and return what it returns."""
+        return spin(loops)
+
+    def ready(self) -> bool:
+        """Return True once the actor is up."""
+        return True

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import pytest
 
-from agents.simulated import SIMULATION_MODES, simulate
+from agents.simulated import SIMULATION_MODES, burn, compute_loops, loops_per_s, simulate
 from orchestrator.import_paths import import_object
 from orchestrator.wfformat import SIMULATE_FUNCTION
 
@@ -17,13 +18,52 @@ def test_import_path_used_by_the_importer_resolves_to_simulate() -> None:
     assert SIMULATION_MODES == ("sleep", "compute")
 
 
-@pytest.mark.parametrize("mode", ["sleep", "compute"])
-def test_takes_the_requested_time_and_reports_it(mode: str) -> None:
+def test_sleep_takes_the_requested_time_and_reports_it() -> None:
     start = time.perf_counter()
-    spent = simulate(0.05, mode)
+    spent = simulate(0.05, "sleep")
     elapsed = time.perf_counter() - start
 
     assert 0.05 <= spent <= elapsed
+
+
+def test_compute_takes_about_the_requested_time_and_reports_it() -> None:
+    loops_per_s()  # calibrated before timing, as a long-lived worker would be
+    start = time.perf_counter()
+    spent = simulate(0.05, "compute")
+    elapsed = time.perf_counter() - start
+
+    # Fixed work calibrated on the fastest of a few runs: about the time asked, or longer
+    # when other processes share the cores; never much shorter.
+    assert 0.04 <= spent <= elapsed
+
+
+def test_compute_mode_does_a_fixed_amount_of_work() -> None:
+    assert compute_loops(0.05) == compute_loops(0.05) == round(0.05 * loops_per_s())
+    assert compute_loops(0.1) == pytest.approx(2 * compute_loops(0.05), abs=1)
+    assert compute_loops(0.0) == 0
+
+
+def test_compute_mode_takes_longer_when_it_shares_the_cpu() -> None:
+    # Given a calibrated process and the best of three solo runs
+    loops_per_s()
+    solo_s = min(simulate(0.05, "compute") for _ in range(3))
+    # When another thread of the same process computes meanwhile (they share the GIL)
+    stop = threading.Event()
+
+    def compete() -> None:
+        while not stop.is_set():
+            burn(10_000)
+
+    competitor = threading.Thread(target=compete)
+    competitor.start()
+    try:
+        shared_s = simulate(0.05, "compute")
+    finally:
+        stop.set()
+        competitor.join()
+
+    # Then the same work takes longer (a spin to a wall-clock deadline would not)
+    assert shared_s > 1.3 * solo_s
 
 
 def test_compute_mode_keeps_the_cpu_busy() -> None:
