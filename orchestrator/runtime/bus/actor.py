@@ -205,6 +205,9 @@ class ActorBus(Bus):
             `publish` waits (the bus's back-pressure reaches the publisher), or with
             ``drop_when_pending_full`` drops the new message and counts it
             (`dropped_pending`): for a publisher that must never wait (the supervisor).
+        linger_s: How long the sender thread lets messages gather before shipping a batch
+            that is not full: one actor call for many events (the supervisor's lifecycle
+            events, several per task, cost an actor call each at every handle otherwise).
     """
 
     transport = "actor"
@@ -217,8 +220,10 @@ class ActorBus(Bus):
         max_message_bytes: int | None = None,
         max_pending: int = 10_000,
         drop_when_pending_full: bool = False,
+        linger_s: float = 0.0,
     ) -> None:
         super().__init__(name, max_message_bytes)
+        self._linger_s = linger_s
         self.handle = handle
         self._max_pending = max_pending
         self._drop_when_full = drop_when_pending_full
@@ -231,6 +236,7 @@ class ActorBus(Bus):
         self._queued = 0
         self._error: BaseException | None = None
         self._stopped = False
+        self._flushing = 0  # callers waiting in `flush`: no lingering meanwhile
         self._thread = threading.Thread(target=self._ship, daemon=True, name="bus-sender")
         self._thread.start()
 
@@ -263,6 +269,8 @@ class ActorBus(Bus):
                     self._cond.wait()
                 if not self._pending:
                     return
+                if self._linger_s > 0:
+                    self._linger()
                 count = min(len(self._pending), MAX_BATCH)
                 batch = [self._pending.popleft() for _ in range(count)]
                 batch_no = self._batches
@@ -282,12 +290,31 @@ class ActorBus(Bus):
                 self._shipped += count
                 self._cond.notify_all()
 
+    @property
+    def batches_shipped(self) -> int:
+        """How many batches (actor calls) this client has shipped or is shipping."""
+        return self._batches
+
+    def _linger(self) -> None:
+        """Let messages gather for ``linger_s`` or until a batch is full (lock held)."""
+        deadline = time.monotonic() + self._linger_s
+        while len(self._pending) < MAX_BATCH and not (self._stopped or self._flushing):
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                return
+            self._cond.wait(left_s)
+
     def flush(self) -> None:
         """Wait until everything published so far is delivered (or refused: raised)."""
         with self._cond:
             target = self._queued
-            while self._shipped < target:
-                self._cond.wait(0.1)
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while self._shipped < target:
+                    self._cond.wait(0.1)
+            finally:
+                self._flushing -= 1
             self._raise_error()
 
     def _open(
