@@ -10,8 +10,8 @@ Every instance runs in three estimate modes (`benchmarks.workflows_modes`): ``ex
 (each task's ``estimated_duration_s`` is its true runtime), ``none`` (no estimate: the
 orchestrator learns durations at run time) and ``noisy`` (log-normal error, sigma 0.5,
 seeded per instance). The baselines get the same knowledge where they can use it: plain
-Ray tasks are submitted in rank order and Dask tasks get ``priority=`` their rank, both
-from the mode's estimates (none in ``none`` mode).
+Ray tasks are submitted in rank order and Dask tasks get ``priority=`` their rank (and
+the same order), both from the mode's estimates (none in ``none`` mode).
 
 Each wall time (submit to last result) is divided by the tight lower bound: the larger of
 ``max(critical path, total work / slots)`` and the staged (head/tail) bound
@@ -251,10 +251,11 @@ def _notes(options: RunOptions) -> list[str]:
         "(longest chain of the mode's estimates from it to the end); plain Ray, which has no "
         "task priorities, gets its tasks submitted in rank order (a topological order "
         "taking the highest-ranked ready task first); Dask gets `priority=` the rank in "
-        "microseconds (higher runs first). In `none` mode Ray gets the file's "
-        "(topological) order and Dask no priorities. The orchestrator ranks by critical "
-        "path with the same estimates (default settings); in `none` mode whatever it "
-        "learns at run time is its own advantage, which the baselines do not have.",
+        "microseconds (higher runs first), submitted in the same order. In `none` mode "
+        "Ray gets the file's (topological) order and Dask no priorities. The orchestrator "
+        "ranks by critical path with the same estimates (default settings); in `none` "
+        "mode whatever it learns at run time is its own advantage, which the baselines "
+        "do not have.",
         f"{SLOTS} slots everywhere: the orchestrator's embedded Ray and plain Ray get "
         f"num_cpus={SLOTS} (tasks sleep, so the machine's 2 cores suffice), Dask one worker "
         f"of {SLOTS} threads with {SLOTS} `slots` resources; each task holds its cores.",

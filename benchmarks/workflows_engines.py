@@ -5,7 +5,7 @@
   (`benchmarks.baselines.ray_tasks`), submitted in rank order when the spec has estimates;
 - ``dask``: Dask distributed, a `LocalCluster` with one worker of ``SLOTS`` threads and
   ``SLOTS`` slot resources (`benchmarks.baselines.dask_tasks`), each task's ``priority=``
-  its rank when the spec has estimates.
+  its rank (submitted in rank order) when the spec has estimates.
 """
 
 from __future__ import annotations

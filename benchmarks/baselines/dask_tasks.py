@@ -6,7 +6,9 @@ are busy at once and a multi-core task waits for enough free slots, as on Ray. U
 futures are arguments of `Client.submit`, so Dask holds a task back until they are done.
 When the spec carries ``estimated_duration_s``, each task gets ``priority=`` its upward
 rank (`dask_priorities`: higher runs first among ready tasks), the knowledge the
-orchestrator ranks with; without estimates, every task has Dask's default priority.
+orchestrator ranks with, and the tasks are submitted in `rank_order` too (one `submit` at
+a time: the first roots to arrive would otherwise start before higher-ranked ones arrive).
+Without estimates, every task has Dask's default priority, in the spec's order.
 
 One worker process (``processes=True``, the default here) mirrors Ray, whose tasks also
 run outside the driver. ``processes=False`` puts the worker's threads in this process;
@@ -32,6 +34,7 @@ from benchmarks.baselines.common import (
     function_paths,
     import_functions,
     plan,
+    rank_order,
 )
 from orchestrator.core.specs import WorkflowSpec
 
@@ -93,6 +96,8 @@ def execute_on_dask(
             return execute_on_dask(spec, slots, client=own_client, ranked=ranked)
     ranks = estimated_ranks_s(spec) if ranked else None
     priorities = dask_priorities(ranks) if ranks is not None else {}
+    if ranks is not None:
+        tasks = rank_order(tasks, ranks)
     # Import the task functions on the worker before timing, as the Ray baseline does.
     client.submit(import_functions, function_paths(tasks), pure=False).result()
     # Keys must be unique on the scheduler: a run token keeps repeated runs apart.
