@@ -5,12 +5,18 @@ import path, called with the spec's ``args`` and ``kwargs``) with no orchestrato
 between: dependencies become the engine's own futures, so the engine orders the tasks, and
 each task holds its declared CPUs out of ``slots``. `OutputOf` placeholders in the
 arguments are replaced by the upstream results, as the orchestrator does.
+
+Where the spec carries ``estimated_duration_s``, the baselines get the same knowledge the
+orchestrator ranks with: each task's upward rank (its longest chain of estimated work to
+the end, itself included; `estimated_ranks_s`). Plain Ray has no task priorities, so its
+tasks are submitted in `rank_order`; Dask takes them as ``priority=`` (`dask_priorities`).
 """
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +113,72 @@ def plan(spec: WorkflowSpec, slots: int) -> list[PlannedTask]:
             cores=cores,
         )
     return [by_id[task_id] for task_id in graph.topological_order()]
+
+
+def estimated_ranks_s(spec: WorkflowSpec) -> dict[str, float] | None:
+    """Return each task's upward rank from the spec's estimates, in seconds.
+
+    A task's rank is the longest chain of ``estimated_duration_s`` from it to the end of
+    the workflow, itself included (`TaskGraph.upward_ranks`); a task without an estimate
+    weighs 0 s. None when no task has an estimate: there is nothing to rank with.
+
+    Raises:
+        GraphValidationError: the graph has a cycle or a missing task.
+    """
+    estimates = {
+        task.id: task.estimated_duration_s
+        for task in spec.tasks
+        if task.estimated_duration_s is not None
+    }
+    if not estimates:
+        return None
+    graph = TaskGraph()
+    for task in spec.tasks:
+        graph.add(task.id, task.dependencies())
+    return graph.upward_ranks(lambda node: estimates.get(node, 0.0))
+
+
+def rank_order(tasks: Sequence[PlannedTask], ranks: Mapping[str, float]) -> list[PlannedTask]:
+    """Return ``tasks`` in a topological order that takes the highest rank among ready ones.
+
+    List scheduling's submission order: start from the tasks with no dependency; each
+    time, take the ready task of highest rank (ties: the one earlier in ``tasks``), which
+    may make its dependents ready. A dependency outside ``tasks`` counts as done.
+
+    Raises:
+        KeyError: a task has no rank.
+        ValueError: the dependencies among ``tasks`` form a cycle.
+    """
+    index = {task.id: position for position, task in enumerate(tasks)}
+    waiting_on = {task.id: sum(1 for dep in set(task.depends_on) if dep in index) for task in tasks}
+    dependents: dict[str, list[str]] = {task.id: [] for task in tasks}
+    for task in tasks:
+        for dep in set(task.depends_on):
+            if dep in index:
+                dependents[dep].append(task.id)
+    ready = [(-ranks[task.id], index[task.id]) for task in tasks if waiting_on[task.id] == 0]
+    heapq.heapify(ready)
+    order: list[PlannedTask] = []
+    while ready:
+        _, position = heapq.heappop(ready)
+        task = tasks[position]
+        order.append(task)
+        for child in dependents[task.id]:
+            waiting_on[child] -= 1
+            if waiting_on[child] == 0:
+                heapq.heappush(ready, (-ranks[child], index[child]))
+    if len(order) != len(tasks):
+        raise ValueError("the tasks' dependencies form a cycle")
+    return order
+
+
+def dask_priorities(ranks: Mapping[str, float]) -> dict[str, int]:
+    """Return Dask ``priority=`` values (higher runs first): each rank in whole microseconds.
+
+    Dask compares priorities as numbers; whole microseconds keep every difference the
+    estimates can express at the benchmarks' scales and keep the values integers.
+    """
+    return {task_id: round(rank_s * 1_000_000) for task_id, rank_s in ranks.items()}
 
 
 def import_functions(paths: tuple[str, ...]) -> int:

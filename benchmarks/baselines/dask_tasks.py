@@ -4,6 +4,11 @@ A `LocalCluster` with one worker of ``slots`` threads and the worker resource
 ``{"slots": slots}``; each task asks for ``{"slots": cores}``, so at most ``slots`` CPUs
 are busy at once and a multi-core task waits for enough free slots, as on Ray. Upstream
 futures are arguments of `Client.submit`, so Dask holds a task back until they are done.
+When the spec carries ``estimated_duration_s``, each task gets ``priority=`` its upward
+rank (`dask_priorities`: higher runs first among ready tasks), the knowledge the
+orchestrator ranks with, and the tasks are submitted in `rank_order` too (one `submit` at
+a time: the first roots to arrive would otherwise start before higher-ranked ones arrive).
+Without estimates, every task has Dask's default priority, in the spec's order.
 
 One worker process (``processes=True``, the default here) mirrors Ray, whose tasks also
 run outside the driver. ``processes=False`` puts the worker's threads in this process;
@@ -23,10 +28,13 @@ from distributed import Client, LocalCluster
 from benchmarks.baselines.common import (
     BaselineRun,
     call_task,
+    dask_priorities,
+    estimated_ranks_s,
     finish,
     function_paths,
     import_functions,
     plan,
+    rank_order,
 )
 from orchestrator.core.specs import WorkflowSpec
 
@@ -59,7 +67,12 @@ def local_dask(slots: int, *, processes: bool = True) -> Iterator[Client]:
 
 
 def execute_on_dask(
-    spec: WorkflowSpec, slots: int, *, client: Client | None = None, processes: bool = True
+    spec: WorkflowSpec,
+    slots: int,
+    *,
+    client: Client | None = None,
+    processes: bool = True,
+    ranked: bool = True,
 ) -> BaselineRun:
     """Run ``spec`` on Dask with at most ``slots`` CPUs busy at once.
 
@@ -69,6 +82,7 @@ def execute_on_dask(
         client: A client whose workers declare the ``slots`` resource (see `local_dask`);
             by default a cluster is started for this run and closed after it.
         processes: For the cluster started here: worker in its own process or not.
+        ranked: Give each task ``priority=`` its rank when the spec has estimates.
 
     Returns:
         The wall time (cluster start excluded) and each task's span and result.
@@ -79,7 +93,11 @@ def execute_on_dask(
     tasks = plan(spec, slots)
     if client is None:
         with local_dask(slots, processes=processes) as own_client:
-            return execute_on_dask(spec, slots, client=own_client)
+            return execute_on_dask(spec, slots, client=own_client, ranked=ranked)
+    ranks = estimated_ranks_s(spec) if ranked else None
+    priorities = dask_priorities(ranks) if ranks is not None else {}
+    if ranks is not None:
+        tasks = rank_order(tasks, ranks)
     # Import the task functions on the worker before timing, as the Ray baseline does.
     client.submit(import_functions, function_paths(tasks), pure=False).result()
     # Keys must be unique on the scheduler: a run token keeps repeated runs apart.
@@ -97,6 +115,7 @@ def execute_on_dask(
             *(futures[dep] for dep in task.depends_on),
             key=f"{task.id}-{run}",
             resources=resources,
+            priority=priorities.get(task.id, 0),
             pure=False,
             retries=0,
         )

@@ -4,7 +4,11 @@ Each task is one ``@ray.remote`` call with ``num_cpus`` = its cores; its upstrea
 ObjectRefs are its arguments, so Ray itself holds it back until they are done. The cap of
 ``slots`` concurrent CPUs is Ray's own CPU accounting: start Ray with ``num_cpus=slots``
 (`local_ray` does) — `execute_on_ray` checks that the cluster has exactly that many.
-Ray schedules in submission order (a topological order here); there are no priorities.
+Ray tasks have no priority field: among tasks ready at once, Ray starts them in
+submission order. So when the spec carries ``estimated_duration_s``, the tasks are
+submitted in `rank_order` (a topological order taking the ready task of highest upward
+rank first, the knowledge the orchestrator ranks with); without estimates, in the
+spec's own (topological) order.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import ray
 from benchmarks.baselines.common import (
     BaselineRun,
     call_task,
+    estimated_ranks_s,
     finish,
     function_paths,
     import_functions,
     plan,
+    rank_order,
 )
 from orchestrator.core.specs import WorkflowSpec
 
@@ -56,7 +62,9 @@ def local_ray(slots: int) -> Iterator[None]:
         ray.shutdown()
 
 
-def execute_on_ray(spec: WorkflowSpec, slots: int, *, warm_up: bool = True) -> BaselineRun:
+def execute_on_ray(
+    spec: WorkflowSpec, slots: int, *, warm_up: bool = True, ranked: bool = True
+) -> BaselineRun:
     """Run ``spec`` as plain Ray tasks on the Ray this process is connected to.
 
     Args:
@@ -64,6 +72,7 @@ def execute_on_ray(spec: WorkflowSpec, slots: int, *, warm_up: bool = True) -> B
         slots: CPUs of the Ray cluster, which caps the CPUs busy at once.
         warm_up: First start one worker per slot and import the task functions there,
             outside the timed part (Dask's workers are likewise started before timing).
+        ranked: Submit in `rank_order` when the spec has estimates (False: spec order).
 
     Returns:
         The wall time and each task's span and result.
@@ -79,6 +88,9 @@ def execute_on_ray(spec: WorkflowSpec, slots: int, *, warm_up: bool = True) -> B
     if cpus != slots:
         raise ValueError(f"the Ray cluster has {cpus:g} CPUs, not {slots}: the cap would not hold")
     tasks = plan(spec, slots)
+    ranks = estimated_ranks_s(spec) if ranked else None
+    if ranks is not None:
+        tasks = rank_order(tasks, ranks)
     if warm_up:
         ray.get([_warm_up.remote(function_paths(tasks), 0.2) for _ in range(slots)])
     refs: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""The workflows benchmark's report: every wall time is judged against the tight bound."""
+"""The workflows benchmark's report: every mode judged against the tight bound and its sim."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from benchmarks.common import BenchmarkResult, RunOptions
-from benchmarks.workflows import DASK, ORCHESTRATOR, RAY, Instance, _tables
+from benchmarks.common import BenchmarkResult
+from benchmarks.workflows import DASK, ORCHESTRATOR, RAY, Instance, session_plan
+from benchmarks.workflows_modes import MODES
+from benchmarks.workflows_report import report
 
 
 def _instance(label: str, bound_s: float, tight_bound_s: float) -> Instance:
@@ -16,18 +18,57 @@ def _instance(label: str, bound_s: float, tight_bound_s: float) -> Instance:
     return Instance(label, spec, 1.0, 9, 2.0, 1.5, bound_s, 2.4, 2.6, tight_bound_s)
 
 
-def test_ratios_are_to_the_tighter_bound() -> None:
+def test_every_mode_is_judged_against_the_tighter_bound_and_its_own_simulation() -> None:
     # Given one instance whose staged bound (2.5 s) is above the classic one (2.0 s)
     long_root = _instance("long-root", 2.0, 2.5)
     plain = _instance("plain", 2.0, 1.0)  # the classic bound is the tighter one here
+    labels = ("long-root", "plain")
     walls = {
-        label: {ORCHESTRATOR: [2.75], RAY: [3.0], DASK: [3.25]} for label in ("long-root", "plain")
+        mode: {label: {ORCHESTRATOR: [2.75], RAY: [3.0], DASK: [3.25]} for label in labels}
+        for mode in MODES
+    }
+    policy_s = {mode: {"long-root": 2.5, "plain": 2.7} for mode in MODES}
+    result = BenchmarkResult(name="workflows", title="t")
+
+    report(result, [long_root, plain], policy_s, walls)
+
+    # Then the instances table shows both bounds, and each mode's table judges against
+    # the tighter one and against that mode's simulation
+    bounds = {row[0]: row for row in result.tables[0].rows}
+    assert bounds["long-root"][7:9] == [2.0, 2.5]
+    assert bounds["long-root"][9] == pytest.approx(2.4 / 2.5)  # exact policy sim / bound
+    exact = {row[0]: row for row in result.tables[2].rows}
+    assert exact["long-root"][1] == pytest.approx(2.75 / 2.5)
+    assert exact["plain"][1] == pytest.approx(2.75 / 2.0)
+    assert exact["plain"][4] == pytest.approx(2.75 / 3.0)  # orch / ray
+    assert exact["plain"][7] == pytest.approx(2.75 / 2.7)  # orch / policy sim
+    # Five targets per mode; plain is over 1.10x its bound, the sim gap is over 2%
+    assert len(result.targets) == 5 * len(MODES)
+    by_name = {target.name: target for target in result.targets}
+    assert by_name["[none] orchestrator wall / tight bound, every instance"].met is False
+    assert by_name["[none] orchestrator / plain Ray wall time, every instance"].met is True
+    assert by_name["[none] orchestrator / plain Ray wall time, geomean"].met is True
+    gap = by_name["[noisy] orchestrator / its policy's simulation, geomean (gap < 2%)"]
+    assert gap.met is False and "worst 1.100 (long-root)" in gap.measured
+
+
+def test_a_mode_that_could_not_be_measured_leaves_its_targets_unknown() -> None:
+    inst = _instance("a", 2.0, 2.0)
+    walls: dict[str, dict[str, dict[str, list[float]]]] = {
+        mode: {"a": {ORCHESTRATOR: [], RAY: [], DASK: []}} for mode in MODES
     }
     result = BenchmarkResult(name="workflows", title="t")
-    _tables(result, [long_root, plain], walls, RunOptions())
-    rows = {row[0]: row for row in result.tables[0].rows}
-    # Then the table shows both bounds and judges against the tighter
-    assert rows["long-root"][5:8] == [2.0, 2.5, pytest.approx(2.75 / 2.5)]
-    assert rows["plain"][5:8] == [2.0, 2.0, pytest.approx(2.75 / 2.0)]
-    gap = {row[0]: row for row in result.tables[1].rows}
-    assert gap["long-root"][1] == pytest.approx(2.4 / 2.5)  # policy sim / tight bound
+
+    report(result, [inst], {mode: {"a": 2.0} for mode in MODES}, walls)
+
+    assert {target.met for target in result.targets} == {None}
+
+
+def test_each_repeat_runs_every_mode_on_every_engine_once_orchestrator_fresh_per_mode() -> None:
+    for repeat in range(4):
+        sessions = session_plan(repeat)
+        pairs = [(engine, mode) for engine, modes in sessions for mode in modes]
+        assert sorted(pairs) == sorted((e, m) for e in (ORCHESTRATOR, RAY, DASK) for m in MODES)
+        assert all(len(modes) == 1 for engine, modes in sessions if engine == ORCHESTRATOR)
+    # The first session, and the first mode, change from one repeat to the next
+    assert session_plan(0)[0] != session_plan(1)[0]
