@@ -37,6 +37,7 @@ BENCHMARKS = {
     "critical_path": "benchmarks.critical_path",
     "fairness": "benchmarks.fairness",
     "bus": "benchmarks.bus",
+    "nodes": "benchmarks.many_nodes",
 }
 
 
