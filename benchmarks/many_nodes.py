@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 from benchmarks.common import (
@@ -61,6 +61,8 @@ BOUND_S = 1.0
 QUICK_BOUND_S = 0.5
 #: Object store of each simulated node (Ray's own default for `Cluster.add_node`).
 OBJECT_STORE_BYTES = 150 * 1024**2
+#: Attempts at starting each node (see `start_node`).
+NODE_START_ATTEMPTS = 3
 #: Seconds of idling over which the supervisor's background CPU is read.
 IDLE_WINDOW_S = 1.0
 
@@ -94,21 +96,48 @@ def simulated_cluster(worker_nodes: int) -> Iterator[Any]:
     from ray.cluster_utils import Cluster
 
     use_ray_environment()
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 0,
-            "include_dashboard": False,
-            "object_store_memory": OBJECT_STORE_BYTES,
-        },
-    )
+    cluster = Cluster()
     try:
-        for _ in range(worker_nodes):
-            cluster.add_node(num_cpus=1, object_store_memory=OBJECT_STORE_BYTES)
+        start_node(
+            lambda: cluster.add_node(
+                num_cpus=0, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES
+            ),
+            "the head node",
+        )
+        for index in range(worker_nodes):
+            start_node(
+                lambda: cluster.add_node(num_cpus=1, object_store_memory=OBJECT_STORE_BYTES),
+                f"worker node {index + 1}",
+            )
         cluster.wait_for_nodes()
         yield cluster
     finally:
         cluster.shutdown()
+
+
+def start_node(add: Callable[[], Any], what: str) -> Any:
+    """Return ``add()`` (which starts a Ray node), retried when it misses Ray's deadline.
+
+    Ray gives a new node 30 s to register (fixed in `ray._private.node.Node`); a busy
+    machine misses it. The processes the failed attempt started are this process's new
+    children: they are killed before the next attempt.
+    """
+    import psutil  # type: ignore[import-untyped]
+
+    me = psutil.Process()
+    for attempt in range(1, NODE_START_ATTEMPTS + 1):
+        before = {child.pid for child in me.children(recursive=True)}
+        try:
+            return add()
+        except Exception as exc:  # Ray raises a bare Exception for this
+            if "timed out during startup" not in str(exc) or attempt == NODE_START_ATTEMPTS:
+                raise
+            for child in me.children(recursive=True):
+                if child.pid not in before:
+                    with suppress(psutil.NoSuchProcess):
+                        child.kill()
+            log(f"nodes: {what} missed Ray's start-up deadline (attempt {attempt}); again")
+    raise AssertionError("unreachable")
 
 
 def wait_for_free_cpus(cpus: int) -> float:
@@ -124,14 +153,29 @@ def wait_for_free_cpus(cpus: int) -> float:
 # -- process CPU -------------------------------------------------------------------------
 
 
-def actor_process(handle: Any) -> Any:
-    """Return the `psutil.Process` of the actor ``handle`` (None if Ray does not know it)."""
-    import psutil  # type: ignore[import-untyped]
+def actor_process(handle: Any) -> tuple[Any, str]:
+    """Return the `psutil.Process` of the actor ``handle`` (None if unknown) and its node."""
+    import psutil
     from ray._private import state
 
     info = state.actors(actor_id=handle._actor_id.hex())
-    pid = info.get("Pid") if isinstance(info, dict) else None
-    return psutil.Process(int(pid)) if pid else None
+    if not isinstance(info, dict):
+        return None, ""
+    pid = info.get("Pid")
+    node = str(info.get("Address", {}).get("NodeID", ""))
+    return (psutil.Process(int(pid)) if pid else None), node
+
+
+def head_node_id() -> str:
+    """Return the id of the connected cluster's head node ("" if none is alive)."""
+    import ray
+
+    from orchestrator.runtime.spawn import HEAD_NODE_RESOURCE
+
+    for node in ray.nodes():
+        if node.get("Alive") and HEAD_NODE_RESOURCE in node.get("Resources", {}):
+            return str(node["NodeID"])
+    return ""
 
 
 def cpu_s(process: Any) -> float:
@@ -181,54 +225,59 @@ class OrchestratorContender:
         self._supervisor: Any = None
         self._heartbeat: Any = None
 
-    def _run(self, spec: Any, label: str) -> float:
+    def _run(self, spec: Any, label: str) -> dict[str, float]:
+        """Submit ``spec`` and wait for it; return its wall time and CPU readings."""
         from orchestrator import WorkflowState
 
         self._runs += 1
+        supervisor, heartbeat = cpu_s(self._supervisor), cpu_s(self._heartbeat)
         watch = Stopwatch()
         run = self.orchestrator.submit(spec, workflow_id=f"{label}-{self._runs}")
+        submitted = cpu_s(self._supervisor)
         status = run.wait()
         wall_s = watch.elapsed_s()
         if status.state is not WorkflowState.SUCCEEDED:
             raise RuntimeError(f"{label} ended {status.state.value}: {status.counts}")
-        run.release()  # untimed: forget the workflow and its results
-        return wall_s
-
-    def _timed(self, spec: Any, label: str, tasks: int) -> dict[str, float]:
-        supervisor, heartbeat = cpu_s(self._supervisor), cpu_s(self._heartbeat)
-        wall_s = self._run(spec, label)
-        return {
+        sample = {
             "wall_s": wall_s,
-            "tasks": float(tasks),
+            "tasks": float(len(spec.tasks)),
             "supervisor_cpu_s": cpu_s(self._supervisor) - supervisor,
+            "supervisor_submit_cpu_s": submitted - supervisor,
             "heartbeat_cpu_s": cpu_s(self._heartbeat) - heartbeat,
         }
+        run.release()  # untimed: forget the workflow and its results
+        return sample
 
     def warm_up(self) -> dict[str, float]:
         from orchestrator.runtime.actor_names import heartbeat_actor_name
 
         self._run(warm_up_workflow(self.cpus), "warm-up")
         settings = self.orchestrator.settings.ray
-        self._supervisor = actor_process(self.orchestrator.supervisor)
+        self._supervisor, supervisor_node = actor_process(self.orchestrator.supervisor)
         heartbeat = self._ray.get_actor(
             heartbeat_actor_name(settings.supervisor_name), namespace=settings.namespace
         )
-        self._heartbeat = actor_process(heartbeat)
+        self._heartbeat, heartbeat_node = actor_process(heartbeat)
+        on_head = supervisor_node == heartbeat_node == head_node_id() != ""
         agents = len(self._ray.get(self.orchestrator.supervisor.agents.remote()))
         before = cpu_s(self._supervisor)
         watch = Stopwatch()
         time.sleep(IDLE_WINDOW_S)
         idle = (cpu_s(self._supervisor) - before) / watch.elapsed_s()
-        return {"agents": float(agents), "supervisor_idle_cpu_per_s": idle}
+        return {
+            "agents": float(agents),
+            "supervisor_idle_cpu_per_s": idle,
+            "control_on_head": float(on_head),
+        }
 
     def dispatch(self, num_tasks: int) -> dict[str, float]:
         from benchmarks.dispatch import build_noop_workflow
 
         spec = build_noop_workflow(num_tasks)  # untimed, as in the dispatch benchmark
-        return self._timed(spec, "dispatch", num_tasks)
+        return self._run(spec, "dispatch")
 
     def workflow(self, spec: Any, label: str) -> dict[str, float]:
-        return self._timed(spec, label, len(spec.tasks))
+        return self._run(spec, label)
 
     def close(self) -> None:
         self.orchestrator.shutdown()

@@ -187,6 +187,7 @@ def _cpu_table(data: dict[str, Any]) -> tuple[Table, dict[str, dict[int, float]]
             "workload",
             "supervisor CPU / task (us)",
             "less idle (us)",
+            "of which submit (us)",
             "saturates at (tasks/s)",
             "supervisor busy (CPU s / wall s)",
             "heartbeat CPU / task (us)",
@@ -208,6 +209,7 @@ def _cpu_table(data: dict[str, Any]) -> tuple[Table, dict[str, dict[int, float]]
                 workload,
                 per_task_s * 1e6,
                 net * 1e6,
+                _per_task(runs, "supervisor_submit_cpu_s") * 1e6,
                 saturation_rate(per_task_s),
                 median([run["supervisor_cpu_s"] / run["wall_s"] for run in runs]),
                 _per_task(runs, "heartbeat_cpu_s") * 1e6,
@@ -299,15 +301,18 @@ def _notes(
     last = data["sizes"][-1]
     busy = ratio(tput[last][ORCHESTRATOR], saturation_rate(cost[DISPATCH][last]))
     one_by_one = median([cost[label][last] for label in data["instances"]])
+    sessions = [s for nodes in data["sizes"] for s in data["warm_ups"][nodes][ORCHESTRATOR]]
+    on_head = all(session.get("control_on_head") == 1.0 for session in sessions)
     return [
         "Each cluster is a `ray.cluster_utils.Cluster` on this machine: a head node with "
         "`num_cpus=0` (no dashboard) and 1, 2 or 4 worker nodes with `num_cpus=1`, "
         "150 MiB of object store each; this process is the driver, connected to the head. "
         "The supervisor, its heartbeat actor and the bus ask for 0 CPUs and are pinned to "
-        "the head (`supervisor_on_head`), so every worker CPU is a slot for agents or Ray "
-        "tasks. All nodes share this machine's cores (2 here): adding nodes adds slots "
-        "and processes, not cores, so no-op throughput can only grow with nodes through "
-        "concurrency; the WfCommons tasks sleep, so their slots are real.",
+        "the head (`supervisor_on_head`; Ray's actor table showed both on the head in "
+        f"every session: {'yes' if on_head else 'NO'}), so every worker CPU is a slot for "
+        "agents or Ray tasks. All nodes share this machine's cores (2 here): adding nodes "
+        "adds slots and processes, not cores, so no-op throughput can only grow with nodes "
+        "through concurrency; the WfCommons tasks sleep, so their slots are real.",
         "One cluster per size serves every session. A session joins it "
         "(orchestrator: `RaySettings(address=cluster.address)`; plain Ray: "
         "`ray.init(address=cluster.address)`), waits until Ray shows every CPU free, warms "
@@ -336,7 +341,8 @@ def _notes(
         "returned, divided by the workflow's tasks: every thread of that process (Ray's "
         "RPC threads included), the workflow's submission (validation, ranking) and its "
         "background work during the run. `less idle` subtracts the CPU it spends per "
-        "second while nothing runs (read for 1 s after the warm-up) times the wall time. "
+        "second while nothing runs (read for 1 s after the warm-up) times the wall time; "
+        "`of which submit`: the part spent before `submit` returned (validation, ranking). "
         "`saturates at` = 1 / (CPU s per task): the tasks/s at which the supervisor needs "
         "a whole core; `busy` = its CPU s / wall s during the run. Linux counts CPU time "
         "in 10 ms ticks, so short readings (the heartbeat's) are coarse. The heartbeat "

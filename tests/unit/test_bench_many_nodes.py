@@ -19,7 +19,13 @@ from benchmarks.many_nodes_report import (
 
 
 def _orch(wall_s: float, tasks: int, cpu_s: float) -> dict[str, float]:
-    return {"wall_s": wall_s, "tasks": tasks, "supervisor_cpu_s": cpu_s, "heartbeat_cpu_s": 0.01}
+    return {
+        "wall_s": wall_s,
+        "tasks": tasks,
+        "supervisor_cpu_s": cpu_s,
+        "supervisor_submit_cpu_s": cpu_s / 10,
+        "heartbeat_cpu_s": 0.01,
+    }
 
 
 def _data(orch_4_nodes_s: float, cpu_4_nodes_s: float) -> dict[str, Any]:
@@ -49,8 +55,18 @@ def _data(orch_4_nodes_s: float, cpu_4_nodes_s: float) -> dict[str, Any]:
             4: size(orch_4_nodes_s, cpu_4_nodes_s, 2.0, 0.53),
         },
         "warm_ups": {
-            1: {ORCHESTRATOR: [{"agents": 1, "supervisor_idle_cpu_per_s": 0.02}], RAY: [{}]},
-            4: {ORCHESTRATOR: [{"agents": 4, "supervisor_idle_cpu_per_s": 0.02}], RAY: [{}]},
+            1: {
+                ORCHESTRATOR: [
+                    {"agents": 1, "supervisor_idle_cpu_per_s": 0.02, "control_on_head": 1}
+                ],
+                RAY: [{}],
+            },
+            4: {
+                ORCHESTRATOR: [
+                    {"agents": 4, "supervisor_idle_cpu_per_s": 0.02, "control_on_head": 1}
+                ],
+                RAY: [{}],
+            },
         },
     }
 
@@ -82,9 +98,11 @@ def test_the_report_scales_throughput_bounds_and_supervisor_cost_with_nodes() ->
     row = next(r for r in cpu.rows if r[:2] == [4, DISPATCH])
     assert row[2] == pytest.approx(100.0)
     assert row[3] == pytest.approx(95.0)  # less 20 ms/s of idling for 0.25 s
-    assert row[4] == pytest.approx(10_000.0)
+    assert row[4] == pytest.approx(10.0)  # a tenth of it before submit returned
+    assert row[5] == pytest.approx(10_000.0)
     assert [t.met for t in result.targets] == [True, True, True, True, True]
-    assert "10,000 tasks/s" in " ".join(result.notes)
+    notes = " ".join(result.notes)
+    assert "10,000 tasks/s" in notes and "every session: yes" in notes
 
 
 def test_targets_fail_when_nodes_slow_the_orchestrator_or_its_supervisor() -> None:
