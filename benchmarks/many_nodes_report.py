@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.common import BenchmarkResult, RunOptions, Table, TargetCheck, median, ratio
+from benchmarks.common import BenchmarkResult, Table, TargetCheck, median, ratio
 
 ORCHESTRATOR = "orchestrator"
 RAY = "ray"
@@ -81,7 +81,7 @@ def _nodes(count: int) -> str:
     return f"{count} node" if count == 1 else f"{count} nodes"
 
 
-def report(result: BenchmarkResult, options: RunOptions) -> None:
+def report(result: BenchmarkResult) -> None:
     """Fill ``result``'s tables, targets and notes from ``result.data``."""
     data = result.data
     sizes: list[int] = data["sizes"]
@@ -97,7 +97,7 @@ def report(result: BenchmarkResult, options: RunOptions) -> None:
     bounds_table, last_vs_ray, last_vs_bound = _bounds_table(data)
     spread = Table(
         "Every repeat: dispatch tasks/s",
-        ["worker nodes", "contender", *[f"#{i + 1}" for i in range(options.repeats)]],
+        ["worker nodes", "contender", *[f"#{i + 1}" for i in range(data["repeats"])]],
     )
     for nodes in sizes:
         for name in (ORCHESTRATOR, RAY):
@@ -105,7 +105,7 @@ def report(result: BenchmarkResult, options: RunOptions) -> None:
             spread.add(nodes, name, *[run["tasks"] / run["wall_s"] for run in runs])
     result.tables = [_dispatch_table(data, tput), bounds_table, cpu_table, spread]
     result.targets = _targets(sizes, tput, cost, last_vs_ray, last_vs_bound)
-    result.notes = _notes(data, cost, tput, options)
+    result.notes = _notes(data, cost, tput)
 
 
 def _dispatch_table(data: dict[str, Any], tput: dict[int, dict[str, float]]) -> Table:
@@ -296,7 +296,6 @@ def _notes(
     data: dict[str, Any],
     cost: dict[str, dict[int, float]],
     tput: dict[int, dict[str, float]],
-    options: RunOptions,
 ) -> list[str]:
     last = data["sizes"][-1]
     busy = ratio(tput[last][ORCHESTRATOR], saturation_rate(cost[DISPATCH][last]))
@@ -358,7 +357,8 @@ def _notes(
         + ". A cluster whose CPUs together finish tasks faster than that needs more than "
         "one supervisor (or cheaper per-task handling); below it, the single supervisor "
         "is not the limit.",
-        f"Each cell is the median of {options.repeats} repeat(s). The machine is shared "
+        f"Each cell is the median of {data['repeats']} repeat(s) (at most 2: each repeat "
+        "starts 2 sessions per size, about 2 minutes here). The machine is shared "
         "and small: the nodes, the supervisor, raylets and agents contend for its cores, "
         "so read ratios, not absolute rates.",
     ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.common import BenchmarkResult, RunOptions
+from benchmarks.common import BenchmarkResult
 from benchmarks.many_nodes_report import (
     DISPATCH,
     ORCHESTRATOR,
@@ -46,6 +46,7 @@ def _data(orch_4_nodes_s: float, cpu_4_nodes_s: float) -> dict[str, Any]:
     return {
         "sizes": [1, 4],
         "num_tasks": 1_000,
+        "repeats": 1,
         "bound_s": 0.5,
         "scale_slots": 4,
         "warm_up_tasks": 10,
@@ -73,7 +74,7 @@ def _data(orch_4_nodes_s: float, cpu_4_nodes_s: float) -> dict[str, Any]:
 
 def _report(data: dict[str, Any]) -> BenchmarkResult:
     result = BenchmarkResult(name="nodes", title="t", data=data)
-    report(result, RunOptions(repeats=1))
+    report(result)
     return result
 
 
