@@ -351,7 +351,8 @@ def _notes(
         + _shard_sentence("No-ops, sent 64 to a call", cost[DISPATCH][last])
         + f"; the no-op run used {busy:.0%} of that rate. "
         + _shard_sentence(
-            "WfCommons tasks, sent one by one (median of instances, submission included)",
+            "WfCommons tasks (tens of ms each, so batched little or not at all; submission "
+            "included)",
             one_by_one,
         )
         + ". A cluster whose CPUs together finish tasks faster than that needs more than "
