@@ -39,6 +39,7 @@ BENCHMARKS = {
     "bus": "benchmarks.bus",
     "many_workflows": "benchmarks.many_workflows",
     "realwork": "benchmarks.real_work",
+    "nodes": "benchmarks.many_nodes",
 }
 
 
