@@ -28,6 +28,10 @@ _MOVE_FACTOR = 1.25
 #: Kinds remembered at most (the oldest learnt is forgotten first).
 MAX_KINDS = 10_000
 
+#: One string per kind, shared by the records of its tasks (cleared past `_MAX_NAMES`).
+_NAMES: dict[str, str] = {}
+_MAX_NAMES = 100_000
+
 #: Reads the learned duration of a kind, or None.
 Lookup = Callable[[str], "float | None"]
 
@@ -47,9 +51,20 @@ def kind_of(handler: Any, task_id: str) -> str:
 
 
 def task_kind(task: TaskRecord) -> str:
-    """Return the kind of ``task``; an agent task's handler is its pool (named by the agent)."""
-    handler = task.function if task.function is not None else task.pool.spec.key.split("[", 1)[0]
-    return kind_of(handler, task.task_id)
+    """Return the kind of ``task``; an agent task's handler is its pool (named by the agent).
+
+    Found once per task and kept on its record (tasks of a kind share one string).
+    """
+    kind = task.kind
+    if kind is None:
+        handler = task.function
+        if handler is None:
+            handler = task.pool.spec.key.split("[", 1)[0]
+        kind = kind_of(handler, task.task_id)
+        if len(_NAMES) >= _MAX_NAMES:
+            _NAMES.clear()
+        kind = task.kind = _NAMES.setdefault(kind, kind)
+    return kind
 
 
 class DurationBook:
@@ -58,10 +73,10 @@ class DurationBook:
     The first samples are averaged plainly (the weight of a new sample is the larger of
     ``smoothing`` and 1 / samples), later ones exponentially. ``changed`` collects the
     kinds whose duration was first learnt or moved by over a quarter since the ranks
-    last used it, for `RankLearner`.
+    last used it, and ``new_kinds`` whether a kind was first learnt, for `RankLearner`.
     """
 
-    __slots__ = ("_anchors", "_counts", "_estimates", "_smoothing", "changed")
+    __slots__ = ("_anchors", "_counts", "_estimates", "_smoothing", "changed", "new_kinds")
 
     def __init__(self, smoothing: float = 0.2) -> None:
         """Learn with ``smoothing``, the weight of the newest sample once warmed up."""
@@ -70,6 +85,7 @@ class DurationBook:
         self._counts: dict[str, int] = {}
         self._anchors: dict[str, float] = {}
         self.changed: set[str] = set()
+        self.new_kinds = False
 
     def learn(self, kind: str, duration_s: float) -> None:
         """Fold one attempt of ``kind`` that lasted ``duration_s`` into its average."""
@@ -82,6 +98,7 @@ class DurationBook:
             self._counts[kind] = 1
             self._anchors[kind] = duration_s
             self.changed.add(kind)
+            self.new_kinds = True
             return
         count = self._counts[kind] + 1
         self._counts[kind] = count
@@ -91,6 +108,10 @@ class DurationBook:
         if new_s > anchor_s * _MOVE_FACTOR or new_s * _MOVE_FACTOR < anchor_s:
             self._anchors[kind] = new_s
             self.changed.add(kind)
+
+    def lookup(self) -> Lookup | None:
+        """Return `estimate_s`, or None while nothing is learnt (no kind to look up)."""
+        return self.estimate_s if self._estimates else None
 
     def estimate_s(self, kind: str) -> float | None:
         """Return the learned duration of ``kind``, or None if none of it ended yet."""

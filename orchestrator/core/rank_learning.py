@@ -2,19 +2,16 @@
 
 A workflow submitted without estimates is first ranked by what the `DurationBook` knew
 then (for a first run of its kinds: one unit per task, its longest chain of tasks). Once
-a kind of its tasks ends for the first time, or its learned duration moves by over a
-quarter, the ranks of its open tasks are computed again from the learned durations and
-its ready tasks re-queued in the new order. So the critical path of a workflow without
+a kind ends for the first time, or a learned duration moves by over a quarter, the ranks
+of its open tasks are computed again from the learned durations and its ready tasks
+re-queued in the new order. So the critical path of a workflow without
 estimates is found while it runs, after one task of each kind ended.
 
-The cost is one pass over the workflow's graph per change of a kind it has; the kinds of
-a workflow change a few times (first sample, then large moves only), and workflows over
-`MAX_TASKS` tasks keep their first ranks.
+The cost is one pass over the workflow's graph per re-ranking, and re-rankings are rationed
+(see `RankLearner.rerank`); workflows over `MAX_TASKS` tasks keep their first ranks.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from orchestrator.core.admission import normalised_ranks
 from orchestrator.core.durations import DurationBook, task_kind
@@ -23,68 +20,64 @@ from orchestrator.core.states import TaskState
 
 #: Workflows with more tasks are not re-ranked (one pass over the graph each time).
 MAX_TASKS = 20_000
+#: Re-rankings of a workflow because a kind was first learnt, at most.
+EARLY_RERANKS = 4
 
 _READY = TaskState.READY
 
 
 class RankLearner:
-    """The workflows ranked in part without estimates, and the kinds each one waits on."""
+    """The workflows ranked in part without estimates, re-ranked as durations are learnt."""
 
-    __slots__ = ("_book", "_kinds", "_workflows", "reranks")
+    __slots__ = ("_book", "_workflows", "reranks")
 
     def __init__(self, book: DurationBook) -> None:
         """Re-rank from what ``book`` learns."""
         self._book = book
-        #: Kind -> the workflows with open tasks of it that have no estimate.
-        self._kinds: dict[str, set[WorkflowRecord]] = {}
-        self._workflows: dict[WorkflowRecord, set[str]] = {}
+        #: Watched workflow -> (its open tasks when last ranked, times re-ranked).
+        self._workflows: dict[WorkflowRecord, tuple[int, int]] = {}
         #: How many times a workflow was re-ranked (for tests and statistics).
         self.reranks = 0
 
     def watch(self, workflow: WorkflowRecord) -> None:
-        """Re-rank ``workflow`` when a kind of its tasks without estimate is learnt."""
+        """Re-rank ``workflow`` as durations are learnt, if some task of it has no estimate."""
         if len(workflow.tasks) > MAX_TASKS or workflow in self._workflows:
             return
-        kinds = {task_kind(task) for task in workflow.tasks.values() if task.estimate_s is None}
-        if not kinds:
-            return
-        self._workflows[workflow] = kinds
-        for kind in kinds:
-            self._kinds.setdefault(kind, set()).add(workflow)
+        if any(task.estimate_s is None for task in workflow.tasks.values()):
+            self._workflows[workflow] = (workflow.open_tasks, 0)
 
     def due(self) -> bool:
         """Return whether a learned duration changed since the last `rerank`."""
         return bool(self._book.changed)
 
     def rerank(self, dirty: set[PoolRecord]) -> None:
-        """Re-rank the watched workflows with a kind that changed; forget ended ones.
+        """Re-rank the watched workflows a learned change may reorder; forget ended ones.
+
+        A workflow is re-ranked when a kind was first learnt (its first `EARLY_RERANKS`
+        times: the first samples of its kinds matter most), or when an eighth of the tasks
+        open at its last ranking ended since: at most about 8 ln(n) passes over a workflow
+        of n tasks, however often durations move.
 
         Args:
             dirty: Where the pools whose queue order changed are added.
         """
-        changed, self._book.changed = self._book.changed, set()
-        affected: set[WorkflowRecord] = set()
-        for kind in changed:
-            affected.update(self._kinds.get(kind, ()))
-        for workflow in affected:
-            if workflow.open_tasks == 0:
-                self.forget(workflow)
-            else:
+        book = self._book
+        new_kinds = book.new_kinds
+        book.changed = set()
+        book.new_kinds = False
+        for workflow, (ranked_open, reranks) in list(self._workflows.items()):
+            open_now = workflow.open_tasks
+            if open_now == 0:
+                del self._workflows[workflow]
+            elif (new_kinds and reranks < EARLY_RERANKS) or (
+                (ranked_open - open_now) * 8 >= ranked_open
+            ):
                 self._rerank(workflow, dirty)
+                self._workflows[workflow] = (open_now, reranks + 1)
 
     def forget(self, workflow: WorkflowRecord) -> None:
         """Stop watching ``workflow``."""
-        for kind in self._workflows.pop(workflow, ()):
-            watchers = self._kinds.get(kind)
-            if watchers is not None:
-                watchers.discard(workflow)
-                if not watchers:
-                    del self._kinds[kind]
-
-    def forget_ended(self, workflows: Iterable[WorkflowRecord]) -> None:
-        """Stop watching those of ``workflows`` that have no open task left."""
-        for workflow in [w for w in workflows if w.open_tasks == 0 and w in self._workflows]:
-            self.forget(workflow)
+        self._workflows.pop(workflow, None)
 
     def _rerank(self, workflow: WorkflowRecord, dirty: set[PoolRecord]) -> None:
         self.reranks += 1

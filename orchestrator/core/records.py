@@ -121,6 +121,8 @@ class TaskRecord:
     deadline_missed: bool = False
     # When it was last queued for an agent (aging counts from there).
     ready_s: float = 0.0
+    # Its kind (`durations.task_kind`), found when first needed.
+    kind: str | None = None
 
 
 def _share_of(task: TaskRecord) -> FairShare:

@@ -39,7 +39,7 @@ from orchestrator.core.commands import Command, PublishTaskEvents
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.dead_letters import DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
-from orchestrator.core.durations import DurationBook
+from orchestrator.core.durations import DurationBook, Lookup
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
     AgentLost,
@@ -326,7 +326,7 @@ class Scheduler(SchedulerQueries):
         """Return ``spec``'s preparation and fit. Raises `WorkflowRejectedError` naming all."""
         config, fleet = self._config, self._fleet
         if prepared is None or prepared.spec is not spec:
-            prepared = prepare(spec, config.rank_by_critical_path, self.learned_duration_s)
+            prepared = prepare(spec, config.rank_by_critical_path, self.learned_lookup())
         structure = prepared.structure
         fit, fit_problems = fleet.check_fit(spec, structure, config, self._workflows.keys())
         problems = [*prepared.problems, *fit_problems]
@@ -441,12 +441,12 @@ class Scheduler(SchedulerQueries):
 
     # -- queries -------------------------------------------------------------------------
 
-    def learned_duration_s(self, kind: str) -> float | None:
-        """Return what tasks of ``kind`` took lately (`durations.kind_of`), or None.
+    def learned_lookup(self) -> Lookup | None:
+        """Return the lookup of learned durations by kind, or None when nothing is learnt.
 
         A dict lookup: `admission.prepare` may call it from another thread.
         """
-        return self.durations.estimate_s(kind) if self._config.learn_durations else None
+        return self.durations.lookup() if self._config.learn_durations else None
 
     def next_wakeup_s(self) -> float | None:
         """Return when a `Tick` is next needed (timers, idle agents, gates), or None."""

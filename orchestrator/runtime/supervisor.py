@@ -165,7 +165,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         prepared = None
         if len(spec.rows) >= PREPARE_OFF_LOOP_TASKS:  # the loop dispatches meanwhile
             ranked = self._settings.scheduler.rank_by_critical_path
-            learned = self._scheduler.learned_duration_s
+            learned = self._scheduler.learned_lookup()
             prepared = await asyncio.to_thread(prepare, spec, ranked, learned)
         fresh = self._observe_cluster(force=False, max_age_s=SUBMIT_CLUSTER_REFRESH_S)
         problems = self._submit(spec, prepared)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from typing import Any
 
 import pytest
@@ -175,4 +177,19 @@ def test_an_agent_is_not_prefetched_for_when_its_own_task_readies_a_more_urgent_
     sim.run()
     assert sim.clock.now_s() - start_s == pytest.approx(4.0)
     assert sim.ledger.max_calls_seen == 2  # the other agent was prefetched for
+    assert sim.ledger.violations == []
+
+
+def test_re_rankings_are_rationed_however_often_durations_move(spec: Any, make_sim: Any) -> None:
+    # Given 1,000 tasks of one kind whose durations swing 10x at random (the learned mean
+    # moves by a quarter again and again), with no estimates
+    rng = random.Random(3)
+    sim = make_sim(behaviour=lambda order: Behaviour(rng.choice((0.1, 1.0))))
+    tasks = [spec.task(f"t{i}", depends_on=[f"t{i - 1}"] if i % 10 else []) for i in range(1000)]
+    sim.submit(spec.workflow(*tasks, agents=[spec.agent("worker", replicas=4)]))
+    sim.send(spec.nodes(4))
+    sim.run()
+    # Then it was re-ranked about 8 ln(n) times at most, not once per change
+    learner = sim.scheduler._rank_learner
+    assert 1 <= learner.reranks <= 4 + 8 * math.log(1000)
     assert sim.ledger.violations == []
