@@ -40,10 +40,15 @@ class RankLearner:
         self.reranks = 0
 
     def watch(self, workflow: WorkflowRecord) -> None:
-        """Re-rank ``workflow`` as durations are learnt, if some task of it has no estimate."""
+        """Re-rank ``workflow`` as durations are learnt, if some task of it has no estimate.
+
+        Not a workflow of independent tasks: every rank is its own duration over the
+        longest, and tasks of one kind (most often all of them) rank alike whatever it is.
+        """
         if len(workflow.tasks) > MAX_TASKS or workflow in self._workflows:
             return
-        if any(task.estimate_s is None for task in workflow.tasks.values()):
+        tasks = workflow.tasks.values()
+        if any(task.inputs for task in tasks) and any(task.estimate_s is None for task in tasks):
             self._workflows[workflow] = (workflow.open_tasks, 0)
 
     def due(self) -> bool:
