@@ -5,13 +5,15 @@ exact and the load balanced. Short tasks (below ``pipeline_below_s``) are batche
 call runs about ``target_batch_s``, and pipelined: each agent gets ``pipeline_depth`` calls
 more than it runs at once, so it never waits for the supervisor between calls.
 
-The expected duration of the next attempt is its own estimate when it has one, else the
-pool's moving average of finished attempts, which the policy keeps (`learn`).
+The expected duration of the next attempt is `durations.expected_duration_s`: its estimate
+(checked against what its kind took), else its kind's learned duration, else the pool's
+moving average of finished attempts, which the policy keeps (`learn`).
 """
 
 from __future__ import annotations
 
 from orchestrator.core.config import SchedulerConfig
+from orchestrator.core.durations import DurationBook, expected_duration_s
 from orchestrator.core.records import PoolRecord
 
 
@@ -20,6 +22,7 @@ class BatchPolicy:
 
     __slots__ = (
         "_duration_smoothing",
+        "_durations",
         "_max_batch_size",
         "_pipeline_below_s",
         "_pipeline_depth",
@@ -27,8 +30,12 @@ class BatchPolicy:
         "target_batch_s",
     )
 
-    def __init__(self, config: SchedulerConfig) -> None:
-        """Read the batching knobs of ``config`` (see `SchedulerConfig`)."""
+    def __init__(self, config: SchedulerConfig, durations: DurationBook | None = None) -> None:
+        """Read the batching knobs of ``config`` (see `SchedulerConfig`).
+
+        ``durations``: what each kind of task took, when durations are learnt.
+        """
+        self._durations = durations
         self._max_batch_size = config.max_batch_size
         self._pipeline_below_s = config.pipeline_below_s
         self._pipeline_depth = config.pipeline_depth
@@ -50,11 +57,10 @@ class BatchPolicy:
         It follows the task at the head of the queue: a pool shared by workflows of very
         different tasks would otherwise batch long tasks after a run of short ones.
         """
-        expected_s = pool.ewma_task_s
         if pool.ready:
-            estimate_s = pool.ready.peek().estimate_s
-            if estimate_s is not None:
-                expected_s = estimate_s
+            expected_s = expected_duration_s(pool.ready.peek(), self._durations)
+        else:
+            expected_s = pool.ewma_task_s
         concurrency = pool.spec.max_concurrency
         if expected_s is None or expected_s >= self._pipeline_below_s:
             return 1, concurrency

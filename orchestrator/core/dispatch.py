@@ -157,7 +157,7 @@ class Dispatcher:
             task.run_time_s += duration_s
             self._policy.learn(task.pool, duration_s)
             if self._durations is not None and outcome.ok:
-                self._durations.learn(task_kind(task), duration_s)
+                self._durations.learn(task_kind(task), duration_s, task.estimate_s)
         return task
 
     def time_out(self, task: TaskRecord, attempt_id: int, now_s: float) -> AttemptOutcome:

@@ -8,8 +8,9 @@ more call when one of its calls is expected to end within ``window_s``: the next
 waits on the agent, not in the supervisor, and starts the moment the slot frees.
 
 A call's expected end is when it starts (now, or the expected end of the call it queues
-behind) plus its task's expected duration: its ``estimated_duration_s``, else the learned
-duration of its kind (`durations`), else its pool's moving average. An agent whose call
+behind) plus its task's expected duration (`durations.expected_duration_s`: its
+``estimated_duration_s`` checked against what its kind took, else the learned duration of
+its kind, else its pool's moving average). An agent whose call
 is overdue by more than the window (the estimate was wrong) is not prefetched for: its
 next task would wait behind a task of unknown length while another agent may free first.
 One prefetched call per agent at most; the scheduler wakes up when a window opens
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
-from orchestrator.core.durations import DurationBook, task_kind
+from orchestrator.core.durations import DurationBook, expected_duration_s
 from orchestrator.core.gates import PoolGates
 from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord, TaskRecord
 
@@ -82,13 +83,7 @@ class Prefetch:
 
     def expected_s(self, task: TaskRecord) -> float | None:
         """Return how long ``task`` is expected to run, or None when nothing says."""
-        if task.estimate_s is not None:
-            return task.estimate_s
-        if self._durations is not None:
-            learned_s = self._durations.estimate_s(task_kind(task))
-            if learned_s is not None:
-                return learned_s
-        return task.pool.ewma_task_s
+        return expected_duration_s(task, self._durations)
 
     def expected_end_s(self, agent: AgentRecord, task: TaskRecord, now_s: float) -> float | None:
         """Return when a call of ``task`` sent now to ``agent`` is expected to end.

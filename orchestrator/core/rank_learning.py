@@ -14,7 +14,7 @@ The cost is one pass over the workflow's graph per re-ranking, and re-rankings a
 from __future__ import annotations
 
 from orchestrator.core.admission import normalised_ranks
-from orchestrator.core.durations import DurationBook, task_kind
+from orchestrator.core.durations import DurationBook
 from orchestrator.core.records import PoolRecord, WorkflowRecord
 from orchestrator.core.states import TaskState
 
@@ -89,11 +89,9 @@ class RankLearner:
         book = self._book
         weights: dict[str, float] = {}
         for task_id, task in workflow.tasks.items():
-            estimate_s = task.estimate_s
-            if estimate_s is None:
-                estimate_s = book.estimate_s(task_kind(task))
-            if estimate_s is not None:
-                weights[task_id] = estimate_s
+            expected_s = book.expected_s(task)
+            if expected_s is not None:
+                weights[task_id] = expected_s
         ranks = normalised_ranks(workflow.graph, weights)
         tasks = workflow.tasks
         for task_id, rank in ranks.items():

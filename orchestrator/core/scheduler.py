@@ -102,7 +102,7 @@ class Scheduler(SchedulerQueries):
         )
         self._dispatcher = Dispatcher(
             clock,
-            BatchPolicy(config),
+            BatchPolicy(config, self.durations if learning else None),
             self._fleet,
             self._timers,
             in_flight,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from orchestrator.core import Priority, SchedulerConfig
 from orchestrator.core import durations as durations_module
-from orchestrator.core.durations import DurationBook, kind_of
+from orchestrator.core.durations import DurationBook, expected_duration_s, kind_of
 from orchestrator.testing.sim_agents import Behaviour
 
 # -- kinds -------------------------------------------------------------------------------
@@ -73,6 +74,85 @@ def test_the_book_forgets_its_oldest_kind_when_full(monkeypatch: pytest.MonkeyPa
     assert len(book) == 3
     assert book.estimate_s("a") is None
     assert book.estimate_s("d") == 1.0
+
+
+# -- estimates checked against what the attempts took -------------------------------------
+
+
+def _task(kind_id: str, estimate_s: float | None, pool_ewma_s: float | None = None) -> Any:
+    """A stand-in task record: what `DurationBook.expected_s` reads."""
+    pool = SimpleNamespace(ewma_task_s=pool_ewma_s, spec=SimpleNamespace(key="worker"))
+    return SimpleNamespace(
+        task_id=kind_id, function="pkg:work", kind=None, estimate_s=estimate_s, pool=pool
+    )
+
+
+def _kind(task_id: str) -> str:
+    return kind_of("pkg:work", task_id)
+
+
+def test_exact_estimates_keep_their_say_however_the_kind_varies() -> None:
+    book = DurationBook()
+    for i, duration_s in enumerate((0.1, 5.0, 0.7, 2.0, 9.0, 0.3)):
+        book.learn(_kind(f"t{i}"), duration_s, estimate_s=duration_s)
+    assert book.expected_s(_task("t99", 4.2)) == 4.2
+    assert expected_duration_s(_task("t99", 4.2), book) == 4.2
+
+
+def test_noisy_estimates_give_way_to_a_kind_whose_tasks_take_alike() -> None:
+    # Given tasks that all take about 1 s, with estimates off by a log-normal factor
+    rng = random.Random(7)
+    book = DurationBook()
+    for i in range(40):
+        duration_s = rng.uniform(0.95, 1.05)
+        book.learn(_kind(f"t{i}"), duration_s, estimate_s=duration_s * rng.lognormvariate(0, 0.5))
+    # Then an estimate of 3 s is taken for about the kind's 1 s
+    expected_s = book.expected_s(_task("t99", 3.0))
+    assert expected_s is not None and 0.9 < expected_s < 1.2
+
+
+def test_biased_estimates_are_corrected() -> None:
+    # Given estimates always half of what tasks of widely varying lengths took
+    book = DurationBook()
+    for i, duration_s in enumerate((0.1, 8.0, 0.5, 3.0, 1.0, 20.0, 0.2)):
+        book.learn(_kind(f"t{i}"), duration_s, estimate_s=duration_s / 2)
+    assert book.expected_s(_task("t99", 2.0)) == pytest.approx(4.0)
+
+
+def test_estimates_are_trusted_until_a_few_were_checked() -> None:
+    book = DurationBook()
+    for i in range(durations_module.MIN_ERRORS - 1):
+        book.learn(_kind(f"t{i}"), 1.0, estimate_s=10.0)
+    assert book.expected_s(_task("t99", 10.0)) == 10.0
+    book.learn(_kind("t98"), 1.0, estimate_s=10.0)
+    assert book.expected_s(_task("t99", 10.0)) == pytest.approx(1.0)
+
+
+def test_without_an_estimate_the_kind_then_the_pool_says() -> None:
+    book = DurationBook()
+    assert book.expected_s(_task("t1", None, pool_ewma_s=0.5)) == 0.5
+    book.learn(_kind("t1"), 2.0)
+    assert book.expected_s(_task("t2", None, pool_ewma_s=0.5)) == 2.0
+    assert book.expected_s(_task("other", None, pool_ewma_s=0.5)) == 0.5
+    # Without a book (durations not learnt): the estimate, else the pool's average
+    assert expected_duration_s(_task("t2", None, pool_ewma_s=0.5), None) == 0.5
+    assert expected_duration_s(_task("t2", 3.0, pool_ewma_s=0.5), None) == 3.0
+
+
+@pytest.mark.parametrize("learn", [True, False])
+def test_short_estimates_of_long_tasks_stop_batching_once_checked(
+    spec: Any, make_sim: Any, learn: bool
+) -> None:
+    # Given 60 independent tasks estimated at 1 ms (short: batched) that take 0.2 s each
+    sim = make_sim(SchedulerConfig(learn_durations=learn), duration_s=0.2)
+    sim.send(spec.nodes(2))
+    tasks = [spec.task(f"t{i}", estimated_duration_s=0.001) for i in range(60)]
+    sim.submit(spec.workflow(*tasks, agents=[spec.agent("worker", replicas=2)]))
+    sim.run()
+    # Then, learning, the last calls carry one attempt each; not learning, batches of 5
+    last = sim.ledger.batch_sizes[-10:]
+    assert (max(last) == 1) is learn
+    assert sim.ledger.violations == []
 
 
 # -- ranks from learned durations ---------------------------------------------------------
