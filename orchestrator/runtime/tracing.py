@@ -61,6 +61,7 @@ class WorkflowTracer:
         self._tracer = provider.get_tracer("orchestrator")
         self._spans: dict[str, Span] = {}
         self._contexts: dict[str, Context] = {}
+        self._trace_ids: dict[str, int] = {}  # workflow id -> its span's trace id
         generator = getattr(provider, "id_generator", None)
         # Only a provider that takes preset span ids can give the handlers a parent.
         self._ids = generator if isinstance(generator, PresetSpanIds) else None
@@ -71,10 +72,9 @@ class WorkflowTracer:
         """Draw the span id of ``order``'s attempt span; return (trace id, span id) or None."""
         if self._ids is None:
             return None
-        context = self._contexts.get(order.workflow_id)
-        if context is None:
+        trace_id = self._trace_ids.get(order.workflow_id)
+        if trace_id is None:
             return None
-        trace_id = trace.get_current_span(context).get_span_context().trace_id
         span_id = self._span_ids[order.attempt_id] = self._random.getrandbits(64) or 1
         return trace_id, span_id
 
@@ -97,6 +97,7 @@ class WorkflowTracer:
         )
         self._spans[workflow_id] = span
         self._contexts[workflow_id] = trace.set_span_in_context(span)
+        self._trace_ids[workflow_id] = span.get_span_context().trace_id
 
     def attempt_finished(self, order: AttemptOrder, outcome: AttemptOutcome, agent_id: str) -> None:
         """Record one attempt as a child span of its workflow's span."""
@@ -159,6 +160,7 @@ class WorkflowTracer:
         """Close the workflow's span with its final state."""
         span = self._spans.pop(workflow_id, None)
         self._contexts.pop(workflow_id, None)
+        self._trace_ids.pop(workflow_id, None)
         if span is None:
             return
         span.set_attribute("workflow.state", state.value)

@@ -70,16 +70,34 @@ def _hex_span_id(span_id: int) -> str:
     return format(span_id, "016x")
 
 
+_SEQUENCES = (tuple, list)
+_SCALARS = (str, bool, int, float)
+
+
 def _plain(attributes: Any) -> dict[str, Any]:
     """Return OpenTelemetry attributes as a JSON-ready dict (sequences become lists)."""
     if not attributes:
         return {}
+    # The SDK keeps sequence values as tuples; the ABC check is the slow general case.
     return {
         str(key): list(value)
-        if isinstance(value, Sequence) and not isinstance(value, str)
+        if isinstance(value, _SEQUENCES)
+        or (not isinstance(value, _SCALARS) and isinstance(value, Sequence))
         else value
         for key, value in attributes.items()
     }
+
+
+#: The last resource seen and its attributes made plain: every span of a provider shares it.
+_last_resource: list[Any] = [None, {}]
+
+
+def _resource_dict(resource: Any) -> dict[str, Any]:
+    """Return ``resource``'s attributes made plain (a fresh dict; worked out once per resource)."""
+    if resource is not _last_resource[0]:
+        _last_resource[1] = _plain(resource.attributes)
+        _last_resource[0] = resource
+    return dict(_last_resource[1])
 
 
 def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
@@ -109,7 +127,7 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
             {"name": event.name, "time_ns": event.timestamp, "attributes": _plain(event.attributes)}
             for event in span.events
         ],
-        "resource": _plain(span.resource.attributes),
+        "resource": _resource_dict(span.resource),
     }
 
 

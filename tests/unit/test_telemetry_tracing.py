@@ -264,3 +264,22 @@ def test_seconds_to_ns(seconds: float, expected_ns: int) -> None:
 def test_seconds_to_ns_rejects_non_finite(seconds: float) -> None:
     with pytest.raises(ValueError, match="finite"):
         seconds_to_ns(seconds)
+
+
+def test_spans_of_two_providers_keep_their_own_resource(tmp_path: Path) -> None:
+    # Given two providers of different services writing alternately to one file
+    path = tmp_path / "traces.jsonl"
+    providers = [build_tracer_provider(_jsonl_settings(path, name)) for name in ("one", "two")]
+    for _ in range(2):
+        for provider in providers:
+            provider.get_tracer("test").start_span("s").end()
+    # Then each span names its own service (the resource is not taken from the last one)
+    records = read_spans_jsonl(path)
+    assert [record["resource"]["service.name"] for record in records] == [
+        "one",
+        "two",
+        "one",
+        "two",
+    ]
+    for provider in providers:
+        provider.shutdown()
