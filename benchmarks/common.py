@@ -249,6 +249,36 @@ def use_ray_environment() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
+def orchestrator_settings(
+    num_cpus: int | None = None,
+    *,
+    log_level: str = "WARNING",
+    ray: dict[str, Any] | None = None,
+    **sections: Any,
+) -> Any:
+    """Return the `Settings` of an orchestrator a benchmark starts.
+
+    An embedded local Ray (no dashboard: the defaults) of ``num_cpus`` CPUs (None: Ray
+    counts them, or a joined cluster has its own), auth disabled, workers' logs kept out of
+    the driver, orchestrator logging at ``log_level``.
+
+    Args:
+        num_cpus: CPUs of the embedded Ray.
+        log_level: The orchestrator's log level.
+        ray: More `RaySettings` fields (``address``, ``supervisor_name``, ...).
+        **sections: Other sections of `Settings` (``scheduler=SchedulerConfig(...)``, ...).
+    """
+    from orchestrator.settings import LoggingSettings, RaySettings, Settings
+
+    ray_fields: dict[str, Any] = {"auth_mode": "disabled", "log_to_driver": False}
+    if num_cpus is not None:
+        ray_fields["num_cpus"] = num_cpus
+    ray_fields.update(ray or {})
+    return Settings(
+        ray=RaySettings(**ray_fields), logging=LoggingSettings(level=log_level), **sections
+    )
+
+
 @contextmanager
 def gc_threshold(threshold: tuple[int, int, int]) -> Iterator[None]:
     """Apply ``gc.set_threshold(*threshold)`` for the block, then restore the previous one."""

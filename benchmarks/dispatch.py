@@ -43,6 +43,7 @@ from benchmarks.common import (
     fmt,
     log,
     median,
+    orchestrator_settings,
     rate,
     ratio,
     rotated,
@@ -107,24 +108,17 @@ def build_noop_workflow(num_tasks: int, name: str = "dispatch") -> Any:
 
 def _settings(supervisor_name: str, spans_path: Path | None) -> Any:
     from orchestrator.core.config import SchedulerConfig
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings, TracingSettings
+    from orchestrator.settings import TracingSettings
 
     tracing = (
         TracingSettings(exporter="jsonl", jsonl_path=str(spans_path))
         if spans_path is not None
         else TracingSettings()
     )
-    return Settings(
-        ray=RaySettings(
-            address="local",
-            num_cpus=NUM_CPUS,
-            include_dashboard=False,
-            auth_mode="disabled",
-            log_to_driver=False,
-            supervisor_name=supervisor_name,
-        ),
+    return orchestrator_settings(
+        NUM_CPUS,
+        ray={"supervisor_name": supervisor_name},
         scheduler=SchedulerConfig(idle_agent_timeout_s=IDLE_AGENT_TIMEOUT_S),
-        logging=LoggingSettings(level="WARNING"),
         tracing=tracing,
     )
 

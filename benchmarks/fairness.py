@@ -22,6 +22,7 @@ from benchmarks.common import (
     Table,
     TargetCheck,
     log,
+    orchestrator_settings,
     use_ray_environment,
 )
 from benchmarks.workloads import hold
@@ -64,13 +65,8 @@ def _measure(big_size: int, probes: int) -> dict[str, Any]:
     """Return the small workflow's walls alone, beside the big one (weight 1 and
     `HEAVY`), the big one's backlog left at the end and its build and submit time."""
     from orchestrator import Orchestrator, TaskState, Workflow
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        ray=RaySettings(num_cpus=NUM_CPUS, auth_mode="disabled", log_to_driver=False),
-        logging=LoggingSettings(level="ERROR"),
-    )
-    with Orchestrator(settings=settings) as orchestrator:
+    with Orchestrator(settings=orchestrator_settings(NUM_CPUS, log_level="ERROR")) as orchestrator:
         _small_walls(orchestrator, "warm-up", 2)  # agents up, code imported
         alone = _small_walls(orchestrator, "alone", probes)
         started_s = time.perf_counter()

@@ -23,6 +23,7 @@ from benchmarks.common import (
     TargetCheck,
     log,
     median,
+    orchestrator_settings,
     ratio,
     use_ray_environment,
 )
@@ -111,7 +112,7 @@ def run(options: RunOptions) -> BenchmarkResult:
     """Run the fault benchmark; return its result."""
     from orchestrator import Orchestrator
     from orchestrator.core.config import SchedulerConfig
-    from orchestrator.settings import HeartbeatSettings, LoggingSettings, RaySettings, Settings
+    from orchestrator.settings import HeartbeatSettings
 
     num_tasks = QUICK_NUM_TASKS if options.quick else NUM_TASKS
     result = BenchmarkResult(
@@ -120,11 +121,11 @@ def run(options: RunOptions) -> BenchmarkResult:
         f"killed every {KILL_EVERY_S:g} s",
     )
     use_ray_environment()
-    settings = Settings(
-        ray=RaySettings(num_cpus=NUM_CPUS, auth_mode="disabled", log_to_driver=False),
+    settings = orchestrator_settings(
+        NUM_CPUS,
+        log_level="ERROR",
         scheduler=SchedulerConfig(idle_agent_timeout_s=5.0),
         heartbeat=HeartbeatSettings(interval_s=0.5, slow_after_s=2.0, hung_after_s=10.0),
-        logging=LoggingSettings(level="ERROR"),
     )
     samples: dict[str, list[dict[str, float]]] = {"no faults": [], "faults": []}
     log("faults: starting Ray and the orchestrator")

@@ -37,6 +37,7 @@ from benchmarks.common import (
     TargetCheck,
     log,
     median,
+    orchestrator_settings,
     ratio,
     rotated,
     use_ray_environment,
@@ -193,19 +194,12 @@ def measure_orchestrator(address: str, sizes: Sizes, tag: str) -> dict[str, Any]
     from benchmarks.many_workflows_driver import build_workflow
     from orchestrator import Orchestrator
     from orchestrator.core.config import SchedulerConfig
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        ray=RaySettings(
-            address=address,
-            namespace=NAMESPACE,
-            supervisor_name=f"supervisor-{tag}",
-            auth_mode="disabled",
-            log_to_driver=False,
-        ),
+    settings = orchestrator_settings(
+        log_level="ERROR",
+        ray={"address": address, "namespace": NAMESPACE, "supervisor_name": f"supervisor-{tag}"},
         # Keep every workflow of the run until its driver has fetched and released it.
         scheduler=SchedulerConfig(max_finished_workflows=2 * sizes.workflows + 100),
-        logging=LoggingSettings(level="ERROR"),
     )
     # This process is connected already: the orchestrator joins its Ray, and its
     # shutdown stops the supervisor and its agents (freeing the CPUs), not Ray.

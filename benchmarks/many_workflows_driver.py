@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any
 
+from benchmarks.common import orchestrator_settings
 from benchmarks.many_workflows import MIDDLE_TASKS, dag_join, dag_step
 
 
@@ -65,17 +66,14 @@ def build_workflow(name: str, hold_s: float) -> Any:
 def run_orchestrator(args: argparse.Namespace) -> dict[str, Any]:
     """Join the supervisor, submit every workflow at once, wait for them all."""
     from orchestrator import Orchestrator, WorkflowState
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        ray=RaySettings(
-            address=args.address,
-            namespace=args.namespace,
-            supervisor_name=args.supervisor_name,
-            auth_mode="disabled",
-            log_to_driver=False,
-        ),
-        logging=LoggingSettings(level="ERROR"),
+    settings = orchestrator_settings(
+        log_level="ERROR",
+        ray={
+            "address": args.address,
+            "namespace": args.namespace,
+            "supervisor_name": args.supervisor_name,
+        },
     )
     with Orchestrator(args.address, settings=settings, join_only=True) as orch:
         warm = orch.run(build_workflow("warm-up", args.hold_s), timeout_s=300)

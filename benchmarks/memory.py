@@ -32,6 +32,7 @@ from benchmarks.common import (
     fmt_mb,
     log,
     median,
+    orchestrator_settings,
     use_ray_environment,
     wait_until,
 )
@@ -71,19 +72,11 @@ def build_blocked_workflow(num_tasks: int, shape: str) -> Any:
 
 def _settings(supervisor_name: str) -> Any:
     from orchestrator.core.config import SchedulerConfig
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    return Settings(
-        ray=RaySettings(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            auth_mode="disabled",
-            log_to_driver=False,
-            supervisor_name=supervisor_name,
-        ),
+    return orchestrator_settings(
+        2,
+        ray={"supervisor_name": supervisor_name},
         scheduler=SchedulerConfig(max_function_replicas=1),
-        logging=LoggingSettings(level="WARNING"),
     )
 
 

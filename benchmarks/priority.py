@@ -20,6 +20,7 @@ from benchmarks.common import (
     Table,
     TargetCheck,
     log,
+    orchestrator_settings,
     use_ray_environment,
 )
 from benchmarks.workloads import hold, started_at
@@ -42,14 +43,9 @@ def _percentile(values: list[float], fraction: float) -> float:
 def _orchestrator_latencies(backlog: int, probes: int) -> tuple[list[float], int]:
     """Return the CRITICAL probes' start latencies, and the backlog left at the end."""
     from orchestrator import Orchestrator, TaskState, Workflow
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        ray=RaySettings(num_cpus=NUM_CPUS, auth_mode="disabled", log_to_driver=False),
-        logging=LoggingSettings(level="ERROR"),
-    )
     latencies = []
-    with Orchestrator(settings=settings) as orchestrator:
+    with Orchestrator(settings=orchestrator_settings(NUM_CPUS, log_level="ERROR")) as orchestrator:
         background = Workflow("background")
         for index in range(backlog):
             background.task(f"bg-{index}", hold, args=(TASK_S,), priority="background")

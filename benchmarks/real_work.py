@@ -40,6 +40,7 @@ from benchmarks.common import (
     BenchmarkResult,
     RunOptions,
     log,
+    orchestrator_settings,
     rotated,
     use_ray_environment,
 )
@@ -228,19 +229,8 @@ class DaskSession(Session):
 def orchestrator_session() -> Iterator[Session]:
     """Start an orchestrator (embedded Ray, ``SLOTS`` CPUs); shut it down on exit."""
     from orchestrator import Orchestrator
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        ray=RaySettings(
-            address="local",
-            num_cpus=SLOTS,
-            include_dashboard=False,
-            auth_mode="disabled",
-            log_to_driver=False,
-        ),
-        logging=LoggingSettings(level="WARNING"),
-    )
-    with Orchestrator(settings=settings) as orchestrator:
+    with Orchestrator(settings=orchestrator_settings(SLOTS)) as orchestrator:
         yield OrchestratorSession(orchestrator)
 
 

@@ -19,6 +19,7 @@ from benchmarks.common import (
     TargetCheck,
     log,
     median,
+    orchestrator_settings,
     rotated,
     use_ray_environment,
 )
@@ -42,13 +43,12 @@ def _measure(tasks: int, repeats: int) -> tuple[list[float], list[float], float]
 
     from orchestrator import Orchestrator, Workflow, WorkflowState
     from orchestrator.core.config import SchedulerConfig
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        ray=RaySettings(num_cpus=NUM_CPUS, auth_mode="disabled", log_to_driver=False),
+    settings = orchestrator_settings(
+        NUM_CPUS,
+        log_level="ERROR",
         # Idle agents go soon, so that the plain Ray tasks get the CPUs.
         scheduler=SchedulerConfig(idle_agent_timeout_s=1.0),
-        logging=LoggingSettings(level="ERROR"),
     )
     with Orchestrator(settings=settings) as orchestrator:
         workflow = Workflow("fetch")

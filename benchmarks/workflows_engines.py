@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.common import Stopwatch
+from benchmarks.common import Stopwatch, orchestrator_settings
 from benchmarks.workflows_instances import SLOTS
 
 if TYPE_CHECKING:
@@ -34,19 +34,8 @@ def orchestrator_engine(scheduler: SchedulerConfig | None = None) -> Iterator[Ru
     """An orchestrator on an embedded Ray of ``SLOTS`` CPUs (``scheduler``: its settings)."""
     from orchestrator import Orchestrator, WorkflowState
     from orchestrator.core.config import SchedulerConfig
-    from orchestrator.settings import LoggingSettings, RaySettings, Settings
 
-    settings = Settings(
-        scheduler=scheduler or SchedulerConfig(),
-        ray=RaySettings(
-            address="local",
-            num_cpus=SLOTS,
-            include_dashboard=False,
-            auth_mode="disabled",
-            log_to_driver=False,
-        ),
-        logging=LoggingSettings(level="WARNING"),
-    )
+    settings = orchestrator_settings(SLOTS, scheduler=scheduler or SchedulerConfig())
     orch = Orchestrator(settings=settings).start()
     submitted = 0
 
