@@ -299,7 +299,8 @@ class Dispatcher:
                 if len(agent.calls) >= max_calls:
                     continue
                 size = min(batch, share) if budget is None else min(batch, share, budget)
-                sent = self._send(agent, ready, size, out)
+                target_s = policy.batch_target_s(ready.peek(), ready.waiting_flows())
+                sent = self._send(agent, ready, size, out, budget_s=target_s)
                 if budget is not None:
                     budget = self._gates.spend(pool, sent, budget)
                     if budget == 0:
@@ -400,10 +401,12 @@ class Dispatcher:
         out: list[Command],
         *,
         urgent: bool = False,
+        budget_s: float = 0.0,
     ) -> int:
         """Send up to ``size`` tasks from ``ready`` to ``agent`` in one call; return how many.
 
         ``urgent``: in the agent's urgent lane (one call at most, beside the others).
+        ``budget_s``: with estimates, the batch stops before they add up past this.
         """
         # The hottest loop of the scheduler: everything it uses is bound to a local once.
         now_s = self._clock.now_s()
@@ -416,7 +419,6 @@ class Dispatcher:
         attempt_ids = []
         # With estimates, a batch stops before its estimated length passes the target,
         # so a long task never queues behind short ones in the same call.
-        budget_s = self._policy.target_batch_s
         spent_s = 0.0
         while len(orders) < size and ready:
             if orders:

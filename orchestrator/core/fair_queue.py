@@ -276,6 +276,10 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
         """Return how many flows the queue keeps (waiting, or idle but remembered)."""
         return len(self._flows)
 
+    def waiting_flows(self) -> int:
+        """Return how many flows have items waiting."""
+        return len(self._live)
+
     # --- flows coming and going --------------------------------------------------------
 
     def _new_flow(self, share: FairShare) -> _Flow:

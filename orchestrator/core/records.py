@@ -54,6 +54,8 @@ class WorkflowRecord:
     limits: tuple[Any, ...] = ()
     # Its tenant and weights: how its pools' ready queues share capacity (`fair_queue`).
     share: FairShare = field(default_factory=FairShare)
+    # No task depends on another (found when first needed; see `batching`).
+    independent: bool | None = None
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open.

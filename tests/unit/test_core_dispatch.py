@@ -19,7 +19,7 @@ from orchestrator.core import (
     TaskGraph,
     TaskState,
 )
-from orchestrator.core.batching import BatchPolicy
+from orchestrator.core.batching import BatchPolicy, is_independent
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.pools import AgentPoolSpec
@@ -125,11 +125,38 @@ def test_batch_limits_follow_the_expected_duration(
     ewma_task_s: float | None, head_estimate_s: float | None, expected: tuple[int, int]
 ) -> None:
     bench = Bench()
+    bench.workflow.independent = False  # a workflow with dependencies: target_batch_s
     pool = pool_record(max_concurrency=2, ewma_task_s=ewma_task_s)
     if head_estimate_s is not None:
         bench.ready(pool, "head", estimate_s=head_estimate_s)
     assert bench.policy.limits(pool) == expected
     assert bench.policy.most_calls(pool) == 3
+
+
+def test_an_independent_workflow_alone_in_its_pool_gets_longer_batches() -> None:
+    # Given short tasks (1 ms) of a workflow without dependencies, alone in their pool
+    bench = Bench(target_batch_s=0.005, independent_batch_s=0.02)
+    pool = pool_record(max_concurrency=1)
+    for index in range(100):
+        bench.ready(pool, f"t{index}", estimate_s=0.001)
+    # Then a call runs about independent_batch_s: 20 tasks, not 5
+    assert bench.policy.limits(pool) == (20, 2)
+    # When a task of another workflow, with dependencies, waits in the same pool
+    other = WorkflowRecord(name="dag", workflow_id="dag", graph=TaskGraph(), submitted_s=START_S)
+    bench.workflow = other
+    bench.ready(pool, "d1", estimate_s=0.001).inputs = ("d0",)
+    # Then the batches are short again, so the other's tasks do not wait behind them
+    assert bench.policy.limits(pool) == (5, 2)
+
+
+def test_a_workflow_is_independent_when_no_task_has_an_input() -> None:
+    bench = Bench()
+    pool = pool_record()
+    bench.ready(pool, "a")
+    assert is_independent(bench.workflow)
+    fresh = Bench()
+    fresh.ready(pool, "b").inputs = ("a",)
+    assert not is_independent(fresh.workflow)
 
 
 @pytest.mark.parametrize(
@@ -146,6 +173,7 @@ def test_the_policy_learns_a_moving_average(samples: list[float], expected_s: fl
 
 def test_agents_wanted_covers_the_backlog_in_one_round() -> None:
     bench = Bench()
+    bench.workflow.independent = False  # batches of target_batch_s
     pool = pool_record(ewma_task_s=0.001)  # batches of 5, 2 calls per agent
     for index in range(21):
         bench.ready(pool, f"t{index}")
@@ -208,6 +236,7 @@ def test_the_hot_path_asks_the_transition_table(monkeypatch: pytest.MonkeyPatch)
 
 def test_short_tasks_are_batched_and_pipelined() -> None:
     bench = Bench(cpus=1)
+    bench.workflow.independent = False  # batches of target_batch_s
     pool = bench.pool("p", max_replicas=1)
     pool.ewma_task_s = 0.001  # batches of 5, two calls per agent
     for index in range(12):

@@ -143,10 +143,13 @@ def test_without_an_estimate_the_kind_then_the_pool_says() -> None:
 def test_short_estimates_of_long_tasks_stop_batching_once_checked(
     spec: Any, make_sim: Any, learn: bool
 ) -> None:
-    # Given 60 independent tasks estimated at 1 ms (short: batched) that take 0.2 s each
+    # Given 60 tasks after a first one, estimated at 1 ms (short: batched), that take
+    # 0.2 s each
     sim = make_sim(SchedulerConfig(learn_durations=learn), duration_s=0.2)
     sim.send(spec.nodes(2))
-    tasks = [spec.task(f"t{i}", estimated_duration_s=0.001) for i in range(60)]
+    tasks = [spec.task("t0", estimated_duration_s=0.001)] + [
+        spec.task(f"t{i}", estimated_duration_s=0.001, depends_on=["t0"]) for i in range(1, 61)
+    ]
     sim.submit(spec.workflow(*tasks, agents=[spec.agent("worker", replicas=2)]))
     sim.run()
     # Then, learning, the last calls carry one attempt each; not learning, batches of 5

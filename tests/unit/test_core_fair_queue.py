@@ -297,3 +297,16 @@ def test_backlogged_flows_stay_within_one_task_of_their_weighted_share(
         for j, wj in enumerate(weights):
             gap = abs(counts[str(i)] / wi - counts[str(j)] / wj)
             assert gap <= 1 / wi + 1 / wj + 1e-9
+
+
+def test_waiting_flows_counts_only_flows_with_items_waiting() -> None:
+    shares = {"a": FairShare(), "b": FairShare()}
+    queue = _queue(shares)
+    assert queue.waiting_flows() == 0
+    _fill(queue, "a", 2)
+    _fill(queue, "b", 1)
+    assert queue.waiting_flows() == 2
+    _drain(queue, 2)  # a's first and b's only item: b is idle, perhaps remembered
+    assert queue.waiting_flows() == 1
+    _drain(queue)
+    assert queue.waiting_flows() == 0
