@@ -104,9 +104,7 @@ class Dispatcher:
         pools.sort(key=PoolRecord.head_key)
         for pool in pools:
             if pool.host is not None:  # ganged: runs on its host's agents (`gangs`)
-                gangs.assign(
-                    pool, fleet, self._gates, functools.partial(self._send_next, pool, out), out
-                )
+                gangs.assign(pool, fleet, self._gates, functools.partial(self._send_from, out), out)
                 continue
             self._assign(pool, out)
             if (
@@ -283,7 +281,7 @@ class Dispatcher:
         if budget == 0:
             return
         if pool.isolated or pool.draining:
-            send_alone = functools.partial(self._send_alone, out)
+            send_alone = functools.partial(self._send_from, out, pool.isolated)
             budget = isolate(pool, budget, self._gates, send_alone)
             if budget == 0:
                 return
@@ -320,9 +318,11 @@ class Dispatcher:
         if self._urgent_lane and pool.spec.urgent_lane and critical_waits(pool):
             self._send_urgent(pool, budget, out)
 
-    def _send_alone(self, out: list[Command], agent: AgentRecord) -> int:
-        """Send the next suspect of ``agent``'s pool to ``agent``; return how many (0 or 1)."""
-        return self._send(agent, agent.pool.isolated, 1, out)
+    def _send_from(
+        self, out: list[Command], queue: PriorityTaskQueue[TaskRecord], agent: AgentRecord
+    ) -> int:
+        """Send the next task of ``queue`` to ``agent``; return how many were sent (0 or 1)."""
+        return self._send(agent, queue, 1, out)
 
     def _send_next(self, pool: PoolRecord, out: list[Command], agent: AgentRecord) -> int:
         """Send ``pool``'s next ready task to ``agent``; return how many were sent (0 or 1)."""

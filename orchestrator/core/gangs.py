@@ -31,7 +31,8 @@ from orchestrator.core.commands import Command
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
 from orchestrator.core.placement import ResourceLedger
-from orchestrator.core.records import AgentRecord, PoolRecord
+from orchestrator.core.queue import PriorityTaskQueue
+from orchestrator.core.records import AgentRecord, PoolRecord, TaskRecord
 
 
 def widen(dirty: set[PoolRecord]) -> None:
@@ -61,31 +62,34 @@ def assign(
     pool: PoolRecord,
     fleet: AgentFleet,
     gates: PoolGates,
-    send: Callable[[AgentRecord], int],
+    send: Callable[[PriorityTaskQueue[TaskRecord], AgentRecord], int],
     out: list[Command],
 ) -> None:
     """Form gangs for ganged ``pool``'s ready tasks, most urgent first.
+
+    Suspects (`TaskRecord.suspect`) are served from the same gangs: a gang's call carries
+    one attempt and its agents take nothing else, so a suspect runs alone anyway.
 
     Args:
         pool: A ganged pool with ready tasks.
         fleet: Its host is grown when no node has enough idle agents.
         gates: Its breaker and rate limit.
-        send: Sends ``pool``'s most urgent ready task to an agent; returns how many it
-            sent (0: none was left that may start).
+        send: Sends the next task of a queue to an agent; returns how many it sent (0:
+            none was left that may start).
         out: Where the commands go.
     """
     host = pool.host
     assert host is not None, "only a ganged pool forms gangs"
     size = pool.gang_size
     budget = gates.budget(pool)
-    while pool.ready and budget != 0:
+    while pool.has_ready() and budget != 0:
         gang = _idle_gang(host.agents.values(), size, fleet.ledger)
         if gang is None:
             if pool in gates.gated or not _grow_host(pool, host, size, fleet, out):
                 break
             continue
         runner = gang[0]
-        if not send(runner):
+        if not send(_next_queue(pool), runner):
             break
         (call,) = runner.calls
         call.gang = gang
@@ -94,8 +98,17 @@ def assign(
             agent.idle_since_s = None
         if budget is not None:
             budget = gates.spend(pool, 1, budget)
-    if pool.ready and _outranks_host(pool, host):
+    if pool.has_ready() and _outranks_host(pool, host):
         _hold(pool, host, fleet.ledger)
+
+
+def _next_queue(pool: PoolRecord) -> PriorityTaskQueue[TaskRecord]:
+    """Return the queue of ``pool``'s most urgent waiting task (ready or suspect)."""
+    if not pool.isolated:
+        return pool.ready
+    if not pool.ready or pool.isolated.peek_key() <= pool.ready.peek_key():
+        return pool.isolated
+    return pool.ready
 
 
 def _free(agent: AgentRecord) -> bool:
