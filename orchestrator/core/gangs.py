@@ -90,7 +90,7 @@ def assign(
             continue
         runner = gang[0]
         if not send(_next_queue(pool), runner):
-            break
+            continue  # that queue's tasks all wait for a limit or a lock: try the other
         (call,) = runner.calls
         call.gang = gang
         for agent in gang:

@@ -14,6 +14,7 @@ from orchestrator.core import (
     AttemptOrder,
     AttemptsFinished,
     Priority,
+    RetryPolicy,
     SchedulerConfig,
     StartAgent,
     TaskState,
@@ -222,6 +223,43 @@ def test_a_lost_runner_frees_its_partners_and_the_task_runs_again(spec: Any) -> 
     assert cluster.agent_of["big"] in {partner, *lost.started}
 
 
+def test_a_gang_task_blamed_for_its_runner_s_death_runs_again_as_a_gang(spec: Any) -> None:
+    # Given a 2-core task with a retry on a 2-CPU node
+    cluster = Cluster(Driver(), spec, 2)
+    retry = RetryPolicy(max_attempts=2, initial_backoff_s=0.5)
+    cluster.submit("big", fn("big", spec, resources=TWO, retry=retry))
+    runner = cluster.agent_of["big"]
+    # When its runner dies while running it alone, it is charged and becomes a suspect
+    cluster.send(AgentLost(agent_id=runner, cause="died", reason="segfault"))
+    assert cluster.driver.state("big", "big") is TaskState.RETRY_WAIT
+    # Then after its backoff it runs again, ganged as before, on the partner and one new
+    # agent (in the dead runner's CPU)
+    cluster.driver.clock.advance(0.5)
+    retried = cluster.send(Tick())
+    assert retried.dispatched_ids == ["big"]
+    assert cluster.orders["big"].attempt == 2
+    assert cluster.starts == 3
+
+
+def test_a_gang_task_held_back_by_a_concurrency_limit_reserves_nothing(spec: Any) -> None:
+    # Given 4 CPUs and a workflow of two 2-core tasks that may run one at a time
+    cluster = Cluster(Driver(), spec, 4)
+    limited = spec.workflow(
+        fn("big1", spec, resources=TWO),
+        fn("big2", spec, resources=TWO),
+        workflow_id="limited",
+        name="limited",
+    ).model_copy(update={"max_concurrency": 1})
+    first = cluster.send(WorkflowSubmitted(workflow=limited))
+    assert len(first.dispatched_ids) == 1
+    # When 1-core work arrives, it gets the two agents the held-back gang does not take
+    assert len(cluster.submit("small", fn("c", spec), fn("d", spec)).dispatched_ids) == 2
+    # And the second gang runs when the first one ends
+    [running] = first.dispatched_ids
+    assert cluster.finish(running).dispatched_ids == [{"big1": "big2", "big2": "big1"}[running]]
+    assert cluster.starts == 4
+
+
 def test_a_timed_out_gang_releases_its_partner(spec: Any) -> None:
     # Given a 2-core task with a timeout on a 2-CPU node, and a 1-core task waiting
     cluster = Cluster(Driver(), spec, 2)
@@ -248,7 +286,7 @@ def test_a_cancelled_gang_keeps_its_agents_until_its_call_ends(spec: Any) -> Non
     assert cluster.finish("big").dispatched_ids == ["c"]
 
 
-def test_a_gang_grows_its_host_within_max_replicas(spec: Any) -> None:
+def test_a_gang_larger_than_max_function_replicas_keeps_a_pool_of_its_own(spec: Any) -> None:
     # With at most 3 function agents, a 4-core task can never gang: it keeps a pool of its
     # own; a 3-core one gangs on the 3.
     driver = Driver(SchedulerConfig(max_function_replicas=3))
