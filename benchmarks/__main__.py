@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "that its lower bound lasts a few seconds)",
     )
     parser.add_argument(
+        "--instances",
+        default="",
+        metavar="LABELS",
+        help="workflows: run only these instances, comma-separated labels such as "
+        "genome-100-2core,montage-100 (default: all)",
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         default=None,
@@ -94,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = list(dict.fromkeys(args.names)) or list(BENCHMARKS)
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 3)
-    options = RunOptions(quick=args.quick, repeats=repeats, time_scale=args.time_scale)
+    options = RunOptions(
+        quick=args.quick,
+        repeats=repeats,
+        time_scale=args.time_scale,
+        instances=tuple(label for label in args.instances.split(",") if label),
+    )
     results_dir: Path = args.results_dir or (RESULTS_DIR / "quick" if args.quick else RESULTS_DIR)
     use_ray_environment()
     failed: list[str] = []

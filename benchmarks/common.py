@@ -37,11 +37,14 @@ class RunOptions:
         time_scale: For the workflows benchmark: one factor applied to every recorded task
             runtime, instead of a factor per instance chosen to make its run last a few
             seconds.
+        instances: For the workflows benchmark: run only the instances of these labels
+            (e.g. ``genome-100-2core``); empty: every instance.
     """
 
     quick: bool = False
     repeats: int = 3
     time_scale: float | None = None
+    instances: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

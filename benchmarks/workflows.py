@@ -104,15 +104,24 @@ QUICK_BOUND_S = 1.0
 
 
 def build_instances(options: RunOptions) -> list[Instance]:
-    """Import the run's instances (the multi-core variant last), scaled and bounded."""
+    """Import the run's instances (the multi-core variant last), scaled and bounded.
+
+    With ``options.instances``, only those (by label).
+
+    Raises:
+        ValueError: ``options.instances`` names an instance the run does not have.
+    """
+    wanted = set(options.instances)
     recipes = QUICK_RECIPES if options.quick else RECIPES
     sizes = QUICK_SIZES if options.quick else SIZES
     bound_s = QUICK_BOUND_S if options.quick else BOUND_S
     instances = []
     for recipe in recipes:
         for size in sizes:
-            path = ensure_instance(recipe, size)
             label = f"{recipe}-{size}"
+            if wanted and label not in wanted:
+                continue
+            path = ensure_instance(recipe, size)
             instances.append(
                 load_instance(path, label, bound_s=bound_s, time_scale=options.time_scale)
             )
@@ -121,7 +130,13 @@ def build_instances(options: RunOptions) -> list[Instance]:
         ensure_instance(recipe, size), MULTI_CORE_CATEGORIES, MULTI_CORE_CORES
     )
     label = f"{recipe}-{size}-{MULTI_CORE_CORES}core"
-    instances.append(load_instance(document, label, bound_s=bound_s, time_scale=options.time_scale))
+    if not wanted or label in wanted:
+        instances.append(
+            load_instance(document, label, bound_s=bound_s, time_scale=options.time_scale)
+        )
+    unknown = wanted - {inst.label for inst in instances}
+    if unknown:
+        raise ValueError(f"no workflows instance labelled {', '.join(sorted(unknown))}")
     return instances
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 
-from orchestrator.core import limits
+from orchestrator.core import gangs, limits
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import AttemptOrder, Command, DispatchBatch
@@ -20,6 +20,7 @@ from orchestrator.core.durations import DurationBook, task_kind
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
+from orchestrator.core.isolation import isolate
 from orchestrator.core.limits import hold_if_full
 from orchestrator.core.preemption import Preemption, critical_waits
 from orchestrator.core.prefetch import Prefetch
@@ -96,10 +97,15 @@ class Dispatcher:
     def dispatch(self, out: list[Command]) -> None:
         """Send what the fleet's dirty pools have ready, most urgent pool first."""
         fleet = self._fleet
+        if fleet.ganged:
+            gangs.widen(fleet.dirty)
         pools = [pool for pool in fleet.dirty if pool.has_ready()]
         fleet.dirty.clear()
         pools.sort(key=PoolRecord.head_key)
         for pool in pools:
+            if pool.host is not None:  # ganged: runs on its host's agents (`gangs`)
+                gangs.assign(pool, fleet, self._gates, functools.partial(self._send_from, out), out)
+                continue
             self._assign(pool, out)
             if (
                 pool.has_ready()
@@ -275,7 +281,8 @@ class Dispatcher:
         if budget == 0:
             return
         if pool.isolated or pool.draining:
-            budget = self._isolate(pool, budget, out)
+            send_alone = functools.partial(self._send_from, out, pool.isolated)
+            budget = isolate(pool, budget, self._gates, send_alone)
             if budget == 0:
                 return
         policy = self._policy
@@ -284,7 +291,8 @@ class Dispatcher:
             (
                 agent
                 for agent in pool.agents.values()
-                if len(agent.calls) < most_calls and not (agent.isolating or agent.draining)
+                if len(agent.calls) < most_calls
+                and not (agent.isolating or agent.draining or agent.spoken_for)
             ),
             key=lambda agent: len(agent.calls),
         )
@@ -311,6 +319,12 @@ class Dispatcher:
         if self._urgent_lane and pool.spec.urgent_lane and critical_waits(pool):
             self._send_urgent(pool, budget, out)
 
+    def _send_from(
+        self, out: list[Command], queue: PriorityTaskQueue[TaskRecord], agent: AgentRecord
+    ) -> int:
+        """Send the next task of ``queue`` to ``agent``; return how many were sent (0 or 1)."""
+        return self._send(agent, queue, 1, out)
+
     def _send_next(self, pool: PoolRecord, out: list[Command], agent: AgentRecord) -> int:
         """Send ``pool``'s next ready task to ``agent``; return how many were sent (0 or 1)."""
         return self._send(agent, pool.ready, 1, out)
@@ -330,6 +344,8 @@ class Dispatcher:
                 return
             if agent.urgent_call is not None or agent.isolating or agent.draining:
                 continue
+            if agent.spoken_for:
+                continue
             if not any(
                 task.priority > _CRITICAL
                 for call in agent.calls
@@ -343,40 +359,6 @@ class Dispatcher:
                 self.preemption.clear_for_urgent(agent, task_id, out)
                 if budget is not None:
                     budget = self._gates.spend(pool, sent, budget)
-
-    def _isolate(self, pool: PoolRecord, budget: int | None, out: list[Command]) -> int | None:
-        """Send each waiting suspect of ``pool`` alone to an agent that has nothing else.
-
-        When no agent of the pool is free, one is kept free of new calls (draining) until
-        its calls end, so a suspect waits at most for the calls already sent.
-
-        Returns:
-            What is left of the gates' ``budget``.
-        """
-        isolated = pool.isolated
-        for agent in pool.agents.values():
-            if not isolated or budget == 0:
-                break
-            if not agent.calls:
-                sent = self._send(agent, isolated, 1, out)
-                if not sent:
-                    continue  # held back by a concurrency limit
-                agent.isolating = True
-                agent.draining = False
-                if budget is not None:
-                    budget = self._gates.spend(pool, sent, budget)
-        agents = pool.agents.values()
-        if not isolated:
-            for agent in agents:
-                agent.draining = False
-            pool.draining = False
-            return budget
-        if not any(agent.draining for agent in agents):
-            candidates = [agent for agent in agents if not agent.isolating]
-            if candidates:
-                min(candidates, key=lambda agent: len(agent.calls)).draining = True
-        pool.draining = True
-        return budget
 
     def _may_start(self, task: TaskRecord) -> bool:
         """Take ``task``'s concurrency slots and locks, or none: then it waits (False).

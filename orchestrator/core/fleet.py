@@ -6,6 +6,10 @@ agents of less urgent pools when the cluster is full), and fewer once idle (`ret
 It knows nothing of tasks beyond each pool's ready queue; what to send to which agent is
 the dispatcher's business.
 
+Ganged pools (`core.gangs`) have no agent of their own: they borrow their host pool's, k
+at a time, so growing one grows its host, and an agent reserved or held for a gang is
+neither retired nor reclaimed while so.
+
 It also keeps the set of pools to look at in the next dispatch (``dirty``): those with new
 ready tasks, new or freed agents, or a chance at capacity that just came free.
 """
@@ -55,6 +59,8 @@ class AgentFleet:
         # Pools with ready tasks that could not start an agent for lack of capacity: they
         # are looked at again whenever capacity may have come free.
         self._starved: set[PoolRecord] = set()
+        #: Whether any pool is ganged (the dispatcher then widens its dirty pools).
+        self.ganged = False
 
     def observe(self, nodes: Iterable[NodeCapacity]) -> list[PoolRecord]:
         """Take the cluster's nodes as they are now; starved pools get another look.
@@ -125,6 +131,14 @@ class AgentFleet:
             for agent in list(known.agents.values()):
                 self.remove(agent, "its agent class was redefined", out)
         pool = PoolRecord(spec=spec, shape=spec.resources.as_vector())
+        if spec.gang_host is not None:
+            host = self.define(spec.gang_host, out)
+            pool.host = host
+            pool.gang_size = spec.gang_size
+            if known is not None and known in host.gangs:
+                host.gangs.remove(known)
+            host.gangs.append(pool)
+            self.ganged = True
         if spec.breaker is not None:
             pool.breaker = CircuitBreaker(spec.breaker)
         if spec.rate_limit is not None:
@@ -138,19 +152,28 @@ class AgentFleet:
         while len(pool.agents) < pool.spec.min_replicas and self.ledger.can_place(pool.shape):
             self._start(pool, out)
 
-    def grow(self, pool: PoolRecord, wanted: int, out: list[Command]) -> bool:
+    def grow(
+        self,
+        pool: PoolRecord,
+        wanted: int,
+        out: list[Command],
+        *,
+        urgency: tuple[int, float, float] | None = None,
+    ) -> bool:
         """Start up to ``wanted`` agents for ``pool``'s backlog; return whether any started.
 
         Bounded by ``max_replicas`` and by capacity; when the cluster is full, idle agents
         of less urgent pools are stopped to make room. A pool that still wants agents is
         starved: it gets another look whenever capacity may have come free.
+        ``urgency``: the key of the work the agents are for (default: ``pool``'s and its
+        ganged pools' most urgent ready task), which decides what may be reclaimed.
         """
         room = pool.spec.max_replicas - len(pool.agents)
         if room <= 0:
             return False
         started = False
         for _ in range(min(room, wanted)):
-            if not self.ledger.can_place(pool.shape) and not self._reclaim_idle(pool, out):
+            if not self.ledger.can_place(pool.shape) and not self._reclaim_idle(pool, out, urgency):
                 self._starved.add(pool)
                 return started
             self._start(pool, out)
@@ -159,15 +182,32 @@ class AgentFleet:
         return started
 
     def drained(self, pool: PoolRecord) -> None:
-        """Note that ``pool`` has nothing ready: it no longer waits for capacity."""
-        self._starved.discard(pool)
+        """Note that ``pool`` has nothing ready: it no longer waits for capacity.
+
+        A host pool whose ganged pools still wait keeps waiting for them.
+        """
+        if not any(gang.has_ready() for gang in pool.gangs):
+            self._starved.discard(pool)
 
     def remove(
         self, agent: AgentRecord, reason: str, out: list[Command], *, lost: bool = False
     ) -> None:
-        """Stop ``agent`` and release its capacity (its calls are the caller's business)."""
+        """Stop ``agent`` and release its capacity (its calls are the caller's business).
+
+        A gang it belonged to ends with it if it ran the gang's task; if it was a partner,
+        its capacity stays held until the gang's task ends, so no new agent takes it.
+        """
         del self.agents[agent.agent_id]
         del agent.pool.agents[agent.agent_id]
+        gang_call = agent.reserved_by
+        if gang_call is not None:
+            if gang_call.agent is agent:
+                self.end_gang(gang_call, self._clock.now_s())
+            else:
+                self._keep_partner_share(gang_call, agent)
+        if agent.held_for is not None:
+            agent.held_for.held.remove(agent)
+            agent.held_for = None
         self.ledger.release(agent.agent_id)
         out.append(StopAgent(agent_id=agent.agent_id, reason=reason, lost=lost))
         # Its pool may need a replacement, and freed capacity may let a waiting pool grow.
@@ -179,11 +219,38 @@ class AgentFleet:
         agent = call.agent
         agent.calls.discard(call)
         self.dirty.add(agent.pool)
+        if call.gang is not None:
+            self.end_gang(call, now_s)
         if not agent.calls:
             agent.idle_since_s = now_s
             agent.isolating = False
             # An idle agent may be reclaimed by a pool waiting with more urgent work.
             self.dirty.update(self._starved)
+
+    def end_gang(self, call: CallRecord, now_s: float) -> None:
+        """Free the agents a gang's ``call`` reserved, and what lost partners held."""
+        gang = call.gang or []
+        for agent in gang:
+            if agent.reserved_by is call:
+                agent.reserved_by = None
+                if not agent.calls:
+                    agent.idle_since_s = now_s
+        for key in call.lost_partner_holds or ():
+            self.ledger.release(key)
+        call.gang = call.lost_partner_holds = None
+        self.dirty.add(call.agent.pool)
+        self.dirty.update(self._starved)
+
+    def _keep_partner_share(self, call: CallRecord, partner: AgentRecord) -> None:
+        """Hold lost ``partner``'s capacity for ``call``'s gang until the gang ends."""
+        if call.gang is not None and partner in call.gang:
+            call.gang.remove(partner)
+        partner.reserved_by = None
+        key = f"{partner.agent_id}/gang-share"
+        self.ledger.hold_on(key, partner.pool.shape, self.ledger.node_of(partner.agent_id))
+        if call.lost_partner_holds is None:
+            call.lost_partner_holds = []
+        call.lost_partner_holds.append(key)
 
     def retire_idle(self, now_s: float, out: list[Command]) -> None:
         """Stop the agents idle for ``idle_agent_timeout_s`` by ``now_s``."""
@@ -204,15 +271,16 @@ class AgentFleet:
     def _retirable(self, pool: PoolRecord) -> list[tuple[AgentRecord, float]]:
         """Return ``pool``'s agents that idleness may stop, each with when it became idle.
 
-        The one place for the conditions: the pool has nothing ready and more agents than
-        its minimum, and the agent has no call.
+        The one place for the conditions: the pool (and its ganged pools) has nothing
+        ready and more agents than its minimum, and the agent has no call and is not
+        reserved or held for a gang.
         """
-        if pool.has_ready() or len(pool.agents) <= pool.spec.min_replicas:
+        if pool.family_head_key() is not None or len(pool.agents) <= pool.spec.min_replicas:
             return []
         return [
             (agent, agent.idle_since_s)
             for agent in pool.agents.values()
-            if not agent.calls and agent.idle_since_s is not None
+            if not agent.calls and agent.idle_since_s is not None and not agent.spoken_for
         ]
 
     def _start(self, pool: PoolRecord, out: list[Command]) -> None:
@@ -225,23 +293,31 @@ class AgentFleet:
         node_id = self.ledger.place(agent_id, pool.shape)
         out.append(StartAgent(agent_id=agent_id, pool=pool.spec, node_id=node_id))
 
-    def _reclaim_idle(self, pool: PoolRecord, out: list[Command]) -> bool:
+    def _reclaim_idle(
+        self,
+        pool: PoolRecord,
+        out: list[Command],
+        urgency_key: tuple[int, float, float] | None = None,
+    ) -> bool:
         """Stop idle agents of other pools until ``pool``'s shape fits; return whether it does.
 
-        Only pools with nothing ready, or whose most urgent ready task is less urgent than
-        ``pool``'s, give up agents: the more urgent work wins the capacity.
+        Only pools with nothing ready (their ganged pools included), or whose most urgent
+        ready task is less urgent than ``pool``'s (or ``urgency_key``), give up agents:
+        the more urgent work wins the capacity. Agents reserved or held for a gang stay.
         """
-        urgency = pool.head_key()[0] if pool.has_ready() else None
+        head = urgency_key if urgency_key is not None else pool.family_head_key()
+        urgency = head[0] if head is not None else None
         for other in self.pools.values():
-            if other is pool:
+            if other is pool or not other.agents:
                 continue
-            if other.has_ready() and (urgency is None or other.head_key()[0] <= urgency):
+            other_head = other.family_head_key()
+            if other_head is not None and (urgency is None or other_head[0] <= urgency):
                 continue
             for agent in list(other.agents.values()):
                 if self.ledger.can_place(pool.shape):
                     return True
                 if len(other.agents) <= other.spec.min_replicas:
                     break
-                if not agent.calls:
+                if not agent.calls and not agent.spoken_for:
                     self.remove(agent, f"reclaimed for pool {pool.spec.key!r}", out)
         return self.ledger.can_place(pool.shape)

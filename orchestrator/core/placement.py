@@ -101,6 +101,21 @@ class ResourceLedger:
         self._free[node_id] = self._free[node_id] - shape
         return node_id
 
+    def hold_on(self, key: str, shape: ResourceVector, node_id: str | None) -> None:
+        """Hold ``shape`` under ``key`` on ``node_id`` (where an agent held it until lost).
+
+        It keeps a lost agent's share of a gang (`core.gangs`) from going to a new agent
+        while the gang's task still runs. ``node_id`` None: held unplaced, as `place`.
+
+        Raises:
+            ValueError: ``key`` already holds resources.
+        """
+        if key in self._held:
+            raise ValueError(f"{key!r} already holds resources")
+        self._held[key] = (shape, node_id)
+        if node_id in self._free:
+            self._free[node_id] = self._free[node_id] - shape
+
     def release(self, key: str) -> None:
         """Give back what agent ``key`` held (nothing if it held nothing)."""
         held = self._held.pop(key, None)

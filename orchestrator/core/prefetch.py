@@ -114,6 +114,8 @@ class Prefetch:
         for agent in pool.agents.values():
             if len(agent.calls) != full_at or agent.isolating or agent.draining:
                 continue
+            if agent.spoken_for:
+                continue
             end_s = _soonest_end_s(agent)
             if end_s is None or now_s > end_s + window_s:
                 continue  # nothing to go by, or the estimate was wrong: wait for it

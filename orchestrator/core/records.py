@@ -153,6 +153,10 @@ class CallRecord:
     urgent: bool = False
     # When it is expected to end (one long attempt with a known duration; see `prefetch`).
     expected_end_s: float | None = None
+    # A gang's call (`gangs`): every agent it reserves, its own first; and the ledger keys
+    # holding the capacity of reserved partners lost while it runs.
+    gang: list[AgentRecord] | None = None
+    lost_partner_holds: list[str] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -170,6 +174,15 @@ class AgentRecord:
     draining: bool = False
     # Its urgent lane's call, while one runs (see `Dispatcher` and `preemption`).
     urgent_call: CallRecord | None = None
+    # The gang call it belongs to (`gangs`): it takes no other work until that call ends.
+    reserved_by: CallRecord | None = None
+    # The ganged pool it is kept free for while a gang forms (`gangs`).
+    held_for: PoolRecord | None = None
+
+    @property
+    def spoken_for(self) -> bool:
+        """Return whether the agent is reserved or held for a gang (it takes no other work)."""
+        return self.reserved_by is not None or self.held_for is not None
 
 
 @dataclass(slots=True, eq=False)
@@ -196,6 +209,18 @@ class PoolRecord:
     # Its gates: a circuit breaker and a rate limit, when its spec declares them.
     breaker: CircuitBreaker | None = None
     bucket: TokenBucket | None = None
+    # A ganged pool (`gangs`): the function pool whose agents run its tasks, and how many
+    # of them each task takes. A host pool knows its ganged pools.
+    host: PoolRecord | None = None
+    gang_size: int = 1
+    gangs: list[PoolRecord] = field(default_factory=list)
+    # A ganged pool's agents of its host kept free for its next gang while it forms.
+    held: list[AgentRecord] = field(default_factory=list)
+
+    def family_head_key(self) -> tuple[int, float, float] | None:
+        """Return the most urgent waiting task's key over the pool and its ganged pools."""
+        keys = [pool.head_key() for pool in (self, *self.gangs) if pool.has_ready()]
+        return min(keys) if keys else None
 
     def has_ready(self) -> bool:
         """Return whether a task of the pool waits for an agent."""

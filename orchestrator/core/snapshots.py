@@ -113,6 +113,8 @@ def scheduler_statistics(
                     call.open_attempts for agent in pool.agents.values() for call in agent.calls
                 ),
                 busy_agents=sum(1 for agent in pool.agents.values() if agent.calls),
+                agents_started=pool.started_total,
+                gang_host=pool.host.spec.key if pool.host is not None else None,
             )
             for key, pool in pools.items()
         },

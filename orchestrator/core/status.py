@@ -139,6 +139,10 @@ class PoolStatistics(BaseModel):
             (aging may have raised them); suspects waiting to run alone included.
         attempts_running: Attempts handed to its replicas and not finished.
         busy_agents: Replicas with at least one call in flight.
+        agents_started: Replicas started since the pool was defined (replacements and
+            restarts after idleness included). A ganged pool (`core.gangs`) has none: its
+            tasks run on its host pool's agents.
+        gang_host: For a ganged pool, the key of the pool whose agents run its tasks.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -153,6 +157,8 @@ class PoolStatistics(BaseModel):
     ready_by_priority: dict[str, int] = {}
     attempts_running: int = 0
     busy_agents: int = 0
+    agents_started: int = 0
+    gang_host: str | None = None
 
 
 class SchedulerStatistics(BaseModel):

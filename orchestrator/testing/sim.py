@@ -103,6 +103,7 @@ class SimRuntime(SimChecks):
         self.agents: dict[str, SimAgent] = {}
         self.inflight: dict[str, set[int]] = defaultdict(set)
         self.specs: dict[str, WorkflowSpec] = {}
+        self.function_cores: dict[tuple[str, str], float | None] = {}
         self.steps = 0
         self._timeline: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = itertools.count()
@@ -120,6 +121,7 @@ class SimRuntime(SimChecks):
         self.steps += 1
         self.execute(commands)
         self._check_call_bound()
+        self._check_cores()
         return commands
 
     def submit(self, workflow: WorkflowSpec) -> Commands:

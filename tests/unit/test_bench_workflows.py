@@ -72,3 +72,16 @@ def test_each_repeat_runs_every_mode_on_every_engine_once_orchestrator_fresh_per
         assert all(len(modes) == 1 for engine, modes in sessions if engine == ORCHESTRATOR)
     # The first session, and the first mode, change from one repeat to the next
     assert session_plan(0)[0] != session_plan(1)[0]
+
+
+def test_instances_option_runs_only_the_named_instances() -> None:
+    from benchmarks.__main__ import parse_args
+    from benchmarks.common import RunOptions
+    from benchmarks.workflows import build_instances
+
+    assert parse_args(["workflows", "--instances", "a,b"]).instances == "a,b"
+    options = RunOptions(quick=True, instances=("montage-100", "genome-100-2core"))
+    labels = [inst.label for inst in build_instances(options)]
+    assert labels == ["montage-100", "genome-100-2core"]
+    with pytest.raises(ValueError, match="no workflows instance labelled nope-1"):
+        build_instances(RunOptions(quick=True, instances=("montage-100", "nope-1")))

@@ -30,11 +30,14 @@ RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.05, max_backoff_s=0.2, m
 POOLS = ("cpu", "io", None)  # None: a plain function task
 
 
-def random_workflow(rng: random.Random, spec: Any, workflow_id: str, size: int) -> WorkflowSpec:
+def random_workflow(
+    rng: random.Random, spec: Any, workflow_id: str, size: int, *, multi_core: bool = False
+) -> WorkflowSpec:
     """Return a random DAG: each task depends on up to 3 of the 40 tasks before it.
 
     Dependencies stay within blocks of 100 tasks, so that one failure skips part of the
-    graph, not all that follows it.
+    graph, not all that follows it. With ``multi_core``, plain function tasks need 1, 2 or
+    3 CPUs (the larger ones run ganged on 1-CPU agents).
     """
     tasks = []
     for index in range(size):
@@ -52,6 +55,8 @@ def random_workflow(rng: random.Random, spec: Any, workflow_id: str, size: int) 
             fields["timeout_s"] = 1.0
         if pool is None:
             fields["function"] = "pkg.mod:work"
+            if multi_core:
+                fields["resources"] = {"num_cpus": rng.choice([1, 1, 2, 3])}
         tasks.append(spec.task(f"t{index}", agent=pool, **fields))
     agents = [
         spec.agent("cpu", replicas=6),
@@ -250,3 +255,51 @@ def test_ledger_with_prefetched_long_tasks_and_agent_deaths(
     assert set(ledger.batch_sizes) == {1}
     assert ledger.queued_on_death >= 1
     assert len(ledger.agents_killed) >= 5
+
+
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_ledger_with_multi_core_functions_and_agent_deaths(
+    spec: Any, make_sim: Any, make_behaviour: Any, seed: int
+) -> None:
+    # Given plain functions of 1, 2 and 3 CPUs on two 4-CPU nodes, agents that die during
+    # calls, and any live agent (a gang's reserved partner included) killed every 50 ms
+    rng = random.Random(seed)
+    workflow = random_workflow(rng, spec, f"m{seed}", 400, multi_core=True)
+    sim = make_sim(
+        SchedulerConfig(urgent_lane=False, idle_agent_timeout_s=0.5),
+        behaviour=fault_injector(rng, make_behaviour, [workflow]),
+        rng=rng,
+        death_rate=0.03,
+        stale_rate=0.5,
+    )
+    sim.send(spec.nodes(4, 4))
+    sim.submit(workflow)
+    idle_kills: list[str] = []
+
+    def kill_any() -> None:
+        if sim.all_workflows_ended():
+            return
+        if sim.agents:
+            victim = rng.choice(sorted(sim.agents))
+            if not sim.agents[victim].running:
+                idle_kills.append(victim)  # an idle agent, or a gang's partner
+            sim.kill(victim, stale=True)
+        sim.at(sim.clock.now_s() + 0.05, kill_any)
+
+    sim.at(sim.clock.now_s() + 0.05, kill_any)
+    # When it runs to the end
+    sim.run()
+    # Then every guarantee holds: nothing lost, no result twice, no attempt handed out
+    # twice, and no node ever ran attempts needing more CPUs than it has
+    finals = assert_ledger(sim, [workflow])
+    assert sum(finals.values()) == 400
+    ledger = sim.ledger
+    assert len({o.attempt_id for _, _, o in ledger.attempts}) == len(ledger.attempts)
+    # And only 1-CPU function agents ever started: the 2- and 3-core tasks were ganged
+    started = set(ledger.agents_started)
+    assert not any(a.startswith(("functions[cpu=2", "functions[cpu=3")) for a in started)
+    multi = {t.id for t in workflow.tasks if t.resources is not None and t.resources.num_cpus > 1}
+    assert sum(1 for _, _, o in ledger.attempts if o.task_id in multi) >= 50
+    # And the faults really happened, idle agents and partners included
+    assert len(ledger.agents_killed) >= 15
+    assert len(idle_kills) >= 3

@@ -69,16 +69,34 @@ def test_function_tasks_share_a_pool_per_resource_shape(driver: Any, spec: Any) 
     workflow = spec.workflow(
         spec.task("f1", function="pkg.mod:f"),
         spec.task("f2", function="pkg.mod:g"),
-        spec.task("big", function="pkg.mod:h", resources={"num_cpus": 2}),
+        spec.task("odd", function="pkg.mod:h", resources={"num_cpus": 1.5}),
     )
     commands = driver.submit(workflow)
     pools = {c.agent_id: c.pool for c in commands.of(StartAgent)}
     assert set(driver.scheduler.pool_specs()) == {
         "functions[cpu=1,gpu=0,mem=0]",
-        "functions[cpu=2,gpu=0,mem=0]",
+        "functions[cpu=1.5,gpu=0,mem=0]",
     }
-    assert pools["functions[cpu=2,gpu=0,mem=0]#1"].resources.num_cpus == 2
+    assert pools["functions[cpu=1.5,gpu=0,mem=0]#1"].resources.num_cpus == 1.5
     assert all(p.agent_class == "agents.function:FunctionAgent" for p in pools.values())
+
+
+def test_whole_multiples_of_a_function_cpu_are_ganged_on_the_base_pool(
+    driver: Any, spec: Any
+) -> None:
+    workflow = spec.workflow(
+        spec.task("f1", function="pkg.mod:f"),
+        spec.task("big", function="pkg.mod:h", resources={"num_cpus": 2}),
+    )
+    commands = driver.submit(workflow)
+    specs = driver.scheduler.pool_specs()
+    ganged = specs["functions[cpu=2,gpu=0,mem=0]"]
+    assert ganged.gang_host == specs["functions[cpu=1,gpu=0,mem=0]"]
+    assert ganged.gang_size == 2
+    # Only agents of the base pool start: one for f1, two for big (one runs it)
+    assert {c.pool.key for c in commands.of(StartAgent)} == {"functions[cpu=1,gpu=0,mem=0]"}
+    assert len(commands.started) == 3
+    assert sorted(commands.dispatched_ids) == ["big", "f1"]
 
 
 def test_a_task_with_its_own_resources_gets_a_resized_pool(driver: Any, spec: Any) -> None:
