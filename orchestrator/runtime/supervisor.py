@@ -71,6 +71,7 @@ from orchestrator.runtime.heartbeat_reports import HeartbeatReports
 from orchestrator.runtime.metrics import SupervisorMetrics
 from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
+from orchestrator.runtime.self_profile import SelfProfiler
 from orchestrator.runtime.supervisor_queries import SupervisorQueries
 from orchestrator.runtime.supervisor_triggers import SupervisorTriggers
 from orchestrator.runtime.supervisor_upkeep import (
@@ -140,6 +141,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         self._save_lock = asyncio.Lock()
         self._save_task: asyncio.Task[str | None] | None = None
         self._cache = CacheKeeper(self._durability.store, scope, clock, log)
+        self._profiler = SelfProfiler()  # debug only: off unless its variable is set
         self._start_triggers()  # messages on the bus wait for no driver call
         if self._durability.enabled:
             self._observe_cluster(force=True)
@@ -342,12 +344,14 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             if task is not None:
                 task.cancel()
         self._tracer.shutdown()
+        self._profiler.stop()
 
     # -- the loop ------------------------------------------------------------------------
 
     def _ensure_running(self) -> None:
         if self._loop_task is not None and not self._loop_task.done():
             return
+        self._profiler.start()  # on the loop's thread
         self._wake = asyncio.Event()
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
         self._agents.ensure_heartbeat()
@@ -365,8 +369,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             if wakeup_s is not None:
                 timeout_s = min(timeout_s, max(wakeup_s - self._clock.now_s(), 0.0))
             if not self._dispatcher.has_completed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout_s)
+                await _wait_for_wake(self._wake, timeout_s)
             self._wake.clear()
             try:
                 self._collect_outcomes()
@@ -472,6 +475,20 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         self._tracer.workflow_finished(command.workflow_id, command.state)
         if event is not None:
             event.set()
+
+
+async def _wait_for_wake(wake: asyncio.Event, timeout_s: float) -> None:
+    """Wait until ``wake`` is set, or ``timeout_s`` has passed (then it is set).
+
+    `asyncio.wait_for` would make a task per wait: one per finished call on the hot path.
+    """
+    if wake.is_set():
+        return
+    timer = asyncio.get_running_loop().call_later(timeout_s, wake.set)
+    try:
+        await wake.wait()
+    finally:
+        timer.cancel()
 
 
 def _about_resources(problems: tuple[Problem, ...]) -> bool:

@@ -58,6 +58,9 @@ class WorkflowTracer:
             provider = build_tracer_provider(settings)
             self.agent_factory = SettingsTracerProviderFactory(settings)
         self._provider = provider
+        # A no-op provider records nothing: attempt spans are then not even made (they
+        # would cost their attributes and status on every outcome, for nothing).
+        self._recording = not isinstance(provider, trace.NoOpTracerProvider)
         self._tracer = provider.get_tracer("orchestrator")
         self._spans: dict[str, Span] = {}
         self._contexts: dict[str, Context] = {}
@@ -102,7 +105,7 @@ class WorkflowTracer:
     def attempt_finished(self, order: AttemptOrder, outcome: AttemptOutcome, agent_id: str) -> None:
         """Record one attempt as a child span of its workflow's span."""
         context = self._contexts.get(order.workflow_id)
-        if context is None:
+        if context is None or not self._recording:
             self._span_ids.pop(order.attempt_id, None)
             return
         self._preset(order.attempt_id)

@@ -255,7 +255,10 @@ class ActorBus(Bus):
                 self._raise_error()
             self._pending.append(message)
             self._queued += 1
-            self._cond.notify_all()
+            # The sender waits for a first message, then (lingering) for a full batch:
+            # waking it at every publish would cost a thread switch per message.
+            if len(self._pending) == 1 or len(self._pending) >= MAX_BATCH:
+                self._cond.notify_all()
 
     def _raise_error(self) -> None:
         if self._error is not None:
