@@ -57,6 +57,11 @@ DEFAULT_WAIT_CHUNK_S = 5.0
 #: each packed just before it is sent (`SupervisorClient.submit_chunks`): the driver never
 #: holds a packed copy of the whole workflow, nor its pickle, beside its specs.
 SUBMIT_CHUNK_TASKS = 50_000
+#: A workflow of more tasks than this goes in chunks too (`SUBMIT_CHUNK_TASKS` each): its
+#: rows travel through Ray's object store and the supervisor fetches them in a worker
+#: thread, where unpickling them as a call's argument would hold its event loop (and the
+#: work already running) for as long (about 0.3 s per 50,000 tasks).
+SUBMIT_STREAM_TASKS = 2_000
 
 
 class TaskFailedError(RuntimeError):
@@ -376,14 +381,16 @@ class Orchestrator(EventCalls, SchedulingCalls):
     ) -> WorkflowRun:
         """Validate a workflow and start it; return its run handle.
 
-        Over `SUBMIT_CHUNK_TASKS` tasks it goes in chunks, accepted or refused as one.
+        Over `SUBMIT_STREAM_TASKS` tasks it goes in chunks (`SUBMIT_CHUNK_TASKS` each),
+        accepted or refused as one.
 
         Raises:
             WorkflowRejectedError: every problem found (fields, graph, agents, resources no
                 node has); nothing of the workflow is kept.
         """
         spec = _checked(workflow, workflow_id)
-        if len(spec.tasks) > SUBMIT_CHUNK_TASKS:  # sent a chunk at a time, never packed whole
+        # Sent a chunk at a time, never packed whole, unpickled off the supervisor's loop.
+        if len(spec.tasks) > min(SUBMIT_STREAM_TASKS, SUBMIT_CHUNK_TASKS):
             problems = self.client.submit_chunks(
                 PackedWorkflow.header(spec), lambda: row_chunks(spec, SUBMIT_CHUNK_TASKS)
             )

@@ -11,6 +11,8 @@ after it (estimated durations, or one per task), so tasks on the critical path s
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +21,7 @@ from orchestrator.core.errors import Problem
 from orchestrator.core.fair_queue import FairShare
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import PackedWorkflow, TaskRow
-from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
+from orchestrator.core.records import PoolRecord, TaskRecord, WorkflowRecord, task_record
 from orchestrator.core.states import TaskState
 from orchestrator.core.validation import WorkflowStructure, check_structure
 
@@ -118,18 +120,20 @@ def workflow_record(
     spec: PackedWorkflow,
     graph: TaskGraph,
     task_pools: Sequence[PoolRecord],
-    ranks: Mapping[str, float],
     submitted_s: float,
     tenant_weights: Mapping[str, float] | None = None,
     burst_s: float = 0.0,
 ) -> WorkflowRecord:
-    """Return the record of ``spec`` with one PENDING task record per row.
+    """Return the record of ``spec`` with its tasks counted, PENDING, but no task record yet.
+
+    Each of ``task_pools`` counts its new open tasks at once, so that no pool the workflow
+    uses can be redefined while its task records are made (`make_task_records`, a slice
+    at a time for a large workflow: see `orchestrator.core.admitting`).
 
     Args:
         spec: The workflow, validated.
         graph: Its dependency graph, prepared.
-        task_pools: The pool of each row, in row order; each counts its new open tasks.
-        ranks: Rank of each task (missing: 0).
+        task_pools: The pool of each row, in row order.
         submitted_s: When it was admitted.
         tenant_weights: Weight of each tenant in fair sharing (missing: 1).
         burst_s: The workflow's burst in fair sharing (`FairShare.burst`).
@@ -147,7 +151,7 @@ def workflow_record(
             burst_s,
         ),
     )
-    add_task_records(workflow, spec.rows, task_pools, ranks)
+    _count_open(workflow, task_pools)
     return workflow
 
 
@@ -157,10 +161,25 @@ def add_task_records(
     task_pools: Sequence[PoolRecord],
     ranks: Mapping[str, float],
 ) -> None:
-    """Add one PENDING task record per row to ``workflow`` (admission, or a live edit)."""
+    """Add one PENDING task record per row to ``workflow``, counted (a live edit)."""
+    make_task_records(workflow, rows, task_pools, ranks)
+    _count_open(workflow, task_pools)
+
+
+def make_task_records(
+    workflow: WorkflowRecord,
+    rows: Sequence[TaskRow],
+    task_pools: Sequence[PoolRecord],
+    ranks: Mapping[str, float],
+) -> list[TaskRecord]:
+    """Add one PENDING task record per row to ``workflow.tasks``; return those with a deadline.
+
+    Counts nothing: the workflow and the pools counted these tasks beforehand.
+    """
     tasks = workflow.tasks
+    deadlined = []
     for row, pool in zip(rows, task_pools, strict=True):
-        tasks[row.id] = task_record(
+        task = tasks[row.id] = task_record(
             workflow=workflow,
             task_id=row.id,
             function=row.function,
@@ -176,7 +195,15 @@ def add_task_records(
             estimate_s=row.estimated_duration_s,
             extras=row.extras,
         )
-        pool.open_tasks += 1
+        if row.deadline_s != math.inf:
+            deadlined.append(task)
+    return deadlined
+
+
+def _count_open(workflow: WorkflowRecord, task_pools: Sequence[PoolRecord]) -> None:
+    """Count ``task_pools``' tasks (one per entry) as open and PENDING."""
+    for pool, count in Counter(task_pools).items():
+        pool.open_tasks += count
     counts = workflow.counts
-    counts[TaskState.PENDING] = counts.get(TaskState.PENDING, 0) + len(rows)
-    workflow.open_tasks += len(rows)
+    counts[TaskState.PENDING] = counts.get(TaskState.PENDING, 0) + len(task_pools)
+    workflow.open_tasks += len(task_pools)

@@ -38,6 +38,7 @@ from orchestrator.core.commands import (
 )
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
+    AdmissionContinued,
     AgentLost,
     AttemptsFinished,
     DeadLettersPurgeRequested,
@@ -174,6 +175,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             self._observe_cluster(force=True)
             problems = self._submit(spec, prepared)
         if not problems:
+            await self._admitted(spec.id or "")  # a slice at a time, by the loop (`_run`)
             await self._save_now()  # durable before the driver hears it was accepted
         return problems
 
@@ -185,7 +187,9 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         try:
             if problems:
                 raise WorkflowRejectedError(spec.id or spec.name, problems)
-            event = WorkflowSubmitted(workflow=spec, cached=tuple(hits), prepared=prepared)
+            event = WorkflowSubmitted(
+                workflow=spec, cached=tuple(hits), prepared=prepared, in_slices=True
+            )
             commands = self._scheduler.handle(event)
         except WorkflowRejectedError as exc:
             self._cache.released(spec.id or "")
@@ -201,6 +205,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             except (StorageError, OSError) as exc:
                 log.error("workflow.not_durable", reason=str(exc))
         self._execute(commands)
+        if self._scheduler.admitting():
+            self._wake_loop()  # the loop admits the next slices (`_admit_slices`)
         return ()
 
     def _open_restored(self, spec: PackedWorkflow) -> asyncio.Event:
@@ -364,12 +370,15 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             timeout_s = min(CLUSTER_REFRESH_S, self._settings.heartbeat.resync_interval_s)
             if wakeup_s is not None:
                 timeout_s = min(timeout_s, max(wakeup_s - self._clock.now_s(), 0.0))
-            if not self._dispatcher.has_completed:
+            if self._scheduler.admitting():
+                await asyncio.sleep(0)  # what else is due runs between two slices
+            elif not self._dispatcher.has_completed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout_s)
             self._wake.clear()
             try:
                 self._collect_outcomes()
+                self._admit_slices()
                 self._metrics.tick(self._scheduler.statistics)
                 if wakeup_s is not None and self._clock.now_s() >= wakeup_s:
                     self._handle(Tick())
@@ -395,6 +404,14 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             self._cache.store_new(self._results.fetch)
         for agent_id, (cause, reason) in lost.items():
             self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=reason))
+
+    def _admit_slices(self) -> None:
+        """Admit the next slice of each workflow being admitted (see `core.admitting`).
+
+        One slice per loop turn: outcomes are collected and dispatches sent between two.
+        """
+        for workflow_id in self._scheduler.admitting():
+            self._handle(AdmissionContinued(workflow_id=workflow_id))
 
     def _handle(self, event: Event) -> None:
         self._execute(self._scheduler.handle(event))
