@@ -104,6 +104,7 @@ class Admissions:
 
         Whole when it has ``slice_tasks`` tasks or fewer, or ``slice_tasks`` is None.
         """
+        admission.workflow.unmade_tasks = len(admission.rows)
         if slice_tasks is None or len(admission.rows) <= slice_tasks:
             while not self._step(admission, len(admission.rows), out):
                 pass
@@ -142,6 +143,7 @@ class Admissions:
             for task in deadlined:
                 self._add_deadline(task.deadline_s, task)
             admission.built = end
+            workflow.unmade_tasks -= end - start
             if end < len(rows):
                 return False
             if not self._built(admission, out):

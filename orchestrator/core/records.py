@@ -54,6 +54,8 @@ class WorkflowRecord:
     limits: tuple[Any, ...] = ()
     # Its tenant and weights: how its pools' ready queues share capacity (`fair_queue`).
     share: FairShare = field(default_factory=FairShare)
+    # Tasks counted (PENDING) whose record is not made yet (see `admitting`).
+    unmade_tasks: int = 0
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open.
