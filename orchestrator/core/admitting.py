@@ -12,10 +12,11 @@ What a workflow being admitted looks like, and why nothing is lost or doubled:
 - It is validated whole before anything is kept (a bad workflow is refused, nothing
   kept), then registered at once: its id is taken, every task is counted (PENDING until
   made and queued) and its pools count its tasks, so none of them can be redefined.
-- First its task records are made, a slice at a time; none runs, none is queued yet (a
-  task could otherwise end before the records of its dependents exist). Then its
-  deadlines are armed, cached tasks succeed, and the tasks ready then (its roots) are
-  queued, a slice at a time, those that left PENDING meanwhile (a deadline missed) skipped.
+- Then its task records are made, a slice at a time, each task's deadline armed as it is
+  made; none runs, none is queued yet (a task could otherwise end before the records of
+  its dependents exist). Once all are made, cached tasks succeed, and the tasks ready
+  then (its roots) are queued, a slice at a time, those that left PENDING meanwhile (a
+  deadline missed) skipped.
 - Its status counts every task from the start: made or not, a task not yet queued is
   PENDING. A request that changes the workflow (cancel, pause, resume, edit, re-queue)
   first completes its admission in the same step (`complete`), then applies to it
@@ -44,6 +45,19 @@ Finish = Callable[[WorkflowRecord, list[Command]], None]
 AddDeadline = Callable[[float, TaskRecord], None]
 
 
+@dataclass(frozen=True, slots=True)
+class TaskPools:
+    """The pool of each row of a workflow: its key, and each key's pool record."""
+
+    keys: Sequence[str]
+    pools: Mapping[str, PoolRecord]
+
+    def __getitem__(self, rows: slice) -> list[PoolRecord]:
+        """Return the pool records of a slice of rows."""
+        pools = self.pools
+        return [pools[key] for key in self.keys[rows]]
+
+
 @dataclass(slots=True, eq=False)
 class Admission:
     """One workflow being admitted: where its slices are.
@@ -62,7 +76,7 @@ class Admission:
 
     workflow: WorkflowRecord
     rows: Sequence[TaskRow]
-    task_pools: Sequence[PoolRecord]
+    task_pools: TaskPools
     ranks: Mapping[str, float]
     cached: tuple[str, ...]
     now_s: float
@@ -100,7 +114,7 @@ class Admissions:
         return len(self._under_way)
 
     def start(self, admission: Admission, slice_tasks: int | None, out: list[Command]) -> None:
-        """Admit a registered workflow, whole or (the rest waits for `advance`) a first slice.
+        """Admit a registered workflow whole, or keep it for `advance` to admit in slices.
 
         Whole when it has ``slice_tasks`` tasks or fewer, or ``slice_tasks`` is None.
         """
@@ -109,8 +123,7 @@ class Admissions:
             while not self._step(admission, len(admission.rows), out):
                 pass
             return
-        self._under_way[admission.workflow.workflow_id] = admission
-        self.advance(admission.workflow.workflow_id, slice_tasks, out)
+        self._under_way[admission.workflow.workflow_id] = admission  # nothing made yet
 
     def advance(self, workflow_id: str, slice_tasks: int | None, out: list[Command]) -> None:
         """Admit the next slice of ``slice_tasks`` tasks (None: all the rest) of a workflow.

@@ -38,7 +38,7 @@ from orchestrator.core.admission import (
     prepare,
     workflow_record,
 )
-from orchestrator.core.admitting import Admission, Admissions
+from orchestrator.core.admitting import Admission, Admissions, TaskPools
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command
@@ -77,7 +77,7 @@ from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.pools import function_pool
 from orchestrator.core.preemption import PREEMPTED_ERROR
 from orchestrator.core.rank_learning import RankLearner
-from orchestrator.core.records import InFlight, PoolRecord, WorkflowRecord
+from orchestrator.core.records import InFlight, WorkflowRecord
 from orchestrator.core.schedule_book import ScheduleBook
 from orchestrator.core.scheduler_queries import SchedulerQueries
 from orchestrator.core.states import TaskState
@@ -262,7 +262,7 @@ class Scheduler(SchedulerQueries):
     def _on_workflow_restored(self, event: WorkflowRestored, out: list[Command]) -> None:
         spec = event.workflow
         record, task_pools, ranks = self._admit(spec, self._clock.now_s(), out)
-        for task in make_task_records(record, spec.rows, task_pools, ranks):
+        for task in make_task_records(record, spec.rows, task_pools[:], ranks):
             self._timers.add_deadline(task.deadline_s, task)
         self._watch(record)
         life = self._life
@@ -309,7 +309,7 @@ class Scheduler(SchedulerQueries):
         now_s: float,
         out: list[Command],
         prepared: Preparation | None = None,
-    ) -> tuple[WorkflowRecord, list[PoolRecord], dict[str, float]]:
+    ) -> tuple[WorkflowRecord, TaskPools, dict[str, float]]:
         """Validate ``spec`` and keep its record, its tasks counted; no task record yet.
 
         ``prepared``: its `Preparation`, made beforehand (ignored if made for another spec).
@@ -322,15 +322,15 @@ class Scheduler(SchedulerQueries):
         fleet = self._fleet
         # Admitted: from here on nothing can fail.
         pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
-        task_pools = [pools[key] for key in fit.task_pools]
+        counts = {pools[key]: count for key, count in fit.pool_counts.items()}
         config = self._config
         graph = preparation.structure.graph
         record = workflow_record(
-            spec, graph, task_pools, now_s, config.tenant_weights, config.fair_burst_s
+            spec, graph, counts, now_s, config.tenant_weights, config.fair_burst_s
         )
         record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)
-        return record, task_pools, preparation.ranks
+        return record, TaskPools(fit.task_pools, pools), preparation.ranks
 
     def _watch(self, record: WorkflowRecord) -> None:
         """Let the rank learner watch a workflow whose task records are all made."""
@@ -345,7 +345,8 @@ class Scheduler(SchedulerQueries):
         if prepared is None or prepared.spec is not spec:
             prepared = prepare(spec, config.rank_by_critical_path, self.learned_lookup())
         structure = prepared.structure
-        fit, fit_problems = fleet.check_fit(spec, structure, config, self._workflows.keys())
+        known = self._workflows.keys()
+        fit, fit_problems = fleet.check_fit(spec, structure, config, known, prepared.placement)
         problems = [*prepared.problems, *fit_problems]
         if problems:
             raise WorkflowRejectedError(spec.id or spec.name, problems)

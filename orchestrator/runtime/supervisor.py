@@ -167,7 +167,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         if len(spec.rows) >= PREPARE_OFF_LOOP_TASKS:  # the loop dispatches meanwhile
             ranked = self._settings.scheduler.rank_by_critical_path
             learned = self._scheduler.learned_lookup()
-            prepared = await asyncio.to_thread(prepare, spec, ranked, learned)
+            config = self._settings.scheduler  # its tasks are placed in pools there too
+            prepared = await asyncio.to_thread(prepare, spec, ranked, learned, config)
         fresh = self._observe_cluster(force=False, max_age_s=SUBMIT_CLUSTER_REFRESH_S)
         problems = self._submit(spec, prepared)
         if problems and not fresh and _about_resources(problems):

@@ -80,14 +80,14 @@ def test_a_large_workflow_is_admitted_a_slice_at_a_time_and_runs_as_if_admitted_
     # Given a driver that admits in slices
     driver = Driver(CONFIG)
     first = _submit_in_slices(driver, workflow)
-    # Then the first step made one slice of records and queued nothing
+    # Then the workflow is registered, every task counted, nothing made or queued yet
     assert driver.scheduler.admitting() == ("big",)
     assert first.dispatched_ids == []
     status = driver.scheduler.workflow_status("big")
     assert (status.total, status.count(S.PENDING)) == (21, 21)
     steps = _admit_rest(driver)
-    assert len(steps) == 5 + 2  # the other 17 records, then the 7 roots left, 4 at a time
-    assert not any(step.dispatched_ids for step in steps[:4])  # none runs before all exist
+    assert len(steps) == 6 + 2  # 21 records, then the 7 roots left, 4 at a time
+    assert not any(step.dispatched_ids for step in steps[:5])  # none runs before all exist
     # Then the roots are queued in slices, and everything runs once, in the same order
     assert _run_to_end(driver, [first, *steps]) == whole_order
     assert driver.scheduler.workflow_status("big").state is WorkflowState.SUCCEEDED
@@ -234,7 +234,7 @@ def test_a_bad_workflow_is_refused_whole_and_leaves_nothing_behind(spec: Any) ->
     _submit_in_slices(driver, good)
     with pytest.raises(WorkflowRejectedError, match="already submitted"):
         _submit_in_slices(driver, good)
-    assert len(_admit_rest(driver)) == 7
+    assert len(_admit_rest(driver)) == 8
 
 
 def test_two_large_workflows_are_admitted_side_by_side(spec: Any) -> None:
