@@ -158,7 +158,10 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         """Validate and start a workflow; return the problems that refused it (or none).
 
         Drivers send it packed (`PackedWorkflow.pack`): a tuple per task rather than a
-        pydantic model, a fraction of the memory and of the (un)pickling time.
+        pydantic model, a fraction of the memory and of the (un)pickling time. One of
+        `PREPARE_OFF_LOOP_TASKS` tasks or more is checked, ranked and placed in a worker
+        thread; a large one is then admitted a slice at a time by the loop (`_run`), which
+        goes on dispatching between slices; this returns once it is admitted whole.
         """
         if isinstance(spec, WorkflowSpec):
             spec = PackedWorkflow.pack(spec)

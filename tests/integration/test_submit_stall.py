@@ -88,3 +88,38 @@ def test_a_running_workflow_keeps_dispatching_while_a_huge_one_is_admitted(
     gap_s = _longest_gap(starts, before_s, after_s)
     assert gap_s < MAX_GAP_S, f"dispatch stalled {gap_s:.3f} s while {BIG:,} tasks were admitted"
     assert all(seen_total == (BIG, BIG) for seen_total in seen)
+
+
+def test_a_cancel_and_a_task_listing_during_admission_see_the_whole_workflow(
+    orchestrator: Orchestrator,
+) -> None:
+    size = 20_000  # ten slices
+    large = Workflow("cancelled")
+    for index in range(size):
+        large.task(f"n{index}", workloads.noop, priority="background")
+    listed: list[int] = []
+    errors: list[BaseException] = []
+
+    def cancel_once_known() -> None:
+        try:
+            while True:
+                try:
+                    orchestrator.client.status("cancelled-1")
+                    break
+                except KeyError:
+                    time.sleep(0.005)
+            listed.append(len(orchestrator.client.tasks("cancelled-1")))
+            orchestrator.client.cancel("cancelled-1", "while admitted")
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+
+    canceller = threading.Thread(target=cancel_once_known)
+    canceller.start()
+    run = orchestrator.submit(large, workflow_id="cancelled-1")
+    canceller.join(timeout=60)
+    assert errors == []
+    assert listed == [size]  # the listing waited for the last slice: never half of it
+    status = run.wait(timeout_s=120)
+    assert status.state is WorkflowState.CANCELLED
+    assert status.total == size
+    assert status.count(TaskState.CANCELLED) + status.count(TaskState.SUCCEEDED) == size
