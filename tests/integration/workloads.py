@@ -233,3 +233,14 @@ def started_at(seconds: float) -> float:
     started_s = time.time()
     time.sleep(seconds)
     return started_s
+
+
+def _refuse_to_load() -> None:
+    raise RuntimeError("this value cannot be loaded")
+
+
+class LoadsBadly:
+    """Pickles fine; unpickling it raises (a chunk of rows the supervisor cannot fetch)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (_refuse_to_load, ())
