@@ -459,14 +459,6 @@ class Scheduler(SchedulerQueries):
 
     # -- queries -------------------------------------------------------------------------
 
-    def admitting(self) -> tuple[str, ...]:
-        """Return the workflows being admitted a slice at a time, oldest first.
-
-        The runtime sends an `AdmissionContinued` for each once it has handled what else
-        happened (see `orchestrator.core.admitting`).
-        """
-        return tuple(self._admissions)
-
     def learned_lookup(self) -> Lookup | None:
         """Return the lookup of learned durations by kind, or None when nothing is learnt.
 

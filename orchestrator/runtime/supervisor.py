@@ -158,10 +158,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         """Validate and start a workflow; return the problems that refused it (or none).
 
         Drivers send it packed (`PackedWorkflow.pack`): a tuple per task rather than a
-        pydantic model, a fraction of the memory and of the (un)pickling time. One of
-        `PREPARE_OFF_LOOP_TASKS` tasks or more is checked, ranked and placed in a worker
-        thread; a large one is then admitted a slice at a time by the loop (`_run`), which
-        goes on dispatching between slices; this returns once it is admitted whole.
+        pydantic model, a fraction of the memory and of the (un)pickling time. A large one
+        is prepared in a worker thread, then admitted in slices by the loop (`_run`).
         """
         if isinstance(spec, WorkflowSpec):
             spec = PackedWorkflow.pack(spec)
@@ -410,10 +408,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=reason))
 
     def _admit_slices(self) -> None:
-        """Admit the next slice of each workflow being admitted (see `core.admitting`).
-
-        One slice per loop turn: outcomes are collected and dispatches sent between two.
-        """
+        """Admit the next slice of each workflow being admitted (one per loop turn)."""
         for workflow_id in self._scheduler.admitting():
             self._handle(AdmissionContinued(workflow_id=workflow_id))
 
