@@ -22,6 +22,7 @@ from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.dead_letters import DeadLetter
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
+    AdmissionContinued,
     AgentLost,
     AttemptOutcome,
     AttemptProgress,
@@ -62,6 +63,7 @@ from orchestrator.core.status import (
 )
 
 __all__ = [
+    "AdmissionContinued",
     "AgentLost",
     "AgentPoolSpec",
     "AgentSpec",

@@ -11,17 +11,25 @@ after it (estimated durations, or one per task), so tasks on the critical path s
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.durations import Lookup, kind_of
 from orchestrator.core.errors import Problem
 from orchestrator.core.fair_queue import FairShare
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import PackedWorkflow, TaskRow
-from orchestrator.core.records import PoolRecord, WorkflowRecord, task_record
+from orchestrator.core.records import PoolRecord, TaskRecord, WorkflowRecord, task_record
 from orchestrator.core.states import TaskState
-from orchestrator.core.validation import WorkflowStructure, check_structure
+from orchestrator.core.validation import (
+    Placement,
+    WorkflowStructure,
+    check_structure,
+    place_tasks,
+)
 
 #: Weight of a task without an estimated duration in `critical_path_ranks`.
 _DEFAULT_WEIGHT_S = 1.0
@@ -36,18 +44,23 @@ class Preparation:
         structure: Its agents and dependency graph (prepared when it has no problem).
         problems: What `check_structure` found (the scheduler adds those of fitting it).
         ranks: Each task's rank (`critical_path_ranks`), or empty.
+        placement: Each task's pool (`validation.place_tasks`), or None.
     """
 
     spec: PackedWorkflow
     structure: WorkflowStructure
     problems: tuple[Problem, ...]
     ranks: dict[str, float]
+    placement: Placement | None = None
 
 
 def prepare(
-    spec: PackedWorkflow, rank_by_critical_path: bool, learned: Lookup | None = None
+    spec: PackedWorkflow,
+    rank_by_critical_path: bool,
+    learned: Lookup | None = None,
+    config: SchedulerConfig | None = None,
 ) -> Preparation:
-    """Check ``spec``'s structure, prepare its graph and rank its tasks.
+    """Check ``spec``'s structure, prepare its graph, rank its tasks and place them.
 
     Reads nothing of any scheduler but ``learned`` (a dict lookup): safe to run in another
     thread while the scheduler goes on (the runtime does so for large workflows).
@@ -57,14 +70,25 @@ def prepare(
         rank_by_critical_path: Rank its tasks (else every rank is 0).
         learned: The learned duration of a kind of task (`DurationBook.estimate_s`), for
             the tasks without an estimate.
+        config: The scheduler's settings, to place the tasks in their pools (None: the
+            scheduler places them).
     """
     structure, problems = check_structure(spec)
     ranks: dict[str, float] = {}
+    placement = None
     if not problems:
         structure.graph.prepare()
         if rank_by_critical_path:
             ranks = critical_path_ranks(spec, structure.graph, learned)
-    return Preparation(spec, structure, tuple(problems), ranks)
+        if config is not None:
+            placement = place_tasks(
+                spec,
+                structure,
+                config.default_function_resources,
+                config.max_function_replicas,
+                config.default_breaker,
+            )
+    return Preparation(spec, structure, tuple(problems), ranks, placement)
 
 
 def critical_path_ranks(
@@ -117,19 +141,21 @@ def normalised_ranks(graph: TaskGraph, weights: Mapping[str, float]) -> dict[str
 def workflow_record(
     spec: PackedWorkflow,
     graph: TaskGraph,
-    task_pools: Sequence[PoolRecord],
-    ranks: Mapping[str, float],
+    pool_counts: Mapping[PoolRecord, int],
     submitted_s: float,
     tenant_weights: Mapping[str, float] | None = None,
     burst_s: float = 0.0,
 ) -> WorkflowRecord:
-    """Return the record of ``spec`` with one PENDING task record per row.
+    """Return the record of ``spec`` with its tasks counted, PENDING, but no task record yet.
+
+    Each pool counts its new open tasks at once, so that no pool the workflow uses can be
+    redefined while its task records are made (`make_task_records`, a slice at a time for
+    a large workflow: see `orchestrator.core.admitting`).
 
     Args:
         spec: The workflow, validated.
         graph: Its dependency graph, prepared.
-        task_pools: The pool of each row, in row order; each counts its new open tasks.
-        ranks: Rank of each task (missing: 0).
+        pool_counts: How many of its tasks each pool runs.
         submitted_s: When it was admitted.
         tenant_weights: Weight of each tenant in fair sharing (missing: 1).
         burst_s: The workflow's burst in fair sharing (`FairShare.burst`).
@@ -147,7 +173,7 @@ def workflow_record(
             burst_s,
         ),
     )
-    add_task_records(workflow, spec.rows, task_pools, ranks)
+    _count_open(workflow, pool_counts)
     return workflow
 
 
@@ -157,10 +183,25 @@ def add_task_records(
     task_pools: Sequence[PoolRecord],
     ranks: Mapping[str, float],
 ) -> None:
-    """Add one PENDING task record per row to ``workflow`` (admission, or a live edit)."""
+    """Add one PENDING task record per row to ``workflow``, counted (a live edit)."""
+    make_task_records(workflow, rows, task_pools, ranks)
+    _count_open(workflow, Counter(task_pools))
+
+
+def make_task_records(
+    workflow: WorkflowRecord,
+    rows: Sequence[TaskRow],
+    task_pools: Sequence[PoolRecord],
+    ranks: Mapping[str, float],
+) -> list[TaskRecord]:
+    """Add one PENDING task record per row to ``workflow.tasks``; return those with a deadline.
+
+    Counts nothing: the workflow and the pools counted these tasks beforehand.
+    """
     tasks = workflow.tasks
+    deadlined = []
     for row, pool in zip(rows, task_pools, strict=True):
-        tasks[row.id] = task_record(
+        task = tasks[row.id] = task_record(
             workflow=workflow,
             task_id=row.id,
             function=row.function,
@@ -176,7 +217,16 @@ def add_task_records(
             estimate_s=row.estimated_duration_s,
             extras=row.extras,
         )
-        pool.open_tasks += 1
+        if row.deadline_s != math.inf:
+            deadlined.append(task)
+    return deadlined
+
+
+def _count_open(workflow: WorkflowRecord, pool_counts: Mapping[PoolRecord, int]) -> None:
+    """Count new tasks, ``pool_counts[pool]`` in each pool, as open and PENDING."""
+    for pool, count in pool_counts.items():
+        pool.open_tasks += count
+    total = sum(pool_counts.values())
     counts = workflow.counts
-    counts[TaskState.PENDING] = counts.get(TaskState.PENDING, 0) + len(rows)
-    workflow.open_tasks += len(rows)
+    counts[TaskState.PENDING] = counts.get(TaskState.PENDING, 0) + total
+    workflow.open_tasks += total

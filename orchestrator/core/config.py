@@ -58,6 +58,10 @@ class SchedulerConfig(BaseModel):
             taken in that lane at once; False: it waits for a slot (or a preemption).
         preemption_grace_s: How long a preemptible attempt asked to stop for a waiting
             CRITICAL task has before its agent is stopped (see `core.preemption`).
+        admission_slice_tasks: A workflow of more tasks than this, submitted by a runtime
+            that admits in slices (``WorkflowSubmitted.in_slices``), is admitted this many
+            tasks at a time, other events handled between slices (see
+            `orchestrator.core.admitting`); None: every workflow at once.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -85,3 +89,4 @@ class SchedulerConfig(BaseModel):
     aging_s: float | None = Field(default=60.0, gt=0)
     urgent_lane: bool = True
     preemption_grace_s: float = Field(default=10.0, gt=0)
+    admission_slice_tasks: int | None = Field(default=2_000, ge=1)

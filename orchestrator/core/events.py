@@ -86,12 +86,30 @@ class WorkflowSubmitted(_Event):
     ``cached``: tasks whose result the runtime found in the result cache: they succeed at
     admission without running. ``prepared``: an `admission.Preparation` of this very
     workflow, made beforehand (off the event loop); None: the scheduler makes it.
+    ``in_slices``: the runtime will send `AdmissionContinued` until the workflow is no
+    longer `Scheduler.admitting`, so a large one may be admitted a slice at a time
+    (``SchedulerConfig.admission_slice_tasks``); False: it is admitted whole, at once.
     """
 
     kind: Literal["workflow_submitted"] = "workflow_submitted"
     workflow: Annotated[WorkflowSpec | PackedWorkflow, SkipValidation]
     cached: tuple[str, ...] = ()
     prepared: Annotated[Any, SkipValidation] = None
+    in_slices: bool = False
+
+
+class AdmissionContinued(_Event):
+    """The runtime let other work run: admit the next slice of a workflow being admitted.
+
+    A workflow submitted ``in_slices`` with more than ``SchedulerConfig.admission_slice_tasks``
+    tasks is admitted a slice at a time (see `orchestrator.core.admitting`). ``whole``:
+    admit all that is left at once. A workflow not being admitted (done, or never) is left
+    alone.
+    """
+
+    kind: Literal["admission_continued"] = "admission_continued"
+    workflow_id: str
+    whole: bool = False
 
 
 class WorkflowCancelRequested(_Event):
@@ -251,6 +269,7 @@ class Tick(_Event):
 Event = Annotated[
     ClusterObserved
     | WorkflowSubmitted
+    | AdmissionContinued
     | WorkflowCancelRequested
     | WorkflowReleaseRequested
     | DeadLettersRequeueRequested

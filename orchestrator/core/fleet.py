@@ -29,7 +29,7 @@ from orchestrator.core.pools import AgentPoolSpec
 from orchestrator.core.rate_limit import TokenBucket
 from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord
 from orchestrator.core.resources import NodeCapacity
-from orchestrator.core.validation import WorkflowFit, WorkflowStructure, check_fit
+from orchestrator.core.validation import Placement, WorkflowFit, WorkflowStructure, check_fit
 
 
 class AgentFleet:
@@ -105,6 +105,7 @@ class AgentFleet:
         structure: WorkflowStructure,
         config: SchedulerConfig,
         known_workflow_ids: Collection[str],
+        placement: Placement | None = None,
     ) -> tuple[WorkflowFit, list[Problem]]:
         """Check ``spec``'s pools against the running ones and the nodes (`check_fit`)."""
         return check_fit(
@@ -116,6 +117,7 @@ class AgentFleet:
             default_function_resources=config.default_function_resources,
             max_function_replicas=config.max_function_replicas,
             default_breaker=config.default_breaker,
+            placement=placement,
         )
 
     def define(self, spec: AgentPoolSpec, out: list[Command]) -> PoolRecord:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from orchestrator.core import compensation, triggers
@@ -123,8 +123,14 @@ class TaskLifecycle:
 
     def release_ready(self, workflow: WorkflowRecord, out: list[Command]) -> None:
         """Queue every task of ``workflow`` whose dependencies all ended by now."""
+        self.release(workflow, workflow.graph.ready(), out)
+
+    def release(
+        self, workflow: WorkflowRecord, task_ids: Iterable[str], out: list[Command]
+    ) -> None:
+        """Queue those of ``task_ids`` (whose dependencies all ended) still pending."""
         tasks = workflow.tasks
-        for task_id in workflow.graph.ready():
+        for task_id in task_ids:
             task = tasks[task_id]
             if task.state is _PENDING:
                 self._release(task, out)

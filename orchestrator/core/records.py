@@ -56,6 +56,8 @@ class WorkflowRecord:
     share: FairShare = field(default_factory=FairShare)
     # No task depends on another (found when first needed; see `batching`).
     independent: bool | None = None
+    # Tasks counted (PENDING) whose record is not made yet (see `admitting`).
+    unmade_tasks: int = 0
 
     def outcome(self) -> WorkflowState:
         """Return the state the workflow ends in, once none of its tasks is open.

@@ -32,16 +32,23 @@ from orchestrator.core import (
     pausing,
     recovery,
 )
-from orchestrator.core.admission import Preparation, prepare, workflow_record
+from orchestrator.core.admission import (
+    Preparation,
+    make_task_records,
+    prepare,
+    workflow_record,
+)
+from orchestrator.core.admitting import Admission, Admissions, TaskPools
 from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.clock import Clock
-from orchestrator.core.commands import Command, PublishTaskEvents
+from orchestrator.core.commands import Command
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.dead_letters import DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.durations import DurationBook, Lookup
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
+    AdmissionContinued,
     AgentLost,
     AttemptsFinished,
     AttemptsProgressed,
@@ -128,6 +135,9 @@ class Scheduler(SchedulerQueries):
             self._dead_letters,
             self._finish_workflow,
         )
+        self._admissions = Admissions(
+            self._life, self._timers.add_deadline, self._watch, self._finish_workflow
+        )
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -159,6 +169,9 @@ class Scheduler(SchedulerQueries):
                     | WorkflowResumeRequested()
                 ):
                     self._on_request(event, out)
+                case AdmissionContinued():
+                    slice_tasks = None if event.whole else self._config.admission_slice_tasks
+                    self._admissions.advance(event.workflow_id, slice_tasks, out)
                 case WorkflowRestored():
                     self._on_workflow_restored(event, out)
                 case WorkflowEdited():
@@ -209,7 +222,11 @@ class Scheduler(SchedulerQueries):
         | WorkflowResumeRequested,
         out: list[Command],
     ) -> None:
-        """Apply what a user asked for."""
+        """Apply what a user asked for (to a workflow whose admission it completes first)."""
+        if not isinstance(event, WorkflowSubmitted | WorkflowReleaseRequested):
+            workflow_id = event.workflow_id
+            if workflow_id is not None:
+                self._admissions.complete(workflow_id, out)
         match event:
             case WorkflowSubmitted():
                 self._on_workflow_submitted(event, out)
@@ -237,17 +254,17 @@ class Scheduler(SchedulerQueries):
         if unknown:
             problem = Problem("cached", f"no such tasks: {sorted(unknown)}")
             raise WorkflowRejectedError(spec.id or spec.name, [problem])
-        record = self._admit(spec, now_s, out, event.prepared)
-        if event.cached:
-            events = checkpoint_state.succeed_from_cache(record, event.cached, now_s)
-            out.append(PublishTaskEvents(tuple(events)))
-            if record.open_tasks == 0:
-                self._finish_workflow(record, out)
-                return
-        self._life.release_ready(record, out)
+        record, task_pools, ranks = self._admit(spec, now_s, out, event.prepared)
+        admission = Admission(record, spec.rows, task_pools, ranks, event.cached, now_s)
+        slice_tasks = self._config.admission_slice_tasks if event.in_slices else None
+        self._admissions.start(admission, slice_tasks, out)
 
     def _on_workflow_restored(self, event: WorkflowRestored, out: list[Command]) -> None:
-        record = self._admit(event.workflow, self._clock.now_s(), out)
+        spec = event.workflow
+        record, task_pools, ranks = self._admit(spec, self._clock.now_s(), out)
+        for task in make_task_records(record, spec.rows, task_pools[:], ranks):
+            self._timers.add_deadline(task.deadline_s, task)
+        self._watch(record)
         life = self._life
         missing = event.missing_results
         if checkpoint_state.apply(record, event.progress, life, self._dead_letters, out, missing):
@@ -277,6 +294,7 @@ class Scheduler(SchedulerQueries):
                 _refuse(event)
 
     def _on_workflow_edited(self, event: WorkflowEdited, out: list[Command]) -> None:
+        self._admissions.complete(event.workflow_id, out)
         workflow = self._book.require(event.workflow_id)
         edit = editing.edit
         config, fleet, life = self._config, self._fleet, self._life
@@ -291,10 +309,11 @@ class Scheduler(SchedulerQueries):
         now_s: float,
         out: list[Command],
         prepared: Preparation | None = None,
-    ) -> WorkflowRecord:
-        """Validate ``spec`` and keep its records; no task is queued yet.
+    ) -> tuple[WorkflowRecord, TaskPools, dict[str, float]]:
+        """Validate ``spec`` and keep its record, its tasks counted; no task record yet.
 
         ``prepared``: its `Preparation`, made beforehand (ignored if made for another spec).
+        Returns the record, each row's pool and the tasks' ranks (to make the records).
 
         Raises:
             WorkflowRejectedError: it fails validation; nothing of it is kept.
@@ -303,22 +322,20 @@ class Scheduler(SchedulerQueries):
         fleet = self._fleet
         # Admitted: from here on nothing can fail.
         pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
-        graph = preparation.structure.graph
-        task_pools = [pools[key] for key in fit.task_pools]
+        counts = {pools[key]: count for key, count in fit.pool_counts.items()}
         config = self._config
-        ranks = preparation.ranks
+        graph = preparation.structure.graph
         record = workflow_record(
-            spec, graph, task_pools, ranks, now_s, config.tenant_weights, config.fair_burst_s
+            spec, graph, counts, now_s, config.tenant_weights, config.fair_burst_s
         )
         record.limits = limits_of(spec, self._config, self._tenants, self._global_limit)
         self._book.add(record)
+        return record, TaskPools(fit.task_pools, pools), preparation.ranks
+
+    def _watch(self, record: WorkflowRecord) -> None:
+        """Let the rank learner watch a workflow whose task records are all made."""
         if self._rank_learner is not None:
             self._rank_learner.watch(record)
-        add_deadline = self._timers.add_deadline
-        for task in record.tasks.values():
-            if task.deadline_s != math.inf:
-                add_deadline(task.deadline_s, task)
-        return record
 
     def _validate(
         self, spec: PackedWorkflow, prepared: Preparation | None = None
@@ -328,7 +345,8 @@ class Scheduler(SchedulerQueries):
         if prepared is None or prepared.spec is not spec:
             prepared = prepare(spec, config.rank_by_critical_path, self.learned_lookup())
         structure = prepared.structure
-        fit, fit_problems = fleet.check_fit(spec, structure, config, self._workflows.keys())
+        known = self._workflows.keys()
+        fit, fit_problems = fleet.check_fit(spec, structure, config, known, prepared.placement)
         problems = [*prepared.problems, *fit_problems]
         if problems:
             raise WorkflowRejectedError(spec.id or spec.name, problems)

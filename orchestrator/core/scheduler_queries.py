@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from orchestrator.core import checkpoint_state, snapshots
+from orchestrator.core.admitting import Admissions
 from orchestrator.core.clock import Clock
 from orchestrator.core.dead_letters import DeadLetter, DeadLetterQueue
 from orchestrator.core.dispatch import Dispatcher
@@ -39,6 +40,15 @@ class SchedulerQueries:
     _dispatcher: Dispatcher
     _fleet: AgentFleet
     _schedules: ScheduleBook
+    _admissions: Admissions
+
+    def admitting(self) -> tuple[str, ...]:
+        """Return the workflows being admitted a slice at a time, oldest first.
+
+        The runtime sends an `AdmissionContinued` for each once it has handled what else
+        happened (see `orchestrator.core.admitting`).
+        """
+        return tuple(self._admissions)
 
     def workflow_ids(self) -> list[str]:
         """Return the ids of every workflow known, oldest first."""

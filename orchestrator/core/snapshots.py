@@ -28,7 +28,7 @@ def workflow_status(workflow: WorkflowRecord) -> WorkflowStatus:
         workflow_id=workflow.workflow_id,
         name=workflow.name,
         state=workflow.state,
-        total=len(workflow.tasks),
+        total=len(workflow.tasks) + workflow.unmade_tasks,
         counts={state: n for state, n in workflow.counts.items() if n},
         submitted_s=workflow.submitted_s,
         finished_s=workflow.finished_s,
@@ -67,7 +67,7 @@ def run_summary(workflow: WorkflowRecord, now_s: float) -> RunSummary:
     return RunSummary(
         workflow_id=workflow.workflow_id,
         state=workflow.state,
-        total=len(workflow.tasks),
+        total=len(workflow.tasks) + workflow.unmade_tasks,
         succeeded=counts.get(TaskState.SUCCEEDED, 0),
         failed=counts.get(TaskState.FAILED, 0),
         skipped=counts.get(TaskState.SKIPPED, 0),

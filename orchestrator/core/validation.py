@@ -66,10 +66,12 @@ class WorkflowFit:
         task_pools: Pool key of each row, in row order (rows naming an undeclared agent,
             which `check_structure` reports, are left out).
         pools: Every pool the workflow uses, by key.
+        pool_counts: How many tasks each pool runs.
     """
 
     task_pools: list[str]
     pools: dict[str, AgentPoolSpec]
+    pool_counts: dict[str, int]
 
 
 def check_structure(spec: RowSource) -> tuple[WorkflowStructure, list[Problem]]:
@@ -96,37 +98,38 @@ def check_structure(spec: RowSource) -> tuple[WorkflowStructure, list[Problem]]:
     return WorkflowStructure(graph, agents), problems
 
 
-def check_fit(
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where each task of a workflow runs: what `check_fit` reads of every row.
+
+    It depends on the workflow and three settings only, so a runtime can make it beside
+    the rest of `admission.prepare`, off its event loop.
+
+    Attributes:
+        defaults: The settings it was made with (``default_function_resources``,
+            ``max_function_replicas``, ``default_breaker``).
+        task_pools: Pool key of each row, in row order (rows naming an undeclared agent,
+            which `check_structure` reports, are left out).
+        pools: Every pool the workflow uses, by key.
+        pool_tasks: The first few tasks of each pool (named in messages).
+        pool_counts: How many tasks each pool runs.
+    """
+
+    defaults: tuple[ResourceSpec, int, BreakerPolicy | None]
+    task_pools: list[str]
+    pools: dict[str, AgentPoolSpec]
+    pool_tasks: dict[str, list[str]]
+    pool_counts: dict[str, int]
+
+
+def place_tasks(
     spec: PackedWorkflow,
     structure: WorkflowStructure,
-    *,
-    known_workflow_ids: Collection[str],
-    known_pools: Mapping[str, AgentPoolSpec],
-    nodes: tuple[NodeCapacity, ...],
     default_function_resources: ResourceSpec,
     max_function_replicas: int,
     default_breaker: BreakerPolicy | None = None,
-) -> tuple[WorkflowFit, list[Problem]]:
-    """Check ``spec``'s id and pools against the scheduler's workflows, pools and nodes.
-
-    Args:
-        spec: The workflow.
-        structure: What `check_structure` returned for it.
-        known_workflow_ids: Ids of the workflows the scheduler keeps.
-        known_pools: Pools that must not be redefined (those with unfinished tasks).
-        nodes: The cluster's nodes; when empty, resources are not checked.
-        default_function_resources: Resources of a function task that declares none.
-        max_function_replicas: Most replicas of each function pool.
-        default_breaker: The breaker of pools that declare none.
-
-    Returns:
-        Where each task runs, and every problem found.
-    """
-    problems: list[Problem] = []
-    if spec.id is None:
-        problems.append(Problem("id", "the workflow has no id"))
-    elif spec.id in known_workflow_ids:
-        problems.append(Problem("id", f"a workflow with id {spec.id!r} was already submitted"))
+) -> Placement:
+    """Return the pool of each task of ``spec`` (see `Placement`); reads no scheduler."""
     agents = structure.agents
     task_pools: list[str] = []
     pools: dict[str, AgentPoolSpec] = {}
@@ -152,8 +155,51 @@ def check_fit(
         if len(named) <= _MAX_TASKS_NAMED:  # enough to name them in a message
             named.append(task.id)
         pool_counts[key] = pool_counts.get(key, 0) + 1
-    problems.extend(_pool_problems(pools, pool_tasks, pool_counts, known_pools, nodes))
-    return WorkflowFit(task_pools, pools), problems
+    defaults = (default_function_resources, max_function_replicas, default_breaker)
+    return Placement(defaults, task_pools, pools, pool_tasks, pool_counts)
+
+
+def check_fit(
+    spec: PackedWorkflow,
+    structure: WorkflowStructure,
+    *,
+    known_workflow_ids: Collection[str],
+    known_pools: Mapping[str, AgentPoolSpec],
+    nodes: tuple[NodeCapacity, ...],
+    default_function_resources: ResourceSpec,
+    max_function_replicas: int,
+    default_breaker: BreakerPolicy | None = None,
+    placement: Placement | None = None,
+) -> tuple[WorkflowFit, list[Problem]]:
+    """Check ``spec``'s id and pools against the scheduler's workflows, pools and nodes.
+
+    Args:
+        spec: The workflow.
+        structure: What `check_structure` returned for it.
+        known_workflow_ids: Ids of the workflows the scheduler keeps.
+        known_pools: Pools that must not be redefined (those with unfinished tasks).
+        nodes: The cluster's nodes; when empty, resources are not checked.
+        default_function_resources: Resources of a function task that declares none.
+        max_function_replicas: Most replicas of each function pool.
+        default_breaker: The breaker of pools that declare none.
+        placement: `place_tasks` made beforehand (used if made with the same settings).
+
+    Returns:
+        Where each task runs, and every problem found.
+    """
+    problems: list[Problem] = []
+    if spec.id is None:
+        problems.append(Problem("id", "the workflow has no id"))
+    elif spec.id in known_workflow_ids:
+        problems.append(Problem("id", f"a workflow with id {spec.id!r} was already submitted"))
+    defaults = (default_function_resources, max_function_replicas, default_breaker)
+    if placement is None or placement.defaults != defaults:
+        placement = place_tasks(spec, structure, *defaults)
+    pools = placement.pools
+    problems.extend(
+        _pool_problems(pools, placement.pool_tasks, placement.pool_counts, known_pools, nodes)
+    )
+    return WorkflowFit(placement.task_pools, pools, placement.pool_counts), problems
 
 
 def _agents_by_name(spec: RowSource, problems: list[Problem]) -> dict[str, AgentSpec]:

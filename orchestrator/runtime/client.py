@@ -36,6 +36,7 @@ from orchestrator.core.status import (
     WorkflowStatus,
 )
 from orchestrator.runtime.results import MAX_PAGE_RESULTS, ResultPage
+from orchestrator.runtime.submit_streams import StoredRows
 from orchestrator.settings import Settings
 
 #: How long a client that can respawn the supervisor keeps asking before it gives up.
@@ -136,7 +137,10 @@ class SupervisorClient:
             token: str = self._call("submit_begin", header, self.principal)
             try:
                 for index, rows in enumerate(chunks()):
-                    self._call("submit_rows", token, index, rows, self.principal, respawn=False)
+                    # Through the object store: the supervisor fetches it off its loop.
+                    stored = StoredRows(ray.put(rows))
+                    self._call("submit_rows", token, index, stored, self.principal, respawn=False)
+                    del stored
                 problems: tuple[Problem, ...] = self._call(
                     "submit_end", token, self.principal, respawn=False
                 )

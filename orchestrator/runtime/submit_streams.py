@@ -2,12 +2,17 @@
 
 A driver submitting a large workflow (`Orchestrator.submit`) sends its header first (a
 `PackedWorkflow` without rows), then its rows in numbered chunks, each packed just before
-it is sent, then asks for the submission. The supervisor keeps the chunks here, apart from
-everything it runs: nothing of the workflow reaches the scheduler until the last chunk is
-in and the whole is submitted (validated as any other submission). A chunk out of order,
-or anything but a tuple of `TaskRow`, drops the staged submission at once with an error
-that says so; so does the driver's abort; one left idle longer than `STAGED_IDLE_S` (its
-driver gone) is dropped when the next begins. A bad chunk never leaves half a workflow.
+it is sent, then asks for the submission. Each chunk travels as a `StoredRows`: its rows
+put in Ray's object store by the driver, fetched (unpickled) by the supervisor in a worker
+thread, so that its event loop keeps dispatching meanwhile (unpickling 100,000 rows as a
+call's argument would hold the loop for half a second or more).
+
+The supervisor keeps the chunks here, apart from everything it runs: nothing of the
+workflow reaches the scheduler until the last chunk is in and the whole is submitted
+(validated as any other submission). A chunk out of order, or anything but a tuple of
+`TaskRow`, drops the staged submission at once with an error that says so; so does the
+driver's abort; one left idle longer than `STAGED_IDLE_S` (its driver gone) is dropped
+when the next begins. A bad chunk never leaves half a workflow.
 
 Pure bookkeeping: the supervisor's door (`orchestrator.runtime.supervisor_door`) admits
 the principal and makes the calls.
@@ -17,11 +22,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from orchestrator.core.packed import PackedWorkflow, TaskRow
 
 #: A staged submission that received nothing for this long is dropped (its driver is gone).
 STAGED_IDLE_S = 600.0
+
+
+class StoredRows(NamedTuple):
+    """A chunk of rows in Ray's object store: ``ref`` holds a tuple of `TaskRow`.
+
+    Boxed so that Ray hands the supervisor the reference, not the rows: it fetches them
+    off its event loop (`orchestrator.runtime.supervisor_door`).
+    """
+
+    ref: Any
 
 
 @dataclass(slots=True)

@@ -38,6 +38,7 @@ from orchestrator.core.commands import (
 )
 from orchestrator.core.errors import Problem, WorkflowRejectedError
 from orchestrator.core.events import (
+    AdmissionContinued,
     AgentLost,
     AttemptsFinished,
     DeadLettersPurgeRequested,
@@ -68,6 +69,7 @@ from orchestrator.runtime.dispatcher import Dispatcher
 from orchestrator.runtime.durability import Durability, scope_prefix
 from orchestrator.runtime.event_log import log_task_events, log_workflow_event
 from orchestrator.runtime.heartbeat_reports import HeartbeatReports
+from orchestrator.runtime.loop_wait import wait_for_wake
 from orchestrator.runtime.metrics import SupervisorMetrics
 from orchestrator.runtime.restoring import restore_schedules, restore_workflows
 from orchestrator.runtime.results import ResultStore
@@ -159,7 +161,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         """Validate and start a workflow; return the problems that refused it (or none).
 
         Drivers send it packed (`PackedWorkflow.pack`): a tuple per task rather than a
-        pydantic model, a fraction of the memory and of the (un)pickling time.
+        pydantic model, a fraction of the memory and of the (un)pickling time. A large one
+        is prepared in a worker thread, then admitted in slices by the loop (`_run`).
         """
         if isinstance(spec, WorkflowSpec):
             spec = PackedWorkflow.pack(spec)
@@ -168,7 +171,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         if len(spec.rows) >= PREPARE_OFF_LOOP_TASKS:  # the loop dispatches meanwhile
             ranked = self._settings.scheduler.rank_by_critical_path
             learned = self._scheduler.learned_lookup()
-            prepared = await asyncio.to_thread(prepare, spec, ranked, learned)
+            config = self._settings.scheduler  # its tasks are placed in pools there too
+            prepared = await asyncio.to_thread(prepare, spec, ranked, learned, config)
         fresh = self._observe_cluster(force=False, max_age_s=SUBMIT_CLUSTER_REFRESH_S)
         problems = self._submit(spec, prepared)
         if problems and not fresh and _about_resources(problems):
@@ -176,6 +180,7 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             self._observe_cluster(force=True)
             problems = self._submit(spec, prepared)
         if not problems:
+            await self._admitted(spec.id or "")  # a slice at a time, by the loop (`_run`)
             await self._save_now()  # durable before the driver hears it was accepted
         return problems
 
@@ -187,7 +192,9 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         try:
             if problems:
                 raise WorkflowRejectedError(spec.id or spec.name, problems)
-            event = WorkflowSubmitted(workflow=spec, cached=tuple(hits), prepared=prepared)
+            event = WorkflowSubmitted(
+                workflow=spec, cached=tuple(hits), prepared=prepared, in_slices=True
+            )
             commands = self._scheduler.handle(event)
         except WorkflowRejectedError as exc:
             self._cache.released(spec.id or "")
@@ -203,6 +210,8 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             except (StorageError, OSError) as exc:
                 log.error("workflow.not_durable", reason=str(exc))
         self._execute(commands)
+        if self._scheduler.admitting():
+            self._wake_loop()  # the loop admits the next slices (`_admit_slices`)
         return ()
 
     def _open_restored(self, spec: PackedWorkflow) -> asyncio.Event:
@@ -368,11 +377,14 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             timeout_s = min(CLUSTER_REFRESH_S, self._settings.heartbeat.resync_interval_s)
             if wakeup_s is not None:
                 timeout_s = min(timeout_s, max(wakeup_s - self._clock.now_s(), 0.0))
-            if not self._dispatcher.has_completed:
-                await _wait_for_wake(self._wake, timeout_s)
+            if self._scheduler.admitting():
+                await asyncio.sleep(0)  # what else is due runs between two slices
+            elif not self._dispatcher.has_completed:
+                await wait_for_wake(self._wake, timeout_s)
             self._wake.clear()
             try:
                 self._collect_outcomes()
+                self._admit_slices()
                 self._metrics.tick(self._scheduler.statistics)
                 if wakeup_s is not None and self._clock.now_s() >= wakeup_s:
                     self._handle(Tick())
@@ -398,6 +410,11 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
             self._cache.store_new(self._results.fetch)
         for agent_id, (cause, reason) in lost.items():
             self._handle(AgentLost(agent_id=agent_id, cause=cause, reason=reason))
+
+    def _admit_slices(self) -> None:
+        """Admit the next slice of each workflow being admitted (one per loop turn)."""
+        for workflow_id in self._scheduler.admitting():
+            self._handle(AdmissionContinued(workflow_id=workflow_id))
 
     def _handle(self, event: Event) -> None:
         self._execute(self._scheduler.handle(event))
@@ -475,20 +492,6 @@ class Supervisor(SupervisorQueries, HeartbeatReports, SupervisorUpkeep, Supervis
         self._tracer.workflow_finished(command.workflow_id, command.state)
         if event is not None:
             event.set()
-
-
-async def _wait_for_wake(wake: asyncio.Event, timeout_s: float) -> None:
-    """Wait until ``wake`` is set, or ``timeout_s`` has passed (then it is set).
-
-    `asyncio.wait_for` would make a task per wait: one per finished call on the hot path.
-    """
-    if wake.is_set():
-        return
-    timer = asyncio.get_running_loop().call_later(timeout_s, wake.set)
-    try:
-        await wake.wait()
-    finally:
-        timer.cancel()
 
 
 def _about_resources(problems: tuple[Problem, ...]) -> bool:

@@ -22,6 +22,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import ray
+
 from orchestrator.audit import AUDIT_FOLDER, AuditTrail
 from orchestrator.core.access import FUNCTION_POOL, AccessDeniedError, AccessPolicy, policy_from
 from orchestrator.core.audit_chain import Outcome
@@ -39,7 +41,7 @@ from orchestrator.core.specs import WorkflowSpec
 from orchestrator.core.status import WorkflowStatus
 from orchestrator.import_paths import resolved_module
 from orchestrator.runtime.durability import scope_prefix
-from orchestrator.runtime.submit_streams import StagedSubmissions
+from orchestrator.runtime.submit_streams import StagedSubmissions, StoredRows
 from orchestrator.runtime.supervisor import PREPARE_OFF_LOOP_TASKS, Supervisor
 from orchestrator.storage import StorageError
 
@@ -230,16 +232,32 @@ class GuardedSupervisor(Supervisor):
         return self._staged.begin(header, principal, time.monotonic())
 
     async def submit_rows(
-        self, token: str, index: int, rows: tuple[TaskRow, ...], principal: str = ANONYMOUS
+        self,
+        token: str,
+        index: int,
+        rows: tuple[TaskRow, ...] | StoredRows,
+        principal: str = ANONYMOUS,
     ) -> int:
         """Stage chunk ``index`` of a chunked submission; return the rows staged so far.
 
+        Rows sent as `StoredRows` are fetched in a worker thread (the loop goes on).
+
         Raises:
             KeyError: no such submission under way.
-            ValueError: a bad chunk (out of order, not rows); the submission is dropped.
+            ValueError: a bad chunk (out of order, not rows, rows that cannot be fetched);
+                the submission is dropped.
             AccessDeniedError: ``principal`` did not begin this submission.
         """
         self._own_staged(token, principal)
+        if isinstance(rows, StoredRows):
+            try:
+                rows = await asyncio.to_thread(ray.get, rows.ref)
+            except Exception as exc:
+                self._staged.drop(token)
+                raise ValueError(
+                    f"chunk {index} of a chunked submission could not be fetched "
+                    f"({type(exc).__name__}: {exc}); the submission was dropped"
+                ) from None
         return self._staged.add(token, index, rows, time.monotonic())
 
     async def submit_end(self, token: str, principal: str = ANONYMOUS) -> tuple[Problem, ...]:

@@ -33,6 +33,9 @@ from orchestrator.runtime.results import (
 )
 from orchestrator.settings import Settings
 
+#: How often a call waiting for a workflow's admission to end looks again (seconds).
+ADMISSION_POLL_S = 0.005
+
 
 class SupervisorQueries:
     """Read-only calls over the supervisor's parts (set by `Supervisor.__init__`)."""
@@ -44,16 +47,31 @@ class SupervisorQueries:
     _dispatcher: Dispatcher
     _durability: Durability
 
+    async def _admitted(self, workflow_id: str) -> None:
+        """Return once ``workflow_id`` is no longer being admitted a slice at a time.
+
+        The supervisor's loop admits the slices (see `orchestrator.core.admitting`); calls
+        that list a workflow's tasks wait for it, so they never see half of them.
+        """
+        while workflow_id in self._scheduler.admitting():
+            await asyncio.sleep(ADMISSION_POLL_S)
+
     async def status(self, workflow_id: str) -> WorkflowStatus:
-        """Return a workflow's counts per state. Raises `KeyError` for an unknown id."""
+        """Return a workflow's counts per state. Raises `KeyError` for an unknown id.
+
+        Answered at once, also while the workflow is being admitted: its tasks not yet
+        queued then count as PENDING.
+        """
         return self._scheduler.workflow_status(workflow_id)
 
     async def tasks(self, workflow_id: str) -> list[TaskInfo]:
-        """Return every task's state, attempts, timings and errors."""
+        """Return every task's state, attempts, timings and errors (once it is admitted)."""
+        await self._admitted(workflow_id)
         return self._scheduler.task_infos(workflow_id)
 
     async def task(self, workflow_id: str, task_id: str) -> TaskInfo:
-        """Return one task's state, attempts, timings and errors."""
+        """Return one task's state, attempts, timings and errors (once it is admitted)."""
+        await self._admitted(workflow_id)
         return self._scheduler.task_info(workflow_id, task_id)
 
     async def result(self, workflow_id: str, task_id: str) -> tuple[TaskInfo, ResultPage | None]:
@@ -61,6 +79,7 @@ class SupervisorQueries:
 
         The result is read here when it is small (see `read_page`), else sent as its ref.
         """
+        await self._admitted(workflow_id)
         info = self._scheduler.task_info(workflow_id, task_id)
         ref = self._results.get(workflow_id, task_id)
         if ref is None or info.state is not TaskState.SUCCEEDED:
@@ -89,10 +108,12 @@ class SupervisorQueries:
 
     async def outline(self, workflow_id: str) -> list[TaskSpec]:
         """Return a workflow's tasks as bare specs, for its picture (`Scheduler.outline`)."""
+        await self._admitted(workflow_id)
         return self._scheduler.outline(workflow_id)
 
     async def summary(self, workflow_id: str) -> RunSummary:
         """Return wall time, summed task time, critical path and speed-up."""
+        await self._admitted(workflow_id)
         return self._scheduler.summary(workflow_id)
 
     async def workflows(self) -> list[WorkflowStatus]:

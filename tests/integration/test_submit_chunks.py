@@ -107,3 +107,28 @@ def test_an_aborted_chunked_submission_is_forgotten(orchestrator: Orchestrator) 
     assert ray.get(handle.submit_abort.remote(token, me)) is False
     with pytest.raises(KeyError):
         orchestrator.attach("aborted-1")
+
+
+def test_rows_in_the_object_store_are_fetched_and_a_chunk_that_cannot_be_is_refused(
+    orchestrator: Orchestrator,
+) -> None:
+    from orchestrator.runtime.submit_streams import StoredRows
+
+    spec = _chain("stored", 25).to_spec("stored-1")
+    chunks = list(row_chunks(spec, CHUNK))
+    handle, me = orchestrator.supervisor, orchestrator.client.principal
+    token = ray.get(handle.submit_begin.remote(PackedWorkflow.header(spec), me))
+    stored = StoredRows(ray.put(chunks[0]))
+    assert ray.get(handle.submit_rows.remote(token, 0, stored, me)) == CHUNK
+    # A chunk whose rows cannot be loaded drops the staged submission, with the reason
+    broken = StoredRows(ray.put(workloads.LoadsBadly()))
+    with pytest.raises(ray.exceptions.RayTaskError, match=r"chunk 1 .*could not be fetched"):
+        ray.get(handle.submit_rows.remote(token, 1, broken, me))
+    assert _staged(orchestrator) == 0
+    # And stored rows that are not rows are refused as a bad chunk
+    token = ray.get(handle.submit_begin.remote(PackedWorkflow.header(spec), me))
+    with pytest.raises(ray.exceptions.RayTaskError, match="chunk 0 is a list"):
+        ray.get(handle.submit_rows.remote(token, 0, StoredRows(ray.put(list(chunks[0]))), me))
+    assert _staged(orchestrator) == 0
+    with pytest.raises(KeyError):
+        orchestrator.attach("stored-1")

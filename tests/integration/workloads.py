@@ -222,3 +222,25 @@ def traced_work(n: int) -> int:
     with trace.get_tracer("user-code").start_as_current_span("inner work") as span:
         span.set_attribute("n", n)
         return n * 2
+
+
+def noop() -> None:
+    """Do nothing."""
+
+
+def started_at(seconds: float) -> float:
+    """Return when the handler started (wall clock), after sleeping ``seconds``."""
+    started_s = time.time()
+    time.sleep(seconds)
+    return started_s
+
+
+def _refuse_to_load() -> None:
+    raise RuntimeError("this value cannot be loaded")
+
+
+class LoadsBadly:
+    """Pickles fine; unpickling it raises (a chunk of rows the supervisor cannot fetch)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (_refuse_to_load, ())

@@ -40,3 +40,29 @@ def test_problems_found_while_preparing_refuse_the_workflow(spec: SpecBuilder) -
     assert prepared.problems and prepared.ranks == {}
     with pytest.raises(WorkflowRejectedError, match="missing"):
         Driver().send(WorkflowSubmitted(workflow=packed, prepared=prepared))
+
+
+def test_tasks_placed_beforehand_are_used_only_if_placed_with_the_schedulers_settings(
+    spec: SpecBuilder,
+) -> None:
+    from orchestrator.core import ResourceSpec, SchedulerConfig
+
+    workflow = spec.workflow(spec.task("a", function="pkg.mod:work"))
+    packed = PackedWorkflow.pack(workflow)
+    small = SchedulerConfig(default_function_resources=ResourceSpec(num_cpus=0.5))
+    prepared = prepare(packed, True, config=small)
+    assert prepared.placement is not None
+    (key,) = prepared.placement.pools
+    assert prepared.placement.pools[key].resources.num_cpus == 0.5
+    # Given a scheduler whose function tasks take 2 CPUs, on a node of 1 CPU
+    driver = Driver(SchedulerConfig(default_function_resources=ResourceSpec(num_cpus=2.0)))
+    driver.send(spec.nodes(1.0))
+    # Then the preparation's placement (half a CPU) is not used: the task cannot fit
+    with pytest.raises(WorkflowRejectedError, match="cannot run on this cluster"):
+        driver.send(WorkflowSubmitted(workflow=packed, prepared=prepared))
+    # And with the same settings as the preparation's, it is
+    fitting = Driver(small)
+    fitting.send(spec.nodes(1.0))
+    assert fitting.send(WorkflowSubmitted(workflow=packed, prepared=prepared)).dispatched_ids == [
+        "a"
+    ]

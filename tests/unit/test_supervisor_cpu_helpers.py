@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.runtime.loop_wait import wait_for_wake
 from orchestrator.runtime.self_profile import PROFILE_ENV, SelfProfiler
-from orchestrator.runtime.supervisor import _wait_for_wake
 
 
 def test_the_wait_returns_when_woken_and_leaves_no_timer_behind() -> None:
@@ -19,7 +19,7 @@ def test_the_wait_returns_when_woken_and_leaves_no_timer_behind() -> None:
         wake = asyncio.Event()
         loop.call_later(0.01, wake.set)
         started = time.monotonic()
-        await _wait_for_wake(wake, timeout_s=30.0)
+        await wait_for_wake(wake, timeout_s=30.0)
         waited = time.monotonic() - started
         # The 30-s timer was cancelled: nothing else is scheduled on the loop.
         scheduled = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
@@ -34,7 +34,7 @@ def test_the_wait_ends_after_its_timeout_with_the_event_set() -> None:
     async def scenario() -> tuple[float, bool]:
         wake = asyncio.Event()
         started = time.monotonic()
-        await _wait_for_wake(wake, timeout_s=0.05)
+        await wait_for_wake(wake, timeout_s=0.05)
         return time.monotonic() - started, wake.is_set()
 
     waited, is_set = asyncio.run(scenario())
@@ -47,7 +47,7 @@ def test_the_wait_returns_at_once_when_already_woken() -> None:
         wake = asyncio.Event()
         wake.set()
         started = time.monotonic()
-        await _wait_for_wake(wake, timeout_s=30.0)
+        await wait_for_wake(wake, timeout_s=30.0)
         return time.monotonic() - started
 
     assert asyncio.run(scenario()) < 1.0
