@@ -68,7 +68,7 @@ class SchedulerConfig(BaseModel):
 
     max_batch_size: int = Field(default=64, ge=1)
     target_batch_s: float = Field(default=0.005, gt=0)
-    independent_batch_s: float = Field(default=0.02, gt=0)
+    independent_batch_s: float = Field(default=0.01, gt=0)
     pipeline_below_s: float = Field(default=0.05, ge=0)
     pipeline_depth: int = Field(default=1, ge=0)
     duration_smoothing: float = Field(default=0.2, gt=0, le=1)
