@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from orchestrator.core.resources import ResourceSpec
@@ -68,13 +69,17 @@ class TaskExtras(NamedTuple):
     @classmethod
     def of(cls, task: TaskSpec) -> TaskExtras | None:
         """Return the extras of ``task``, or None when it has none."""
+        values = _extra_values(task)  # read in C: most tasks have none, checked in bulk
+        if values == _NO_EXTRA_VALUES:
+            return None
+        not_before = task.not_before
         extras = cls(
             task.heartbeat_timeout_s,
             task.schedule_to_close_s,
             task.compensate,
             task.cache,
             task.cache_ttl_s,
-            task.not_before.timestamp() if task.not_before is not None else None,
+            not_before.timestamp() if not_before is not None else None,
             task.delay_s,
             task.on_deadline_miss,
             task.trigger_rule,
@@ -87,6 +92,10 @@ class TaskExtras(NamedTuple):
 
 
 _NO_EXTRAS = TaskExtras()
+#: The `TaskSpec` fields of the extras, in their order (``not_before`` as a datetime).
+_extra_values = attrgetter(*TaskExtras._fields[:5], "not_before", *TaskExtras._fields[6:])
+#: Their values in a spec without extras (``not_before`` is None in both forms).
+_NO_EXTRA_VALUES = tuple(_NO_EXTRAS)
 
 
 class TaskRow(NamedTuple):
@@ -125,21 +134,30 @@ class TaskRow(NamedTuple):
     @classmethod
     def from_spec(cls, task: TaskSpec) -> TaskRow:
         """Pack one validated task."""
-        return cls(
-            task.id,
-            task.agent,
-            task.function,
-            task.args,
-            task.kwargs,
-            task.dependencies(),
-            int(task.priority),
-            task.deadline.timestamp() if task.deadline is not None else math.inf,
-            task.resources,
-            task.retry,
-            task.timeout_s,
-            task.estimated_duration_s,
-            TaskExtras.of(task),
+        deadline = task.deadline
+        # Made per task: `tuple.__new__` skips the named tuple's Python-level constructor,
+        # and a task without placeholders skips the search for them.
+        return _new_tuple(
+            cls,
+            (
+                task.id,
+                task.agent,
+                task.function,
+                task.args,
+                task.kwargs,
+                task.dependencies() if task.args or task.kwargs else task.depends_on,
+                int(task.priority),
+                deadline.timestamp() if deadline is not None else math.inf,
+                task.resources,
+                task.retry,
+                task.timeout_s,
+                task.estimated_duration_s,
+                TaskExtras.of(task),
+            ),
         )
+
+
+_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +194,7 @@ class PackedWorkflow:
             spec.id,
             dict(spec.metadata),
             spec.agents,
-            tuple(TaskRow.from_spec(task) for task in spec.tasks),
+            tuple(map(TaskRow.from_spec, spec.tasks)),
             spec.retry_budget,
             spec.max_concurrency,
             spec.tenant,
@@ -213,7 +231,7 @@ def row_chunks(spec: WorkflowSpec, size: int) -> Iterator[tuple[TaskRow, ...]]:
         raise ValueError(f"size must be > 0, got {size}")
     tasks = spec.tasks
     for start in range(0, len(tasks), size):
-        yield tuple(TaskRow.from_spec(task) for task in tasks[start : start + size])
+        yield tuple(map(TaskRow.from_spec, tasks[start : start + size]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ class Prefetch:
         if task.estimate_s is not None:
             return task.estimate_s
         if self._durations is not None:
-            learned_s = self._durations.estimate_s(task_kind(task))
+            learned_s = self._durations.estimate_s(task.kind or task_kind(task))
             if learned_s is not None:
                 return learned_s
         return task.pool.ewma_task_s
