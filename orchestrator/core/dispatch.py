@@ -289,7 +289,8 @@ class Dispatcher:
             for agent in pool.agents.values()
             if len(agent.calls) < most_calls and not (agent.isolating or agent.draining)
         ]
-        agents.sort(key=_calls_of)
+        if most_calls > 1:  # else every agent listed has no call: already in order
+            agents.sort(key=_calls_of)
         ready = pool.ready
         while ready and agents:
             share = -(-len(ready) // len(agents))
