@@ -135,30 +135,34 @@ def check_fit(
     agents = structure.agents
     task_pools: list[str] = []
     pools: dict[str, AgentPoolSpec] = {}
-    pool_tasks: dict[str, list[str]] = {}
-    pool_counts: dict[str, int] = {}
-    # Most tasks share a handful of (agent, resources) pairs: build each pool once.
+    # Most tasks share a handful of (agent, resources) pairs: build each pool once, and
+    # while a row has the very objects of the row before, take its pool without a lookup.
     pool_cache: dict[tuple[str | None, ResourceSpec | None], AgentPoolSpec | None] = {}
+    last_agent: object = _UNSET
+    last_resources: object = _UNSET
+    key: str | None = None
     for task in spec.rows:
-        cache_key = (task.agent, task.resources)
-        if cache_key in pool_cache:
-            pool = pool_cache[cache_key]
-        else:
-            pool = pool_for_task(
-                task, agents, default_function_resources, max_function_replicas, default_breaker
-            )
-            pool_cache[cache_key] = pool
-        if pool is None:
-            continue  # an undeclared agent: a structure problem
-        key = pool.key
-        pools.setdefault(key, pool)
-        task_pools.append(key)
-        named = pool_tasks.setdefault(key, [])
-        if len(named) <= _MAX_TASKS_NAMED:  # enough to name them in a message
-            named.append(task.id)
-        pool_counts[key] = pool_counts.get(key, 0) + 1
-    problems.extend(_pool_problems(pools, pool_tasks, pool_counts, known_pools, nodes))
+        agent, resources = task.agent, task.resources
+        if agent is not last_agent or resources is not last_resources:
+            last_agent, last_resources = agent, resources
+            cache_key = (agent, resources)
+            if cache_key in pool_cache:
+                pool = pool_cache[cache_key]
+            else:
+                pool = pool_for_task(
+                    task, agents, default_function_resources, max_function_replicas, default_breaker
+                )
+                pool_cache[cache_key] = pool
+            key = None if pool is None else pool.key
+            if pool is not None:
+                pools.setdefault(pool.key, pool)
+        if key is not None:  # else an undeclared agent: a structure problem
+            task_pools.append(key)
+    problems.extend(_pool_problems(spec, pool_cache, pools, known_pools, nodes))
     return WorkflowFit(task_pools, pools), problems
+
+
+_UNSET = object()
 
 
 def _agents_by_name(spec: RowSource, problems: list[Problem]) -> dict[str, AgentSpec]:
@@ -172,17 +176,17 @@ def _agents_by_name(spec: RowSource, problems: list[Problem]) -> dict[str, Agent
     return agents
 
 
-def _name_tasks(task_ids: list[str], count: int) -> str:
+def _name_tasks(task_ids: list[str]) -> str:
     shown = ", ".join(repr(task_id) for task_id in task_ids[:_MAX_TASKS_NAMED])
-    more = count - _MAX_TASKS_NAMED
-    label = "task" if count == 1 else "tasks"
+    more = len(task_ids) - _MAX_TASKS_NAMED
+    label = "task" if len(task_ids) == 1 else "tasks"
     return f"{label} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _pool_problems(
+    spec: PackedWorkflow,
+    pool_cache: Mapping[tuple[str | None, ResourceSpec | None], AgentPoolSpec | None],
     pools: Mapping[str, AgentPoolSpec],
-    pool_tasks: Mapping[str, list[str]],
-    pool_counts: Mapping[str, int],
     known_pools: Mapping[str, AgentPoolSpec],
     nodes: tuple[NodeCapacity, ...],
 ) -> list[Problem]:
@@ -199,12 +203,26 @@ def _pool_problems(
         if nodes:
             reason = describe_infeasible(pool.resources.as_vector(), nodes)
             if reason is not None:
+                task_ids = _tasks_in(spec, pool_cache, key)  # found only to be named
                 problems.append(
                     Problem(
-                        f"tasks[{pool_tasks[key][0]!r}].resources",
-                        f"{_name_tasks(pool_tasks[key], pool_counts[key])} on agent {key!r} "
-                        "cannot run on "
+                        f"tasks[{task_ids[0]!r}].resources",
+                        f"{_name_tasks(task_ids)} on agent {key!r} cannot run on "
                         f"this cluster: {reason}",
                     )
                 )
     return problems
+
+
+def _tasks_in(
+    spec: PackedWorkflow,
+    pool_cache: Mapping[tuple[str | None, ResourceSpec | None], AgentPoolSpec | None],
+    key: str,
+) -> list[str]:
+    """Return the ids of ``spec``'s tasks that run in pool ``key``, in order."""
+    task_ids = []
+    for task in spec.rows:
+        pool = pool_cache[(task.agent, task.resources)]
+        if pool is not None and pool.key == key:
+            task_ids.append(task.id)
+    return task_ids
