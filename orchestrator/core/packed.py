@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from orchestrator.core.resources import ResourceSpec
@@ -69,8 +69,9 @@ class TaskExtras(NamedTuple):
     @classmethod
     def of(cls, task: TaskSpec) -> TaskExtras | None:
         """Return the extras of ``task``, or None when it has none."""
-        values = _extra_values(task)  # read in C: most tasks have none, checked in bulk
-        if values == _NO_EXTRA_VALUES:
+        # Read from the model's dict in C (an attribute of a pydantic model goes through
+        # its ``__getattr__`` hook): most tasks have none, checked in bulk.
+        if _extra_values(task.__dict__) == _NO_EXTRA_VALUES:
             return None
         not_before = task.not_before
         extras = cls(
@@ -93,7 +94,7 @@ class TaskExtras(NamedTuple):
 
 _NO_EXTRAS = TaskExtras()
 #: The `TaskSpec` fields of the extras, in their order (``not_before`` as a datetime).
-_extra_values = attrgetter(*TaskExtras._fields[:5], "not_before", *TaskExtras._fields[6:])
+_extra_values = itemgetter(*TaskExtras._fields[:5], "not_before", *TaskExtras._fields[6:])
 #: Their values in a spec without extras (``not_before`` is None in both forms).
 _NO_EXTRA_VALUES = tuple(_NO_EXTRAS)
 
@@ -134,24 +135,27 @@ class TaskRow(NamedTuple):
     @classmethod
     def from_spec(cls, task: TaskSpec) -> TaskRow:
         """Pack one validated task."""
-        deadline = task.deadline
-        # Made per task: `tuple.__new__` skips the named tuple's Python-level constructor,
-        # and a task without placeholders skips the search for them.
+        # Made per task: the fields are read from the model's dict (an attribute of a
+        # pydantic model goes through its ``__getattr__`` hook), `tuple.__new__` skips the
+        # named tuple's Python-level constructor, and a task without placeholders skips
+        # the search for them.
+        fields = task.__dict__
+        args, kwargs, deadline = fields["args"], fields["kwargs"], fields["deadline"]
         return _new_tuple(
             cls,
             (
-                task.id,
-                task.agent,
-                task.function,
-                task.args,
-                task.kwargs,
-                task.dependencies() if task.args or task.kwargs else task.depends_on,
-                int(task.priority),
+                fields["id"],
+                fields["agent"],
+                fields["function"],
+                args,
+                kwargs,
+                task.dependencies() if args or kwargs else fields["depends_on"],
+                int(fields["priority"]),
                 deadline.timestamp() if deadline is not None else math.inf,
-                task.resources,
-                task.retry,
-                task.timeout_s,
-                task.estimated_duration_s,
+                fields["resources"],
+                fields["retry"],
+                fields["timeout_s"],
+                fields["estimated_duration_s"],
                 TaskExtras.of(task),
             ),
         )
