@@ -74,8 +74,7 @@ class TaskGraph:
         self._missing: list[tuple[str, str]] = []  # (node, undeclared dependency)
         self._order: list[str] | None = None
         self._networkx: nx.DiGraph[str] | None = None
-        self._validated = False
-        self._prepared = False
+        self._validated = self._prepared = False
         self._remaining: dict[str, int] = {}
         self._ready: list[str] = []
 
@@ -125,8 +124,7 @@ class TaskGraph:
                     in_degree[node] = len(deps)
             for node, _ in missing:
                 in_degree[node] -= 1
-            self._successors = successors
-            self._in_degree = in_degree
+            self._successors, self._in_degree = successors, in_degree
         return self._successors
 
     def to_networkx(self) -> nx.DiGraph[str]:
