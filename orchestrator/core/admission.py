@@ -22,7 +22,7 @@ from orchestrator.core.errors import Problem
 from orchestrator.core.fair_queue import FairShare
 from orchestrator.core.graph import TaskGraph
 from orchestrator.core.packed import PackedWorkflow, TaskRow
-from orchestrator.core.records import PoolRecord, TaskRecord, WorkflowRecord, task_record
+from orchestrator.core.records import PoolRecord, TaskRecord, WorkflowRecord
 from orchestrator.core.states import TaskState
 from orchestrator.core.validation import (
     Placement,
@@ -131,7 +131,9 @@ def normalised_ranks(graph: TaskGraph, weights: Mapping[str, float]) -> dict[str
     default_s = sum(weights.values()) / len(weights) if weights else _DEFAULT_WEIGHT_S
     if default_s <= 0.0:
         default_s = _DEFAULT_WEIGHT_S
-    ranks = graph.upward_ranks(lambda node: weights.get(node, default_s))
+    every = dict.fromkeys(graph.nodes(), default_s)  # a C lookup per node, not a lambda
+    every.update(weights)
+    ranks = graph.upward_ranks(every.__getitem__)
     longest = max(ranks.values(), default=0.0)
     if longest <= 0.0:
         return ranks
@@ -200,22 +202,25 @@ def make_task_records(
     """
     tasks = workflow.tasks
     deadlined = []
+    rank_of = ranks.get
+    # Positional, in `TaskRecord`'s field order (see `records.task_record`): per task.
     for row, pool in zip(rows, task_pools, strict=True):
-        task = tasks[row.id] = task_record(
-            workflow=workflow,
-            task_id=row.id,
-            function=row.function,
-            args=row.args,
-            kwargs=row.kwargs,
-            retry=row.retry,
-            timeout_s=row.timeout_s,
-            pool=pool,
-            inputs=row.inputs,
-            priority=row.priority,
-            deadline_s=row.deadline_s,
-            rank=ranks.get(row.id, 0.0),
-            estimate_s=row.estimated_duration_s,
-            extras=row.extras,
+        task_id = row.id
+        task = tasks[task_id] = TaskRecord(
+            workflow,
+            task_id,
+            row.function,
+            row.args,
+            row.kwargs,
+            row.retry,
+            row.timeout_s,
+            pool,
+            row.inputs,
+            row.priority,
+            row.deadline_s,
+            rank_of(task_id, 0.0),
+            row.estimated_duration_s,
+            row.extras,
         )
         if row.deadline_s != math.inf:
             deadlined.append(task)

@@ -31,7 +31,6 @@ from orchestrator.core.records import (
     InFlight,
     PoolRecord,
     TaskRecord,
-    call_record,
 )
 from orchestrator.core.records import move as _move
 from orchestrator.core.specs import Priority
@@ -41,6 +40,11 @@ from orchestrator.core.timers import Timers
 _RUNNING = TaskState.RUNNING
 _PRIORITIES = tuple(Priority)
 _CRITICAL = int(Priority.CRITICAL)
+_new_order = tuple.__new__
+
+
+def _calls_of(agent: AgentRecord) -> int:
+    return len(agent.calls)
 
 
 class Dispatcher:
@@ -163,7 +167,7 @@ class Dispatcher:
             task.run_time_s += duration_s
             self._policy.learn(task.pool, duration_s)
             if self._durations is not None and outcome.ok:
-                self._durations.learn(task_kind(task), duration_s, task.estimate_s)
+                self._durations.learn(task.kind or task_kind(task), duration_s, task.estimate_s)
         return task
 
     def time_out(self, task: TaskRecord, attempt_id: int, now_s: float) -> AttemptOutcome:
@@ -287,15 +291,14 @@ class Dispatcher:
                 return
         policy = self._policy
         most_calls = policy.most_calls(pool)
-        agents = sorted(
-            (
-                agent
-                for agent in pool.agents.values()
-                if len(agent.calls) < most_calls
-                and not (agent.isolating or agent.draining or agent.spoken_for)
-            ),
-            key=lambda agent: len(agent.calls),
-        )
+        agents = [  # a list comprehension: one frame, where a generator resumes per agent
+            agent
+            for agent in pool.agents.values()
+            if len(agent.calls) < most_calls
+            and not (agent.isolating or agent.draining or agent.spoken_for)
+        ]
+        if most_calls > 1:  # else every agent listed has no call: already in order
+            agents.sort(key=_calls_of)
         ready = pool.ready
         while ready and agents:
             share = -(-len(ready) // len(agents))
@@ -433,20 +436,23 @@ class Dispatcher:
                 task.last_progress_s = None  # until the agent marks the handler's start
                 self._timers.add_silence(now_s + watched_s, attempt_id, task)
             orders.append(
-                AttemptOrder(
-                    attempt_id,
-                    task.workflow.workflow_id,
-                    task.task_id,
-                    attempt,
-                    task.function,
-                    task.args,
-                    task.kwargs,
-                    task.inputs,
-                    _PRIORITIES[task.priority],
-                    task.last_heartbeat,
-                    watched_s,
-                    max(now_s - task.ready_s, 0.0),
-                    task.extras.run_if if task.extras is not None else None,
+                _new_order(  # `AttemptOrder`'s fields, without its Python-level constructor
+                    AttemptOrder,
+                    (
+                        attempt_id,
+                        task.workflow.workflow_id,
+                        task.task_id,
+                        attempt,
+                        task.function,
+                        task.args,
+                        task.kwargs,
+                        task.inputs,
+                        _PRIORITIES[task.priority],
+                        task.last_heartbeat,
+                        watched_s,
+                        max(now_s - task.ready_s, 0.0),
+                        extras.run_if if extras is not None else None,
+                    ),
                 )
             )
         if not orders:
@@ -463,14 +469,9 @@ class Dispatcher:
         if len(attempt_ids) == 1 and self.prefetch is not None and not urgent:
             task = self._in_flight.tasks[attempt_ids[0]]
             expected_end_s = self.prefetch.expected_end_s(agent, task, now_s)
-        call = call_record(
-            call_id=next(self._call_ids),
-            agent=agent,
-            attempt_ids=attempt_ids,
-            open_attempts=len(attempt_ids),
-            urgent=urgent,
-            expected_end_s=expected_end_s,
-        )
+        # Positional, in the field order (see `records.call_record`): one call per call.
+        call_id = next(self._call_ids)
+        call = CallRecord(call_id, agent, attempt_ids, len(attempt_ids), urgent, expected_end_s)
         calls = self._in_flight.calls
         for attempt_id in attempt_ids:
             calls[attempt_id] = call

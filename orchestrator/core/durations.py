@@ -74,7 +74,9 @@ def task_kind(task: TaskRecord) -> str:
         handler = task.function
         if handler is None:
             handler = task.pool.spec.key.split("[", 1)[0]
-        kind = kind_of(handler, task.task_id)
+        # `kind_of`, inlined: once per task.
+        name = handler if type(handler) is str else handler_name(handler)
+        kind = f"{name}|{task.task_id.rstrip(_DIGITS).rstrip(_SEPARATORS)}"
         if len(_NAMES) >= _MAX_NAMES:
             _NAMES.clear()
         kind = task.kind = _NAMES.setdefault(kind, kind)

@@ -40,7 +40,7 @@ import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from orchestrator.core.queue import ItemT, PriorityTaskQueue
+from orchestrator.core.queue import _REMOVED, ItemT, PriorityTaskQueue
 
 
 @dataclass(slots=True, eq=False)
@@ -166,11 +166,17 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
         if flow is None:
             flow = self._new_flow(share)
         queue = flow.queue
-        entries = queue._entries  # (the hot path: no method calls to count or test it)
+        # The hot path: `PriorityTaskQueue.push` inlined (its entry layout), no method call.
+        entries = queue._entries
         was_empty = not entries
-        if item not in entries:
+        if item in entries:
+            queue.remove(item)
+        else:
             self._size += 1
-        queue.push(item, priority, deadline_s, rank)
+        order = next(queue._counter)
+        entry: list[object] = [priority, deadline_s, -rank, order, order, item]
+        entries[item] = entry
+        heapq.heappush(queue._heap, entry)
         if was_empty:
             self._activate(flow)
         elif self._solo is None:
@@ -213,7 +219,12 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
                 raise IndexError("pop from an empty FairTaskQueue")
             flow = self._head_flow()
         queue = flow.queue
-        item: ItemT = queue.pop()  # type: ignore[assignment]
+        # The hot path: `PriorityTaskQueue.pop` inlined (its entry layout), no method call.
+        heap = queue._heap
+        item: ItemT = heapq.heappop(heap)[-1]  # type: ignore[assignment]
+        while item is _REMOVED:
+            item = heapq.heappop(heap)[-1]  # type: ignore[assignment]
+        del queue._entries[item]
         self._size -= 1
         cost = self._cost_of(item)
         flow.vtime += cost / flow.weight

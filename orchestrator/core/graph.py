@@ -71,10 +71,10 @@ class TaskGraph:
         self._problems: list[GraphProblem] = []
         self._successors: dict[str, list[str]] | None = None
         self._in_degree: dict[str, int] = {}
+        self._missing: list[tuple[str, str]] = []  # (node, undeclared dependency)
         self._order: list[str] | None = None
         self._networkx: nx.DiGraph[str] | None = None
-        self._validated = False
-        self._prepared = False
+        self._validated = self._prepared = False
         self._remaining: dict[str, int] = {}
         self._ready: list[str] = []
 
@@ -82,42 +82,49 @@ class TaskGraph:
 
     def add(self, node: str, depends_on: Iterable[str] = ()) -> None:
         """Add ``node`` with the nodes it depends on. Problems are recorded, not raised."""
+        self.add_all(((node, depends_on),))
+
+    def add_all(self, nodes: Iterable[tuple[str, Iterable[str]]]) -> None:
+        """`add` each (node, the nodes it depends on) of ``nodes``, in order (one loop)."""
         if self._prepared:
             raise RuntimeError("cannot add nodes after prepare()")
-        deps = tuple(depends_on)
-        self._successors = None
-        self._order = None
-        self._networkx = None
+        self._successors = self._order = self._networkx = None
         self._validated = False
-        if node in self._declared:
-            self._problems.append(
-                GraphProblem("duplicate", node, f"task id {node!r} is used more than once")
-            )
-            return
-        if node in deps:
-            self._problems.append(
-                GraphProblem("self_dependency", node, f"task {node!r} depends on itself")
-            )
-            deps = tuple(dep for dep in deps if dep != node)
-        self._declared[node] = deps
+        declared, problems = self._declared, self._problems
+        for node, depends_on in nodes:
+            deps = depends_on if type(depends_on) is tuple else tuple(depends_on)
+            if node in declared:
+                message = f"task id {node!r} is used more than once"
+                problems.append(GraphProblem("duplicate", node, message))
+            elif node in deps:
+                message = f"task {node!r} depends on itself"
+                problems.append(GraphProblem("self_dependency", node, message))
+                declared[node] = tuple(dep for dep in deps if dep != node)
+            else:
+                declared[node] = deps
 
     def _adjacency(self) -> dict[str, list[str]]:
         """Return (building once) the dependents of each node, and count in-degrees.
 
-        Edges from undeclared nodes are left out; `problems` reports them as missing.
+        Edges from undeclared nodes are left out and noted; `problems` reports them.
         """
         if self._successors is None:
             declared = self._declared
             successors: dict[str, list[str]] = {node: [] for node in declared}
             in_degree = dict.fromkeys(declared, 0)
+            self._missing = missing = []
             for node, deps in declared.items():
-                for dep in deps:
-                    children = successors.get(dep)
-                    if children is not None:
-                        children.append(node)
-                        in_degree[node] += 1
-            self._successors = successors
-            self._in_degree = in_degree
+                if deps:
+                    for dep in deps:
+                        children = successors.get(dep)
+                        if children is not None:
+                            children.append(node)
+                        else:
+                            missing.append((node, dep))
+                    in_degree[node] = len(deps)
+            for node, _ in missing:
+                in_degree[node] -= 1
+            self._successors, self._in_degree = successors, in_degree
         return self._successors
 
     def to_networkx(self) -> nx.DiGraph[str]:
@@ -140,17 +147,10 @@ class TaskGraph:
     def problems(self) -> list[GraphProblem]:
         """Return every problem: duplicates, self-dependencies, missing nodes and cycles."""
         found = list(self._problems)
-        declared = self._declared
-        for node, deps in declared.items():
-            for dep in deps:
-                if dep not in declared:
-                    found.append(
-                        GraphProblem(
-                            "missing_dependency",
-                            node,
-                            f"task {node!r} depends on {dep!r}, which is not in the workflow",
-                        )
-                    )
+        self._adjacency()
+        for node, dep in self._missing:
+            message = f"task {node!r} depends on {dep!r}, which is not in the workflow"
+            found.append(GraphProblem("missing_dependency", node, message))
         if self._kahn_order() is None:
             found.extend(self._cycles())
         self._validated = not found
@@ -480,7 +480,7 @@ class TaskGraph:
         for node in reversed(order):
             children = successors[node]
             if children:
-                ranks[node] = weight_s(node) + max([ranks[child] for child in children])
+                ranks[node] = weight_s(node) + max(map(ranks.__getitem__, children))
             else:
                 ranks[node] = weight_s(node)
         return ranks

@@ -38,6 +38,7 @@ _ENDED = {
     TaskState.SUCCEEDED: "succeeded",
 }
 _TERMINAL = TERMINAL_TASK_STATES
+_new_event = tuple.__new__
 
 #: Called with a workflow whose last task just ended, and the commands being built.
 WorkflowDone = Callable[[WorkflowRecord, list[Command]], None]
@@ -102,9 +103,9 @@ class TaskLifecycle:
         if not was_open and not ends:  # a lost result computed again, a dead letter re-queued
             task.pool.open_tasks += 1
             workflow.open_tasks += 1
-        self._events.append(
-            TaskEvent(workflow.workflow_id, task.task_id, state, task.attempts, message)
-        )
+        # `TaskEvent`'s fields, without its Python-level constructor (made per task).
+        event = (workflow.workflow_id, task.task_id, state, task.attempts, message)
+        self._events.append(_new_event(TaskEvent, event))
         if was_open and ends:
             task.pool.open_tasks -= 1
             workflow.open_tasks -= 1
@@ -133,7 +134,10 @@ class TaskLifecycle:
         for task_id in task_ids:
             task = tasks[task_id]
             if task.state is _PENDING:
-                self._release(task, out)
+                if task.extras is None:  # nothing can hold it back: the common case
+                    self.make_ready(task, out)
+                else:
+                    self._release(task, out)
 
     def _release(self, task: TaskRecord, out: list[Command]) -> None:
         """Queue ``task``, whose dependencies all ended, unless its trigger rule skips it.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from orchestrator.core.resources import ResourceSpec
@@ -68,13 +69,18 @@ class TaskExtras(NamedTuple):
     @classmethod
     def of(cls, task: TaskSpec) -> TaskExtras | None:
         """Return the extras of ``task``, or None when it has none."""
+        # Read from the model's dict in C (an attribute of a pydantic model goes through
+        # its ``__getattr__`` hook): most tasks have none, checked in bulk.
+        if _extra_values(task.__dict__) == _NO_EXTRA_VALUES:
+            return None
+        not_before = task.not_before
         extras = cls(
             task.heartbeat_timeout_s,
             task.schedule_to_close_s,
             task.compensate,
             task.cache,
             task.cache_ttl_s,
-            task.not_before.timestamp() if task.not_before is not None else None,
+            not_before.timestamp() if not_before is not None else None,
             task.delay_s,
             task.on_deadline_miss,
             task.trigger_rule,
@@ -87,6 +93,10 @@ class TaskExtras(NamedTuple):
 
 
 _NO_EXTRAS = TaskExtras()
+#: The `TaskSpec` fields of the extras, in their order (``not_before`` as a datetime).
+_extra_values = itemgetter(*TaskExtras._fields[:5], "not_before", *TaskExtras._fields[6:])
+#: Their values in a spec without extras (``not_before`` is None in both forms).
+_NO_EXTRA_VALUES = tuple(_NO_EXTRAS)
 
 
 class TaskRow(NamedTuple):
@@ -125,21 +135,33 @@ class TaskRow(NamedTuple):
     @classmethod
     def from_spec(cls, task: TaskSpec) -> TaskRow:
         """Pack one validated task."""
-        return cls(
-            task.id,
-            task.agent,
-            task.function,
-            task.args,
-            task.kwargs,
-            task.dependencies(),
-            int(task.priority),
-            task.deadline.timestamp() if task.deadline is not None else math.inf,
-            task.resources,
-            task.retry,
-            task.timeout_s,
-            task.estimated_duration_s,
-            TaskExtras.of(task),
+        # Made per task: the fields are read from the model's dict (an attribute of a
+        # pydantic model goes through its ``__getattr__`` hook), `tuple.__new__` skips the
+        # named tuple's Python-level constructor, and a task without placeholders skips
+        # the search for them.
+        fields = task.__dict__
+        args, kwargs, deadline = fields["args"], fields["kwargs"], fields["deadline"]
+        return _new_tuple(
+            cls,
+            (
+                fields["id"],
+                fields["agent"],
+                fields["function"],
+                args,
+                kwargs,
+                task.dependencies() if args or kwargs else fields["depends_on"],
+                int(fields["priority"]),
+                deadline.timestamp() if deadline is not None else math.inf,
+                fields["resources"],
+                fields["retry"],
+                fields["timeout_s"],
+                fields["estimated_duration_s"],
+                TaskExtras.of(task),
+            ),
         )
+
+
+_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +198,7 @@ class PackedWorkflow:
             spec.id,
             dict(spec.metadata),
             spec.agents,
-            tuple(TaskRow.from_spec(task) for task in spec.tasks),
+            tuple(map(TaskRow.from_spec, spec.tasks)),
             spec.retry_budget,
             spec.max_concurrency,
             spec.tenant,
@@ -213,7 +235,7 @@ def row_chunks(spec: WorkflowSpec, size: int) -> Iterator[tuple[TaskRow, ...]]:
         raise ValueError(f"size must be > 0, got {size}")
     tasks = spec.tasks
     for start in range(0, len(tasks), size):
-        yield tuple(TaskRow.from_spec(task) for task in tasks[start : start + size])
+        yield tuple(map(TaskRow.from_spec, tasks[start : start + size]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ of a submission at once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -84,15 +84,20 @@ def check_structure(spec: RowSource) -> tuple[WorkflowStructure, list[Problem]]:
     agents = _agents_by_name(spec, problems)
     graph = TaskGraph()
     declared = ", ".join(sorted(agents)) or "none"
-    for task in spec.rows:
-        graph.add(task.id, task.inputs)
-        if task.agent is not None and task.agent not in agents:
-            problems.append(
-                Problem(
-                    f"tasks[{task.id!r}].agent",
-                    f"agent {task.agent!r} is not declared in the workflow (declared: {declared})",
+
+    def nodes() -> Iterator[tuple[str, tuple[str, ...]]]:
+        for task in spec.rows:
+            agent = task.agent
+            if agent is not None and agent not in agents:
+                problems.append(
+                    Problem(
+                        f"tasks[{task.id!r}].agent",
+                        f"agent {agent!r} is not declared in the workflow (declared: {declared})",
+                    )
                 )
-            )
+            yield task.id, task.inputs
+
+    graph.add_all(nodes())
     for problem in graph.problems():
         problems.append(Problem(f"tasks[{problem.node!r}]", problem.message))
     return WorkflowStructure(graph, agents), problems

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.core import Priority, SchedulerConfig
+from orchestrator.core import Priority, RetryPolicy, SchedulerConfig, TaskGraph
 from orchestrator.core import durations as durations_module
 from orchestrator.core.durations import DurationBook, expected_duration_s, kind_of
 from orchestrator.testing.sim_agents import Behaviour
@@ -38,6 +38,38 @@ def test_the_same_ids_under_other_handlers_are_other_kinds() -> None:
     assert kind_of(test_the_same_ids_under_other_handlers_are_other_kinds, "t1").startswith(
         f"{__name__}.test_the_same_ids_under_other_handlers_are_other_kinds|"
     )
+
+
+@pytest.mark.parametrize(
+    "handler", ["pkg.mod:work", test_the_same_ids_under_other_handlers_are_other_kinds, None]
+)
+def test_a_task_kind_is_its_handler_kind(handler: Any) -> None:
+    # `task_kind` inlines `kind_of` (once per task): both must agree, agent tasks included.
+    from orchestrator.core.durations import task_kind
+    from orchestrator.core.records import TaskRecord, WorkflowRecord
+    from orchestrator.core.records import task_record as make_record
+    from tests.unit.test_core_records import make_pool
+
+    workflow = WorkflowRecord(name="wf", workflow_id="wf", graph=TaskGraph(), submitted_s=0.0)
+    pool = make_pool()  # its key, "p", names the agent of an agent task
+    task: TaskRecord = make_record(
+        workflow=workflow,
+        task_id="fetch-12",
+        function=handler,
+        args=(),
+        kwargs={},
+        retry=RetryPolicy(),
+        timeout_s=None,
+        pool=pool,
+        inputs=(),
+        priority=2,
+        deadline_s=math.inf,
+        rank=0.0,
+        estimate_s=None,
+    )
+    expected = kind_of("p" if handler is None else handler, "fetch-12")
+    assert task_kind(task) == expected
+    assert task.kind == expected
 
 
 # -- the book ----------------------------------------------------------------------------

@@ -138,3 +138,39 @@ def test_agent_record_starts_without_calls() -> None:
     agent = AgentRecord(agent_id="p#1", pool=make_pool(), started_s=1.0)
     assert agent.calls == set()
     assert agent.idle_since_s is None
+
+
+def test_admission_puts_each_row_value_in_its_own_field() -> None:
+    # `add_task_records` calls `TaskRecord` positionally too (admission's loop): a
+    # distinct value per row field shows that none lands in another's field.
+    from orchestrator.core.admission import add_task_records
+    from orchestrator.core.packed import TaskRow
+
+    values: list[Any] = [object() for _ in TaskRow._fields]
+    row = TaskRow(*values)._replace(id="t")
+    workflow = WorkflowRecord(name="wf", workflow_id="wf", graph=TaskGraph(), submitted_s=0.0)
+    pool = make_pool()
+    rank = object()
+    ranks: dict[str, Any] = {"t": rank}
+    add_task_records(workflow, [row], [pool], ranks)
+    record = workflow.tasks["t"]
+    expected = {
+        "workflow": workflow,
+        "task_id": "t",
+        "function": row.function,
+        "args": row.args,
+        "kwargs": row.kwargs,
+        "retry": row.retry,
+        "timeout_s": row.timeout_s,
+        "pool": pool,
+        "inputs": row.inputs,
+        "priority": row.priority,
+        "deadline_s": row.deadline_s,
+        "rank": rank,
+        "estimate_s": row.estimated_duration_s,
+        "extras": row.extras,
+    }
+    for name, value in expected.items():
+        assert getattr(record, name) is value, name
+    assert record.state is S.PENDING
+    assert (pool.open_tasks, workflow.open_tasks, workflow.counts) == (1, 1, {S.PENDING: 1})

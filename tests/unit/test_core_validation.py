@@ -113,3 +113,24 @@ def test_fit_without_nodes_does_not_check_resources(spec: Any) -> None:
     workflow = spec.workflow(spec.task("t", resources={"num_gpus": 8}))
     _, problems = fit_of(PackedWorkflow.pack(workflow), nodes=())
     assert problems == {}
+
+
+@pytest.mark.parametrize(("count", "named"), [(1, "task 'big0'"), (8, "and 3 more")])
+def test_tasks_that_fit_no_node_are_named_first_five_then_counted(
+    spec: Any, count: int, named: str
+) -> None:
+    # Rows of one pool, interleaved with rows of others (each change of pool is looked
+    # up again); the message names the first tasks of the pool that fits no node.
+    tasks = []
+    for index in range(count):
+        tasks.append(spec.task(f"big{index}", resources={"num_cpus": 64}))
+        tasks.append(spec.task(f"small{index}", function="m:f"))
+    fit, problems = fit_of(PackedWorkflow.pack(spec.workflow(*tasks)))
+    big = "worker[cpu=64,gpu=0,mem=0]"
+    assert fit.task_pools == [big, "functions[cpu=1,gpu=0,mem=0]"] * count
+    assert list(problems) == ["tasks['big0'].resources"]
+    message = problems["tasks['big0'].resources"]
+    shown = ", ".join(f"'big{index}'" for index in range(min(count, 5)))
+    assert shown in message
+    assert named in message
+    assert f"on agent {big!r} cannot run on this cluster" in message
