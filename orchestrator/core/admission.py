@@ -87,6 +87,7 @@ def prepare(
                 config.default_function_resources,
                 config.max_function_replicas,
                 config.default_breaker,
+                config.gang_functions,
             )
     return Preparation(spec, structure, tuple(problems), ranks, placement)
 

@@ -35,6 +35,12 @@ class SchedulerConfig(BaseModel):
         idle_agent_timeout_s: Agents idle this long are stopped (down to ``min_replicas``).
         default_function_resources: Resources of a function task that declares none.
         max_function_replicas: Most replicas of each function pool.
+        gang_functions: Run a plain function that needs k times
+            ``default_function_resources`` on k agents of that size on one node (one runs
+            it, the others are held for it: `core.gangs`), so a mix of sizes never stops
+            agents to start others. False: on an agent of its own size. Ray gives a 1-CPU
+            agent ``OMP_NUM_THREADS=1``, so a ganged task's numpy/BLAS threads are one
+            unless it sets them itself; turn ganging off for such tasks.
         rank_by_critical_path: Within a priority and deadline, run first the tasks with the
             longest chain of work after them (estimated durations, or one per task).
         max_finished_workflows: Finished workflows kept (with their results) before the
@@ -77,6 +83,7 @@ class SchedulerConfig(BaseModel):
     idle_agent_timeout_s: float = Field(default=30.0, ge=0)
     default_function_resources: ResourceSpec = ResourceSpec(num_cpus=1.0)
     max_function_replicas: int = Field(default=64, ge=1)
+    gang_functions: bool = True
     rank_by_critical_path: bool = True
     max_finished_workflows: int = Field(default=1000, ge=0)
     default_breaker: BreakerPolicy | None = None

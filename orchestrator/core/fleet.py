@@ -117,6 +117,7 @@ class AgentFleet:
             default_function_resources=config.default_function_resources,
             max_function_replicas=config.max_function_replicas,
             default_breaker=config.default_breaker,
+            gang_functions=config.gang_functions,
             placement=placement,
         )
 

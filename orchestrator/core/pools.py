@@ -174,14 +174,22 @@ def pool_for_task(
     default_function_resources: ResourceSpec,
     max_function_replicas: int,
     default_breaker: BreakerPolicy | None = None,
+    *,
+    gang: bool = True,
 ) -> AgentPoolSpec | None:
-    """Return the pool ``task`` runs in, or None when it names an undeclared agent."""
+    """Return the pool ``task`` runs in, or None when it names an undeclared agent.
+
+    ``gang``: a plain function needing k times ``default_function_resources`` runs on k
+    agents of that pool (`ganged_function_pool`); False: on an agent of its own size.
+    """
     if task.agent is not None:
         agent = agents.get(task.agent)
         if agent is None:
             return None
         return agent_pool(agent, task.resources, default_breaker)
     resources = task.resources if task.resources is not None else default_function_resources
+    if not gang:
+        return function_pool(resources, max_function_replicas, default_breaker)
     return ganged_function_pool(
         resources, default_function_resources, max_function_replicas, default_breaker
     )

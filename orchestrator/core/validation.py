@@ -112,7 +112,7 @@ class Placement:
 
     Attributes:
         defaults: The settings it was made with (``default_function_resources``,
-            ``max_function_replicas``, ``default_breaker``).
+            ``max_function_replicas``, ``default_breaker``, ``gang_functions``).
         task_pools: Pool key of each row, in row order (rows naming an undeclared agent,
             which `check_structure` reports, are left out).
         pools: Every pool the workflow uses, by key.
@@ -120,7 +120,7 @@ class Placement:
         pool_counts: How many tasks each pool runs.
     """
 
-    defaults: tuple[ResourceSpec, int, BreakerPolicy | None]
+    defaults: tuple[ResourceSpec, int, BreakerPolicy | None, bool]
     task_pools: list[str]
     pools: dict[str, AgentPoolSpec]
     pool_tasks: dict[str, list[str]]
@@ -133,6 +133,7 @@ def place_tasks(
     default_function_resources: ResourceSpec,
     max_function_replicas: int,
     default_breaker: BreakerPolicy | None = None,
+    gang_functions: bool = True,
 ) -> Placement:
     """Return the pool of each task of ``spec`` (see `Placement`); reads no scheduler."""
     agents = structure.agents
@@ -148,7 +149,12 @@ def place_tasks(
             pool = pool_cache[cache_key]
         else:
             pool = pool_for_task(
-                task, agents, default_function_resources, max_function_replicas, default_breaker
+                task,
+                agents,
+                default_function_resources,
+                max_function_replicas,
+                default_breaker,
+                gang=gang_functions,
             )
             pool_cache[cache_key] = pool
         if pool is None:
@@ -160,7 +166,7 @@ def place_tasks(
         if len(named) <= _MAX_TASKS_NAMED:  # enough to name them in a message
             named.append(task.id)
         pool_counts[key] = pool_counts.get(key, 0) + 1
-    defaults = (default_function_resources, max_function_replicas, default_breaker)
+    defaults = (default_function_resources, max_function_replicas, default_breaker, gang_functions)
     return Placement(defaults, task_pools, pools, pool_tasks, pool_counts)
 
 
@@ -174,6 +180,7 @@ def check_fit(
     default_function_resources: ResourceSpec,
     max_function_replicas: int,
     default_breaker: BreakerPolicy | None = None,
+    gang_functions: bool = True,
     placement: Placement | None = None,
 ) -> tuple[WorkflowFit, list[Problem]]:
     """Check ``spec``'s id and pools against the scheduler's workflows, pools and nodes.
@@ -187,6 +194,7 @@ def check_fit(
         default_function_resources: Resources of a function task that declares none.
         max_function_replicas: Most replicas of each function pool.
         default_breaker: The breaker of pools that declare none.
+        gang_functions: Gang multi-core function tasks (`pools.ganged_function_pool`).
         placement: `place_tasks` made beforehand (used if made with the same settings).
 
     Returns:
@@ -197,7 +205,7 @@ def check_fit(
         problems.append(Problem("id", "the workflow has no id"))
     elif spec.id in known_workflow_ids:
         problems.append(Problem("id", f"a workflow with id {spec.id!r} was already submitted"))
-    defaults = (default_function_resources, max_function_replicas, default_breaker)
+    defaults = (default_function_resources, max_function_replicas, default_breaker, gang_functions)
     if placement is None or placement.defaults != defaults:
         placement = place_tasks(spec, structure, *defaults)
     pools = placement.pools

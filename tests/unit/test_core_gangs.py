@@ -300,3 +300,19 @@ def test_a_gang_larger_than_max_function_replicas_keeps_a_pool_of_its_own(spec: 
     keys = sorted(start.pool.key for start in submitted.of(StartAgent))
     assert keys == [BASE, BASE, BASE, "functions[cpu=4,gpu=0,mem=0]"]
     assert sorted(submitted.dispatched_ids) == ["four", "three"]
+
+
+def test_with_gangs_off_a_2_core_function_gets_an_agent_of_its_own_size(spec: Any) -> None:
+    # Given ganging turned off (numpy/BLAS tasks that want their threads)
+    driver = Driver(SchedulerConfig(gang_functions=False))
+    driver.send(spec.nodes(4))
+    workflow = spec.workflow(fn("one", spec), fn("big", spec, resources=TWO), workflow_id="w")
+    commands = driver.send(WorkflowSubmitted(workflow=workflow))
+    # Then the 2-core task starts a 2-CPU agent of its own pool and runs there at once
+    started = {start.pool.key: start for start in commands.of(StartAgent)}
+    assert set(started) == {BASE, "functions[cpu=2,gpu=0,mem=0]"}
+    assert started["functions[cpu=2,gpu=0,mem=0]"].pool.gang_host is None
+    runs_on = {
+        order.task_id: batch.agent_id for batch in commands.dispatches for order in batch.attempts
+    }
+    assert runs_on["big"] == started["functions[cpu=2,gpu=0,mem=0]"].agent_id
