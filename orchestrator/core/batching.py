@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.durations import DurationBook, expected_duration_s
-from orchestrator.core.records import PoolRecord, TaskRecord, WorkflowRecord
+from orchestrator.core.records import PoolRecord, TaskRecord, is_independent
 
 
 class BatchPolicy:
@@ -95,12 +95,3 @@ class BatchPolicy:
         """Return how many agents to start for ``pool``'s backlog: one full round of calls each."""
         batch, max_calls = self.limits(pool)
         return -(-len(pool.ready) // (batch * max_calls)) + len(pool.isolated)
-
-
-def is_independent(workflow: WorkflowRecord) -> bool:
-    """Return whether no task of ``workflow`` depends on another (worked out once)."""
-    independent = workflow.independent
-    if independent is None:
-        independent = not any(task.inputs for task in workflow.tasks.values())
-        workflow.independent = independent
-    return independent

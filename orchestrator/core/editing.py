@@ -107,6 +107,7 @@ def edit(
     pools = {key: fleet.define(pool_spec, out) for key, pool_spec in fit.pools.items()}
     added = add_tasks(workflow, additions, structure, [pools[key] for key in fit.task_pools])
     add_edges(workflow, edges, life, out)
+    workflow.independent = None  # it may depend on itself now (`records.is_independent`)
     tasks = workflow.tasks
     for task_id in added:
         task = tasks[task_id]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from orchestrator.core.admission import normalised_ranks
 from orchestrator.core.durations import DurationBook
-from orchestrator.core.records import PoolRecord, WorkflowRecord
+from orchestrator.core.records import PoolRecord, WorkflowRecord, is_independent
 from orchestrator.core.states import TaskState
 
 #: Workflows with more tasks are not re-ranked (one pass over the graph each time).
@@ -48,7 +48,7 @@ class RankLearner:
         if len(workflow.tasks) > MAX_TASKS or workflow in self._workflows:
             return
         tasks = workflow.tasks.values()
-        if any(task.inputs for task in tasks) and any(task.estimate_s is None for task in tasks):
+        if not is_independent(workflow) and any(task.estimate_s is None for task in tasks):
             self._workflows[workflow] = (workflow.open_tasks, 0)
 
     def due(self) -> bool:

@@ -135,6 +135,18 @@ class TaskRecord:
 _share_of: Callable[[TaskRecord], FairShare] = attrgetter("workflow.share")
 
 
+def is_independent(workflow: WorkflowRecord) -> bool:
+    """Return whether no task of ``workflow`` depends on another (worked out once).
+
+    An edit of the workflow (`editing.edit`) forgets the answer: it may add dependencies.
+    """
+    independent = workflow.independent
+    if independent is None:
+        independent = not any(task.inputs for task in workflow.tasks.values())
+        workflow.independent = independent
+    return independent
+
+
 def _cost_of(task: TaskRecord) -> float:
     """A task's fair-share cost: its estimate, else its pool's mean duration, else 1."""
     return task.estimate_s or task.pool.ewma_task_s or 1.0

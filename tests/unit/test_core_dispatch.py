@@ -19,11 +19,18 @@ from orchestrator.core import (
     TaskGraph,
     TaskState,
 )
-from orchestrator.core.batching import BatchPolicy, is_independent
+from orchestrator.core.batching import BatchPolicy
 from orchestrator.core.dispatch import Dispatcher
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.pools import AgentPoolSpec
-from orchestrator.core.records import InFlight, PoolRecord, TaskRecord, WorkflowRecord, task_record
+from orchestrator.core.records import (
+    InFlight,
+    PoolRecord,
+    TaskRecord,
+    WorkflowRecord,
+    is_independent,
+    task_record,
+)
 from orchestrator.core.resources import ResourceSpec
 from orchestrator.core.states import NEXT_TASK_STATES
 from orchestrator.core.timers import Timers

@@ -10,6 +10,7 @@ from orchestrator.core import TaskState, WorkflowState
 from orchestrator.core.errors import WorkflowRejectedError
 from orchestrator.core.events import WorkflowEdited
 from orchestrator.core.packed import PackedWorkflow
+from orchestrator.core.records import is_independent
 
 S = TaskState
 
@@ -98,3 +99,18 @@ def test_a_finished_workflow_cannot_be_edited(spec: Any, make_sim: Any) -> None:
         _edit(sim, _additions(spec, spec.task("b")))
     with pytest.raises(KeyError, match="nope"):
         sim.send(WorkflowEdited(workflow_id="nope", additions=_additions(spec, spec.task("b"))))
+
+
+def test_an_edit_that_adds_a_dependency_makes_the_workflow_no_longer_independent(
+    spec: Any, make_sim: Any
+) -> None:
+    # Given a running workflow of independent tasks, known to be independent
+    sim = make_sim(duration_s=1.0)
+    sim.submit(spec.workflow(spec.task("a"), spec.task("b")))
+    sim.run(until_s=sim.clock.now_s() + 0.5)
+    record = sim.scheduler._workflows["wf"]
+    assert is_independent(record)
+    # When an edit adds a task that depends on another
+    _edit(sim, _additions(spec, spec.task("c", depends_on=["a"])))
+    # Then the workflow is no longer taken for independent (nor batched as one)
+    assert not is_independent(record)
