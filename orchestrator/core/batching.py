@@ -57,7 +57,12 @@ class BatchPolicy:
         pool.ewma_task_s = duration_s if ewma_s is None else ewma_s + alpha * (duration_s - ewma_s)
 
     def limits(self, pool: PoolRecord) -> tuple[int, int]:
-        """Return (batch size, most calls in flight per agent) for ``pool``'s next call.
+        """Return (batch size, most calls in flight per agent) for ``pool``'s next call."""
+        batch, max_calls, _ = self.plan(pool)
+        return batch, max_calls
+
+    def plan(self, pool: PoolRecord) -> tuple[int, int, float]:
+        """Return `limits` and how long the call should run (`batch_target_s`).
 
         It follows the task at the head of the queue: a pool shared by workflows of very
         different tasks would otherwise batch long tasks after a run of short ones.
@@ -72,10 +77,10 @@ class BatchPolicy:
             expected_s = pool.ewma_task_s
         concurrency = pool.spec.max_concurrency
         if expected_s is None or expected_s >= self._pipeline_below_s:
-            return 1, concurrency
+            return 1, concurrency, target_s
         batch = int(target_s / max(expected_s, 1e-7))
         batch = max(1, min(batch, self._max_batch_size))
-        return batch, concurrency + self._pipeline_depth
+        return batch, concurrency + self._pipeline_depth, target_s
 
     def batch_target_s(self, head: TaskRecord, flows: int) -> float:
         """Return how long a call whose first task is ``head`` should run, about.

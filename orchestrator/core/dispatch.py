@@ -306,11 +306,10 @@ class Dispatcher:
             for agent in agents:
                 if not ready:
                     break
-                batch, max_calls = policy.limits(pool)
+                batch, max_calls, target_s = policy.plan(pool)
                 if len(agent.calls) >= max_calls:
                     continue
                 size = min(batch, share) if budget is None else min(batch, share, budget)
-                target_s = policy.batch_target_s(ready.peek(), ready.waiting_flows())
                 sent = self._send(agent, ready, size, out, budget_s=target_s)
                 if budget is not None:
                     budget = self._gates.spend(pool, sent, budget)
