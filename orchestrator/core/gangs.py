@@ -83,9 +83,12 @@ def assign(
     size = pool.gang_size
     budget = gates.budget(pool)
     while pool.has_ready() and budget != 0:
-        gang = _idle_gang(host.agents.values(), size, fleet.ledger)
+        free = _by_node(filter(_free, host.agents.values()), fleet.ledger).values()
+        gang = _smallest_gang(free, size)
         if gang is None:
-            if pool in gates.gated or not _grow_host(pool, host, size, fleet, out):
+            # Start what the node with the most free agents lacks for a gang.
+            missing = size - max((len(group) for group in free), default=0)
+            if pool in gates.gated or not fleet.grow(host, missing, out, urgency=pool.head_key()):
                 break
             continue
         runner = gang[0]
@@ -125,25 +128,14 @@ def _by_node(
     return nodes
 
 
-def _idle_gang(
-    agents: Iterable[AgentRecord], size: int, ledger: ResourceLedger
+def _smallest_gang(
+    free_by_node: Iterable[list[AgentRecord]], size: int
 ) -> list[AgentRecord] | None:
     """Return ``size`` free agents on one node (the node with the fewest that suffice)."""
-    fitting = [
-        group for group in _by_node(filter(_free, agents), ledger).values() if len(group) >= size
-    ]
+    fitting = [group for group in free_by_node if len(group) >= size]
     if not fitting:
         return None
     return min(fitting, key=len)[:size]
-
-
-def _grow_host(
-    pool: PoolRecord, host: PoolRecord, size: int, fleet: AgentFleet, out: list[Command]
-) -> bool:
-    """Start host agents for ``pool``'s next gang; return whether any started."""
-    groups = _by_node(filter(_free, host.agents.values()), fleet.ledger).values()
-    missing = size - max((len(group) for group in groups), default=0)
-    return fleet.grow(host, missing, out, urgency=pool.head_key())
 
 
 def _outranks_host(pool: PoolRecord, host: PoolRecord) -> bool:
