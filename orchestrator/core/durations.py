@@ -102,11 +102,11 @@ class _KindStats:
         "mean_s",
     )
 
-    def __init__(self, duration_s: float) -> None:
+    def __init__(self, duration_s: float, log_s: float) -> None:
         self.count = 1
         self.mean_s = duration_s
         self.anchor_s = duration_s
-        self.log_mean = math.log(max(duration_s, _SHORTEST_S))
+        self.log_mean = log_s
         self.log_var = 0.0
         self.error_count = 0
         self.error_mean = 0.0
@@ -142,25 +142,25 @@ class DurationBook:
 
         ``estimate_s``: the attempt's task's estimated duration, if it had one.
         """
+        log_s = math.log(max(duration_s, _SHORTEST_S))
         stats = self._kinds.get(kind)
         if stats is None:
             if len(self._kinds) >= MAX_KINDS:
                 self._forget_oldest()
-            stats = self._kinds[kind] = _KindStats(duration_s)
+            stats = self._kinds[kind] = _KindStats(duration_s, log_s)
             self.changed.add(kind)
             self.new_kinds = True
         else:
             stats.count += 1
             weight = max(self._smoothing, 1.0 / stats.count)
             stats.mean_s += weight * (duration_s - stats.mean_s)
-            log_s = math.log(max(duration_s, _SHORTEST_S))
             stats.log_mean, stats.log_var = _moving(stats.log_mean, stats.log_var, log_s, weight)
             new_s, anchor_s = stats.mean_s, stats.anchor_s
             if new_s > anchor_s * _MOVE_FACTOR or new_s * _MOVE_FACTOR < anchor_s:
                 stats.anchor_s = new_s
                 self.changed.add(kind)
         if estimate_s is not None and estimate_s > 0:
-            error = math.log(max(duration_s, _SHORTEST_S) / estimate_s)
+            error = log_s - math.log(estimate_s)
             stats.error_count += 1
             weight = max(self._smoothing, 1.0 / stats.error_count)
             stats.error_mean, stats.error_var = _moving(
