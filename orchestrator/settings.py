@@ -204,12 +204,17 @@ class BusSettings(_Section):
         events_capacity: Buffer of a driver's ``orch.events()`` stream (``drop_oldest``).
         supervisor_max_pending: Lifecycle events the supervisor holds while the bus is
             slow; past it, new ones are dropped and counted, never waited for.
+        supervisor_linger_s: The supervisor's lifecycle events gather this long before
+            they are shipped to the bus in one call (unless a batch fills up): subscribers
+            hear of a task change up to this late, and the bus's actor is called this
+            rarely instead of at every step of the supervisor.
     """
 
     max_message_bytes: int = Field(default=1_000_000, ge=1)
     subscriber_lease_s: float = Field(default=30.0, gt=0)
     events_capacity: int = Field(default=10_000, ge=1)
     supervisor_max_pending: int = Field(default=100_000, ge=1)
+    supervisor_linger_s: float = Field(default=0.1, ge=0, le=10, allow_inf_nan=False)
 
 
 def _default_principals() -> dict[str, tuple[str, ...]]:

@@ -51,15 +51,11 @@ def open_bus(settings: Settings, name: str, **options: Any) -> ActorBus:
     )
 
 
-#: The supervisor's lifecycle events gather this long before they are shipped together.
-SUPERVISOR_LINGER_S = 0.02
-
-
 def supervisor_bus(settings: Settings) -> ActorBus:
     """The supervisor's bus client: it never waits for the bus (drops, counted, instead).
 
-    Its events are shipped at most every `SUPERVISOR_LINGER_S` (unless a batch fills up):
-    one bus call per many task changes instead of one per supervisor step.
+    Its events are shipped at most every ``bus.supervisor_linger_s`` (unless a batch fills
+    up): one bus call per many task changes instead of one per supervisor step.
     """
     max_pending = settings.bus.supervisor_max_pending
     return open_bus(
@@ -67,7 +63,7 @@ def supervisor_bus(settings: Settings) -> ActorBus:
         "supervisor",
         max_pending=max_pending,
         drop_when_pending_full=True,
-        linger_s=SUPERVISOR_LINGER_S,
+        linger_s=settings.bus.supervisor_linger_s,
     )
 
 
