@@ -2,11 +2,14 @@
 
 Long tasks go one per call, at most ``max_concurrency`` calls per agent: priorities stay
 exact and the load balanced. Short tasks (below ``pipeline_below_s``) are batched so that a
-call runs about ``target_batch_s``, and pipelined: each agent gets ``pipeline_depth`` calls
-more than it runs at once, so it never waits for the supervisor between calls. The tasks
-of a workflow without dependencies, when no other workflow waits in the pool, are batched
-to ``independent_batch_s`` instead: no task waits for their outcomes, so longer calls only
-save the per-call overhead (the supervisor's and Ray's, about a millisecond here).
+call runs at most about ``target_batch_s`` (a dependent task waits for the outcomes of the
+whole call), and pipelined: each agent gets ``pipeline_depth`` calls more than it runs at
+once, so it never waits for the supervisor between calls. The tasks of a workflow without
+dependencies, when no other workflow waits in the pool, are batched to at least
+``independent_batch_s`` instead: no task waits for their outcomes, so longer calls only
+save the per-call overhead (the supervisor's and Ray's, one to two milliseconds of CPU
+here). Those long calls are prefetched rather than pipelined (`prefetch`): a pipelined
+call would make a workflow that comes meanwhile wait behind a whole long call.
 
 The expected duration of the next attempt is `durations.expected_duration_s`: its estimate
 (checked against what its kind took), else its kind's learned duration, else the pool's
@@ -15,9 +18,11 @@ moving average of finished attempts, which the policy keeps (`learn`).
 
 from __future__ import annotations
 
+import math
+
 from orchestrator.core.config import SchedulerConfig
 from orchestrator.core.durations import DurationBook, expected_duration_s
-from orchestrator.core.records import PoolRecord, TaskRecord, is_independent
+from orchestrator.core.records import PoolRecord, is_independent
 
 
 class BatchPolicy:
@@ -31,6 +36,7 @@ class BatchPolicy:
         "_pipeline_below_s",
         "_pipeline_depth",
         "_prefetched_calls",
+        "prefetch_window_s",
         "target_batch_s",
     )
 
@@ -44,6 +50,8 @@ class BatchPolicy:
         self._pipeline_below_s = config.pipeline_below_s
         self._pipeline_depth = config.pipeline_depth
         self._duration_smoothing = config.duration_smoothing
+        #: How long before a slot frees its agent may get its next call (`prefetch`).
+        self.prefetch_window_s = config.prefetch_window_s
         # A long task's agent may get one call more just before a slot frees (`prefetch`).
         self._prefetched_calls = 1 if config.prefetch_window_s > 0 else 0
         #: A batch stops before its attempts' estimated durations add up past this.
@@ -62,35 +70,38 @@ class BatchPolicy:
         return batch, max_calls
 
     def plan(self, pool: PoolRecord) -> tuple[int, int, float]:
-        """Return `limits` and how long the call should run (`batch_target_s`).
+        """Return `limits` and how long the call should run, about.
 
         It follows the task at the head of the queue: a pool shared by workflows of very
-        different tasks would otherwise batch long tasks after a run of short ones.
+        different tasks would otherwise batch long tasks after a run of short ones. The
+        head's workflow without dependencies, and no other waiting in the pool (a longer
+        call would hold up the other's tasks): at least ``independent_batch_s``,
+        prefetched. Else at most ``target_batch_s``, pipelined. As many calls as slots (no
+        pipelining) is what tells `Prefetch` that it sends the next call.
         """
         ready = pool.ready
         target_s = self.target_batch_s
+        alone = False
         if ready:
             head = ready.peek()
             expected_s = expected_duration_s(head, self._durations)
-            target_s = self.batch_target_s(head, ready.waiting_flows())
+            alone = ready.waiting_flows() <= 1 and is_independent(head.workflow)
+            if alone:
+                target_s = self._independent_batch_s
         else:
             expected_s = pool.ewma_task_s
         concurrency = pool.spec.max_concurrency
         if expected_s is None or expected_s >= self._pipeline_below_s:
             return 1, concurrency, target_s
-        batch = int(target_s / max(expected_s, 1e-7))
-        batch = max(1, min(batch, self._max_batch_size))
+        expected_s = max(expected_s, 1e-7)
+        if alone and self._prefetched_calls:
+            # At least the target: it is there to spread the per-call overhead, and no
+            # task waits for these outcomes. Prefetched, not pipelined (`prefetch`).
+            batch = max(1, min(math.ceil(target_s / expected_s - 1e-6), self._max_batch_size))
+            return batch, concurrency, max(target_s, batch * expected_s)
+        # At most the target: a dependent task waits for the whole call's outcomes.
+        batch = max(1, min(int(target_s / expected_s), self._max_batch_size))
         return batch, concurrency + self._pipeline_depth, target_s
-
-    def batch_target_s(self, head: TaskRecord, flows: int) -> float:
-        """Return how long a call whose first task is ``head`` should run, about.
-
-        ``flows``: how many workflows have tasks waiting in the pool's queue; a longer
-        batch of an independent workflow would hold up another's tasks.
-        """
-        if flows <= 1 and is_independent(head.workflow):
-            return self._independent_batch_s
-        return self.target_batch_s
 
     def most_calls(self, pool: PoolRecord) -> int:
         """Return the most calls in flight an agent of ``pool`` may ever have."""

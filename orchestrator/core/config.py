@@ -16,9 +16,15 @@ class SchedulerConfig(BaseModel):
     Attributes:
         max_batch_size: Most attempts in one call to an agent.
         target_batch_s: Aim for calls that run about this long when tasks are short.
-        independent_batch_s: The same, for the tasks of a workflow without dependencies
-            when no other workflow waits in their pool: nothing waits for their outcomes,
-            so fewer, longer calls cost no latency and save the per-call overhead.
+        independent_batch_s: Calls at least this long (as many tasks as it takes), for the
+            tasks of a workflow without dependencies when no other workflow waits in their
+            pool: nothing waits for their outcomes, so fewer, longer calls save the
+            per-call overhead (tasks of ``pipeline_below_s`` or more still go one per
+            call). These calls are prefetched
+            rather than pipelined (with ``prefetch_window_s`` > 0): an agent gets its next
+            call when a quarter of its running one is left (at most ``prefetch_window_s``
+            before its expected end), so a workflow that comes meanwhile waits for about
+            what is left of one call, not for a whole call queued behind it.
         pipeline_below_s: Tasks shorter than this (moving average per pool) are pipelined:
             each agent gets one call more than it can run at once, so it never waits for
             the supervisor. Longer tasks are neither batched nor pipelined, which keeps
@@ -74,7 +80,7 @@ class SchedulerConfig(BaseModel):
 
     max_batch_size: int = Field(default=64, ge=1)
     target_batch_s: float = Field(default=0.005, gt=0)
-    independent_batch_s: float = Field(default=0.01, gt=0)
+    independent_batch_s: float = Field(default=0.02, gt=0)
     pipeline_below_s: float = Field(default=0.05, ge=0)
     pipeline_depth: int = Field(default=1, ge=0)
     duration_smoothing: float = Field(default=0.2, gt=0, le=1)

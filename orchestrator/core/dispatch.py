@@ -22,7 +22,7 @@ from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
 from orchestrator.core.isolation import isolate
 from orchestrator.core.limits import hold_if_full
-from orchestrator.core.preemption import Preemption, critical_waits
+from orchestrator.core.preemption import Preemption, critical_waits, lane_takes_critical
 from orchestrator.core.prefetch import Prefetch
 from orchestrator.core.queue import PriorityTaskQueue
 from orchestrator.core.records import (
@@ -39,7 +39,6 @@ from orchestrator.core.timers import Timers
 
 _RUNNING = TaskState.RUNNING
 _PRIORITIES = tuple(Priority)
-_CRITICAL = int(Priority.CRITICAL)
 _new_order = tuple.__new__
 
 
@@ -61,7 +60,6 @@ class Dispatcher:
         urgent_lane: bool = True,
         preemption_grace_s: float = 10.0,
         durations: DurationBook | None = None,
-        prefetch_window_s: float = 0.0,
     ) -> None:
         """Dispatch with ``policy`` to ``fleet``'s agents.
 
@@ -74,7 +72,9 @@ class Dispatcher:
             urgent_lane: Use the urgent lanes of the pools that have them.
             preemption_grace_s: See `Preemption`.
             durations: Where the duration of each kind of task is learned, or None.
-            prefetch_window_s: See `Prefetch` (0: no prefetching).
+
+        Prefetching (`Prefetch`) follows ``policy``'s ``prefetch_window_s`` (0: none): the
+        policy sends long batches only one per slot when it is on.
         """
         self._clock = clock
         self._policy = policy
@@ -93,8 +93,8 @@ class Dispatcher:
         self._durations = durations
         #: When to send agents their next long task early (None: never).
         self.prefetch = (
-            Prefetch(clock, prefetch_window_s, durations, in_flight.tasks)
-            if prefetch_window_s
+            Prefetch(clock, policy.prefetch_window_s, durations, in_flight.tasks)
+            if policy.prefetch_window_s
             else None
         )
 
@@ -300,6 +300,7 @@ class Dispatcher:
         if most_calls > 1:  # else every agent listed has no call: already in order
             agents.sort(key=_calls_of)
         ready = pool.ready
+        lane = self._urgent_lane and pool.spec.urgent_lane
         while ready and agents:
             share = -(-len(ready) // len(agents))
             next_round = []
@@ -307,7 +308,7 @@ class Dispatcher:
                 if not ready:
                     break
                 batch, max_calls, target_s = policy.plan(pool)
-                if len(agent.calls) >= max_calls:
+                if len(agent.calls) >= max_calls or (lane and self._for_the_lane(pool, agent)):
                     continue
                 size = min(batch, share) if budget is None else min(batch, share, budget)
                 sent = self._send(agent, ready, size, out, budget_s=target_s)
@@ -321,15 +322,29 @@ class Dispatcher:
         if self._urgent_lane and pool.spec.urgent_lane and critical_waits(pool):
             self._send_urgent(pool, budget, out)
 
+    def _for_the_lane(self, pool: PoolRecord, agent: AgentRecord) -> bool:
+        """Return whether ``pool``'s CRITICAL head goes to ``agent``'s urgent lane.
+
+        Rather than queued (pipelined, prefetched) behind the less urgent work that
+        takes every slot of ``agent``.
+        """
+        return (
+            len(agent.calls) >= pool.spec.max_concurrency
+            and critical_waits(pool)
+            and lane_takes_critical(agent, self._in_flight.tasks)
+        )
+
     def _send_from(
         self, out: list[Command], queue: PriorityTaskQueue[TaskRecord], agent: AgentRecord
     ) -> int:
         """Send the next task of ``queue`` to ``agent``; return how many were sent (0 or 1)."""
         return self._send(agent, queue, 1, out)
 
-    def _send_next(self, pool: PoolRecord, out: list[Command], agent: AgentRecord) -> int:
-        """Send ``pool``'s next ready task to ``agent``; return how many were sent (0 or 1)."""
-        return self._send(agent, pool.ready, 1, out)
+    def _send_next(
+        self, pool: PoolRecord, out: list[Command], agent: AgentRecord, size: int, budget_s: float
+    ) -> int:
+        """Send up to ``size`` of ``pool``'s ready tasks to ``agent``; return how many."""
+        return self._send(agent, pool.ready, size, out, budget_s=budget_s)
 
     def _send_urgent(self, pool: PoolRecord, budget: int | None, out: list[Command]) -> None:
         """Send waiting CRITICAL tasks to the free urgent lanes of ``pool``'s agents.
@@ -344,16 +359,7 @@ class Dispatcher:
         for agent in sorted(pool.agents.values(), key=lambda agent: len(agent.calls)):
             if budget == 0 or not critical_waits(pool):
                 return
-            if agent.urgent_call is not None or agent.isolating or agent.draining:
-                continue
-            if agent.spoken_for:
-                continue
-            if not any(
-                task.priority > _CRITICAL
-                for call in agent.calls
-                for attempt_id in call.attempt_ids
-                if (task := running.get(attempt_id)) is not None
-            ):
+            if not lane_takes_critical(agent, running):
                 continue
             task_id = ready.peek().task_id
             sent = self._send(agent, ready, 1, out, urgent=True)
@@ -404,6 +410,7 @@ class Dispatcher:
         # With estimates, a batch stops before its estimated length passes the target,
         # so a long task never queues behind short ones in the same call.
         spent_s = 0.0
+        budget_s += 1e-9  # sums of estimates are not exact
         while len(orders) < size and ready:
             if orders:
                 estimate_s = ready.peek().estimate_s
@@ -465,12 +472,15 @@ class Dispatcher:
     ) -> CallRecord:
         """Record the call of ``attempt_ids`` to ``agent`` and return it."""
         expected_end_s = None
-        if len(attempt_ids) == 1 and self.prefetch is not None and not urgent:
+        lead_s = 0.0
+        if self.prefetch is not None and not urgent:
             task = self._in_flight.tasks[attempt_ids[0]]
-            expected_end_s = self.prefetch.expected_end_s(agent, task, now_s)
+            expected_end_s, lead_s = self.prefetch.expect(agent, task, len(attempt_ids), now_s)
         # Positional, in the field order (see `records.call_record`): one call per call.
         call_id = next(self._call_ids)
-        call = CallRecord(call_id, agent, attempt_ids, len(attempt_ids), urgent, expected_end_s)
+        call = CallRecord(
+            call_id, agent, attempt_ids, len(attempt_ids), urgent, expected_end_s, lead_s
+        )
         calls = self._in_flight.calls
         for attempt_id in attempt_ids:
             calls[attempt_id] = call

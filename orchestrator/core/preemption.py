@@ -25,10 +25,10 @@ budget and agent losses are untouched (its attempt number still goes up).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from orchestrator.core.commands import Command, StopAttempts
-from orchestrator.core.records import AgentRecord, InFlight, PoolRecord
+from orchestrator.core.records import AgentRecord, InFlight, PoolRecord, TaskRecord
 from orchestrator.core.specs import Priority
 
 #: The error type of an attempt that stopped because it was asked to (the agent host
@@ -45,6 +45,25 @@ def critical_waits(pool: PoolRecord) -> bool:
     Aging lifts tasks up to HIGH only, so a task queued at CRITICAL was submitted so.
     """
     return bool(pool.ready) and pool.ready.peek_key()[0] == _CRITICAL
+
+
+def lane_takes_critical(agent: AgentRecord, running: Mapping[int, TaskRecord]) -> bool:
+    """Return whether ``agent``'s urgent lane would take a CRITICAL task now.
+
+    Its lane is free and it runs less urgent work (``running``: the task of each attempt
+    in flight). Among CRITICAL tasks arrival order holds: they queue on the agent like
+    any other work.
+    """
+    if agent.urgent_call is not None or agent.isolating or agent.draining:
+        return False
+    if agent.spoken_for:
+        return False
+    return any(
+        task.priority > _CRITICAL
+        for call in agent.calls
+        for attempt_id in call.attempt_ids
+        if (task := running.get(attempt_id)) is not None
+    )
 
 
 class Preemption:

@@ -1,20 +1,26 @@
-"""Prefetching: an agent gets its next long task just before its running one ends.
+"""Prefetching: an agent gets its next call just before its running one ends.
 
 Short tasks are pipelined (`BatchPolicy`): each agent always has a call more than it
 runs. Long tasks are not, so that priorities stay exact and the load balanced, but then
 each one costs a round trip to the supervisor (outcome in, next attempt out) during
 which the agent's slot is idle. Prefetching sends an agent whose slots are all taken one
-more call when one of its calls is expected to end within ``window_s``: the next task
+more call when one of its calls is expected to end within its lead: the next task
 waits on the agent, not in the supervisor, and starts the moment the slot frees.
 
+The same goes for the long batches of a workflow without dependencies alone in its pool
+(``independent_batch_s``): pipelined, a workflow that comes meanwhile would wait behind a
+whole call queued on each agent; prefetched, only for what is left of the running one.
+
 A call's expected end is when it starts (now, or the expected end of the call it queues
-behind) plus its task's expected duration (`durations.expected_duration_s`: its
-``estimated_duration_s`` checked against what its kind took, else the learned duration of
-its kind, else its pool's moving average). An agent whose call
-is overdue by more than the window (the estimate was wrong) is not prefetched for: its
-next task would wait behind a task of unknown length while another agent may free first.
-One prefetched call per agent at most; the scheduler wakes up when a window opens
-(`next_due_s`).
+behind) plus its tasks' expected duration (`durations.expected_duration_s` of its first
+task, times the attempts it carries: a batch is of one kind of task, mostly; the task's
+``estimated_duration_s`` checked against what its kind took, else the learned duration
+of its kind, else its pool's moving average). Its lead is ``window_s`` for one attempt; a
+batch's is a quarter of its expected length at most (`BATCH_LEAD`), so that the next
+call is not sent long before it can start. An agent whose call is overdue by more than
+the window (the estimate was wrong) is not prefetched for: its next task would wait
+behind a task of unknown length while another agent may free first. One prefetched call
+per agent at most; the scheduler wakes up when a lead opens (`next_due_s`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.durations import DurationBook, expected_duration_s
 from orchestrator.core.gates import PoolGates
 from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord, TaskRecord
+
+#: A batch's agent gets its next call when this share of the batch is expected to be left.
+BATCH_LEAD = 0.25
 
 
 class Prefetch:
@@ -57,19 +66,20 @@ class Prefetch:
         pool: PoolRecord,
         policy: BatchPolicy,
         gates: PoolGates,
-        send: Callable[[AgentRecord], int],
+        send: Callable[[AgentRecord, int, float], int],
     ) -> None:
-        """Send the agents of ``pool`` about to free a slot their next long task.
+        """Send the agents of ``pool`` about to free a slot their next call.
 
         Args:
             pool: A pool with ready tasks, after its free slots were filled.
-            policy: Its batching: short work is pipelined already, not prefetched.
+            policy: Its batching: short work of a DAG is pipelined already, not prefetched.
             gates: Its breaker and rate limit, which prefetched calls obey too.
-            send: Sends one ready task of ``pool`` to an agent; returns how many it sent.
+            send: Sends up to that many ready tasks of ``pool``, running about that long,
+                to an agent in one call; returns how many it sent.
         """
-        batch, max_calls = policy.limits(pool)
-        if batch != 1 or max_calls != pool.spec.max_concurrency or pool.isolated:
-            self.forget(pool)  # suspects run alone
+        batch, max_calls, target_s = policy.plan(pool)
+        if max_calls != pool.spec.max_concurrency or pool.isolated:
+            self.forget(pool)  # pipelined; suspects run alone
             return
         budget = gates.budget(pool)
         if budget == 0 or pool in gates.gated:
@@ -77,7 +87,7 @@ class Prefetch:
         for agent in self.candidates(pool, max_calls, self._clock.now_s()):
             if not pool.ready or budget == 0:
                 break
-            sent = send(agent)
+            sent = send(agent, batch if budget is None else min(batch, budget), target_s)
             if budget is not None:
                 budget = gates.spend(pool, sent, budget)
 
@@ -85,18 +95,25 @@ class Prefetch:
         """Return how long ``task`` is expected to run, or None when nothing says."""
         return expected_duration_s(task, self._durations)
 
-    def expected_end_s(self, agent: AgentRecord, task: TaskRecord, now_s: float) -> float | None:
-        """Return when a call of ``task`` sent now to ``agent`` is expected to end.
+    def expect(
+        self, agent: AgentRecord, first: TaskRecord, attempts: int, now_s: float
+    ) -> tuple[float | None, float]:
+        """Return when a call sent now to ``agent`` is expected to end, and its lead.
 
-        It starts now if ``agent`` has a free slot, else when its soonest call ends.
+        The call starts with ``first`` and carries ``attempts``. It starts now if
+        ``agent`` has a free slot, else when its soonest call ends. None: nothing says.
         """
-        expected_s = self.expected_s(task)
+        expected_s = self.expected_s(first)
         if expected_s is None:
-            return None
+            return None, self.window_s
+        length_s = expected_s * attempts
+        lead_s = self.window_s if attempts == 1 else min(self.window_s, length_s * BATCH_LEAD)
         if len(agent.calls) < agent.pool.spec.max_concurrency:
-            return now_s + expected_s
-        soonest_s = _soonest_end_s(agent)
-        return None if soonest_s is None else max(soonest_s, now_s) + expected_s
+            return now_s + length_s, lead_s
+        soonest = _soonest_call(agent)
+        if soonest is None:
+            return None, lead_s
+        return max(soonest.expected_end_s or now_s, now_s) + length_s, lead_s
 
     def candidates(self, pool: PoolRecord, full_at: int, now_s: float) -> list[AgentRecord]:
         """Return ``pool``'s agents to prefetch for now, soonest end first.
@@ -116,14 +133,18 @@ class Prefetch:
                 continue
             if agent.spoken_for:
                 continue
-            end_s = _soonest_end_s(agent)
-            if end_s is None or now_s > end_s + window_s:
-                continue  # nothing to go by, or the estimate was wrong: wait for it
-            if now_s >= end_s - window_s:
+            soonest = _soonest_call(agent)
+            if soonest is None:
+                continue  # nothing to go by
+            end_s = soonest.expected_end_s
+            assert end_s is not None  # `_soonest_call` answers only calls with one
+            if now_s > end_s + window_s:
+                continue  # the estimate was wrong: wait for it
+            if now_s >= end_s - soonest.lead_s:
                 if not self._releases_more_urgent(agent, end_s, pool):
                     chosen.append((end_s, agent))
             else:
-                next_s = min(next_s, end_s - window_s)
+                next_s = min(next_s, end_s - soonest.lead_s)
         if next_s < math.inf:
             self._due[pool] = next_s
         else:
@@ -169,13 +190,15 @@ class Prefetch:
         self._due.pop(pool, None)
 
 
-def _soonest_end_s(agent: AgentRecord) -> float | None:
-    """Return the soonest expected end of ``agent``'s calls, or None if one has none."""
+def _soonest_call(agent: AgentRecord) -> CallRecord | None:
+    """Return ``agent``'s call expected to end first, or None if one has no expected end."""
+    soonest: CallRecord | None = None
     soonest_s = math.inf
     call: CallRecord
     for call in agent.calls:
         end_s = call.expected_end_s
         if end_s is None:
             return None
-        soonest_s = min(soonest_s, end_s)
-    return soonest_s if soonest_s < math.inf else None
+        if end_s < soonest_s:
+            soonest, soonest_s = call, end_s
+    return soonest

@@ -167,8 +167,10 @@ class CallRecord:
     open_attempts: int
     # Sent to the agent's urgent lane (one CRITICAL attempt beside its other calls).
     urgent: bool = False
-    # When it is expected to end (one long attempt with a known duration; see `prefetch`).
+    # When it is expected to end (its attempts' expected durations known; see `prefetch`).
     expected_end_s: float | None = None
+    # How long before ``expected_end_s`` its agent may get its next call (`prefetch`).
+    lead_s: float = 0.0
     # A gang's call (`gangs`): every agent it reserves, its own first; and the ledger keys
     # holding the capacity of reserved partners lost while it runs.
     gang: list[AgentRecord] | None = None
@@ -312,9 +314,10 @@ def call_record(
     open_attempts: int,
     urgent: bool = False,
     expected_end_s: float | None = None,
+    lead_s: float = 0.0,
 ) -> CallRecord:
     """Return a new `CallRecord` (see the fields of the class)."""
-    return CallRecord(call_id, agent, attempt_ids, open_attempts, urgent, expected_end_s)
+    return CallRecord(call_id, agent, attempt_ids, open_attempts, urgent, expected_end_s, lead_s)
 
 
 @dataclass(slots=True, eq=False)

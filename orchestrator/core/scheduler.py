@@ -116,7 +116,6 @@ class Scheduler(SchedulerQueries):
             urgent_lane=config.urgent_lane,
             preemption_grace_s=config.preemption_grace_s,
             durations=self.durations if learning else None,
-            prefetch_window_s=config.prefetch_window_s,
         )
         self._dirty_pools = self._fleet.dirty
         self._dead_letters = DeadLetterQueue()

@@ -146,8 +146,9 @@ def test_an_independent_workflow_alone_in_its_pool_gets_longer_batches() -> None
     pool = pool_record(max_concurrency=1)
     for index in range(100):
         bench.ready(pool, f"t{index}", estimate_s=0.001)
-    # Then a call runs about independent_batch_s: 20 tasks, not 5
-    assert bench.policy.limits(pool) == (20, 2)
+    # Then a call runs about independent_batch_s: 20 tasks, not 5, and is prefetched
+    # rather than pipelined (as many calls as slots: `Prefetch` sends the next one)
+    assert bench.policy.limits(pool) == (20, 1)
     # When a task of another workflow, with dependencies, waits in the same pool
     other = WorkflowRecord(name="dag", workflow_id="dag", graph=TaskGraph(), submitted_s=START_S)
     bench.workflow = other
@@ -251,6 +252,50 @@ def test_short_tasks_are_batched_and_pipelined() -> None:
     out = bench.dispatch()
     assert [len(tasks) for _, tasks in batches(out)] == [5, 5]
     assert len(pool.ready) == 2
+
+
+def long_independent_batch(bench: Bench) -> PoolRecord:
+    """Queue 100 tasks of 1 ms of a workflow without dependencies; dispatch the first call."""
+    pool = bench.pool("p", max_replicas=1)
+    for index in range(100):
+        bench.ready(pool, f"t{index:02}", estimate_s=0.001)
+    out = bench.dispatch()
+    # One batch of about independent_batch_s (20 ms), and no call queued behind it
+    assert [len(tasks) for _, tasks in batches(out)] == [20]
+    return pool
+
+
+def test_long_independent_batches_are_prefetched_not_pipelined() -> None:
+    # Given a workflow without dependencies alone in a pool of one agent, running a batch
+    # of 20 ms (independent_batch_s) since START_S
+    bench = Bench(cpus=1, independent_batch_s=0.02, prefetch_window_s=0.02)
+    long_independent_batch(bench)
+    # Then its next batch is due when a quarter of the running one is left, not earlier
+    assert bench.dispatcher.next_prefetch_s() == pytest.approx(START_S + 0.015)
+    bench.clock.advance(0.01)
+    bench.dispatcher.reopen_gates(bench.clock.now_s())
+    assert batches(bench.dispatch()) == []
+    # When that time comes
+    bench.clock.advance(0.005)
+    bench.dispatcher.reopen_gates(bench.clock.now_s())
+    # Then the agent gets its next batch, to start the moment the running one ends
+    assert [(agent, len(tasks)) for agent, tasks in batches(bench.dispatch())] == [("p#1", 20)]
+
+
+def test_a_newcomer_waits_for_what_is_left_of_a_long_batch_not_for_another() -> None:
+    # Given a long batch of a workflow without dependencies running on the only agent
+    bench = Bench(cpus=1, independent_batch_s=0.02, prefetch_window_s=0.02)
+    pool = long_independent_batch(bench)
+    bench.clock.advance(0.005)
+    # When a task of another workflow comes (before the long batch's successor was sent)
+    bench.workflow = WorkflowRecord(
+        name="small", workflow_id="small", graph=TaskGraph(), submitted_s=bench.clock.now_s()
+    )
+    bench.ready(pool, "n0", estimate_s=0.001)
+    # Then it is sent at once, in a short call queued behind the running batch: with two
+    # workflows waiting, batches are short (target_batch_s) and pipelined again
+    [(agent, tasks)] = batches(bench.dispatch())
+    assert agent == "p#1" and "n0" in tasks and len(tasks) == 5
 
 
 # -- the way back -----------------------------------------------------------------------------

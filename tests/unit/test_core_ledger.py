@@ -257,6 +257,47 @@ def test_ledger_with_prefetched_long_tasks_and_agent_deaths(
     assert len(ledger.agents_killed) >= 5
 
 
+@pytest.mark.parametrize("seed", [9, 10])
+def test_ledger_with_prefetched_batches_and_agent_deaths(
+    spec: Any, make_sim: Any, make_behaviour: Any, seed: int
+) -> None:
+    # Given a workflow without dependencies of short tasks of a few kinds (1-8 ms): alone
+    # in its pools, its calls are long batches sent to each agent a quarter before its
+    # running batch ends (prefetched, not pipelined); and agents that die during calls
+    rng = random.Random(seed)
+    tasks = []
+    for index in range(1500):
+        pool = rng.choice(POOLS)
+        fields: dict[str, Any] = {"retry": RETRY}
+        if pool is None:
+            fields["function"] = "pkg.mod:work"
+        tasks.append(spec.task(f"t{index}", agent=pool, **fields))
+    agents = [spec.agent(name, replicas=2) for name in ("cpu", "io")]
+    workflow = spec.workflow(*tasks, agents=agents, workflow_id=f"b{seed}")
+    kinds = [make_behaviour(duration_s) for duration_s in (0.001, 0.004, 0.008)]
+    sim = make_sim(
+        behaviour=lambda order: kinds[int(order.task_id[1:]) % 3],
+        rng=rng,
+        death_rate=0.04,
+        stale_rate=0.5,
+    )
+    sim.send(spec.nodes(4))
+    sim.submit(workflow)
+    # When it runs to the end
+    sim.run()
+    # Then no attempt was handed out twice and none was lost (every guarantee holds)
+    finals = assert_ledger(sim, [workflow])
+    assert sum(finals.values()) == 1500
+    ledger = sim.ledger
+    assert len({o.attempt_id for _, _, o in ledger.attempts}) == len(ledger.attempts)
+    # And calls were long batches, at most one more per agent than its slot (the
+    # prefetched one), and deaths took batches waiting on their agents with them
+    assert max(ledger.batch_sizes) > 4
+    assert ledger.max_calls_seen == 2
+    assert ledger.queued_on_death >= 1
+    assert len(ledger.agents_killed) >= 3
+
+
 @pytest.mark.parametrize("seed", [6, 7, 8])
 def test_ledger_with_multi_core_functions_and_agent_deaths(
     spec: Any, make_sim: Any, make_behaviour: Any, seed: int

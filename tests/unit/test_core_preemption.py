@@ -238,3 +238,31 @@ def test_two_critical_tasks_do_not_share_an_agent_through_the_lane(spec: SpecBui
     assert len(driver.submit(spec.workflow(first, workflow_id="a")).dispatches) == 1
     second = spec.task("second", priority="critical", function=FN)
     assert driver.submit(spec.workflow(second, workflow_id="b")).dispatches == []
+
+
+def test_a_critical_task_is_not_queued_behind_a_long_batch_with_a_free_slot(
+    spec: SpecBuilder,
+) -> None:
+    # Given one function agent running long batches of short BACKGROUND tasks of a workflow
+    # without dependencies (prefetched, so the agent often holds just its running call)
+    sim = SimRuntime(SchedulerConfig(max_function_replicas=1), duration_s=0.002)
+    sim.submit(_background(spec, 2000, agent=None))
+    # When a CRITICAL task arrives mid-batch
+    sim.at(START_S + 1.0005, partial(sim.submit, _hot(spec, agent=None)))
+    sim.run()
+    # Then it starts at once in the urgent lane, not queued behind the running batch
+    assert _started_s(sim, "hot", "hot") == [START_S + 1.0005]
+    assert sim.ledger.violations == []
+
+
+def test_critical_work_alone_is_still_pipelined(spec: SpecBuilder) -> None:
+    # Given a DAG of short CRITICAL tasks only (nothing less urgent for a lane to jump)
+    tasks = [spec.task(f"c{i}", priority="critical", function=FN) for i in range(400)]
+    tasks.append(spec.task("last", priority="critical", function=FN, depends_on=["c0"]))
+    sim = SimRuntime(SchedulerConfig(max_function_replicas=1), duration_s=0.001)
+    sim.submit(spec.workflow(*tasks, workflow_id="hot"))
+    sim.run()
+    # Then the agent holds a call more than it runs (pipelined), and no lane was used
+    assert sim.scheduler.workflow_status("hot").state is WorkflowState.SUCCEEDED
+    assert sim.ledger.max_calls_seen == 2
+    assert sim.ledger.violations == []

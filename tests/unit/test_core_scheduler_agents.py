@@ -226,6 +226,9 @@ def test_bound_holds_with_mixed_durations_and_several_pools(
     sim.send(spec.nodes(6))
     agents = [spec.agent(f"pool{i}", replicas=2, max_concurrency=i + 1) for i in range(3)]
     tasks = [spec.task(f"t{i}", agent=f"pool{i % 3}") for i in range(600)]
+    # One dependency: short tasks of a DAG are pipelined (those of a workflow without any
+    # are batched longer and prefetched instead)
+    tasks.append(spec.task("last", agent="pool0", depends_on=["t0"]))
     sim.submit(spec.workflow(*tasks, agents=agents))
     sim.run()
     assert sim.ledger.violations == []
