@@ -11,6 +11,9 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from orchestrator.core.commands import TaskEvent
+from orchestrator.core.states import TaskState
+from orchestrator.runtime.event_log import log_task_events
 from orchestrator.settings import LoggingSettings
 from orchestrator.telemetry import configure_logging, get_logger
 
@@ -170,3 +173,51 @@ def test_default_stream_is_the_current_stderr(capsys: pytest.CaptureFixture[str]
 def test_logger_key_is_reserved() -> None:
     with pytest.raises(ValueError, match="reserved"):
         get_logger("test", logger="other")
+
+
+def _task_events() -> list[TaskEvent]:
+    return [
+        TaskEvent("small", "a", TaskState.SUCCEEDED, 1),
+        TaskEvent("small", "b", TaskState.FAILED, 1, "boom"),
+        TaskEvent("small", "c", TaskState.CANCELLED, 0, "cancelled by user"),
+        TaskEvent("big", "d", TaskState.CANCELLED, 0, "cancelled by user"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        ("INFO", [("task.failed", "warning", "b"), ("task.cancelled", "info", "c")]),
+        (
+            "DEBUG",
+            [
+                ("task.failed", "warning", "b"),
+                ("task.cancelled", "info", "c"),
+                ("task.cancelled", "debug", "d"),  # a large ("quiet") workflow's line
+            ],
+        ),
+    ],
+)
+def test_task_event_lines_by_level_and_workflow_size(
+    level: str, expected: list[tuple[str, str, str]]
+) -> None:
+    # Given the supervisor's logger (a lazy proxy) and events of a small and a large workflow
+    stream = io.StringIO()
+    configure_logging(LoggingSettings(level=level, format="json"), stream=stream)
+    log = get_logger("orchestrator.supervisor")
+    # When they are logged
+    log_task_events(log, _task_events(), quiet={"big"})
+    # Then successes are not, the large workflow's lines only at debug level
+    lines = [(r["event"], r["level"], r["task_id"]) for r in _json_lines(stream)]
+    assert lines == expected
+
+
+def test_task_event_lines_follow_a_reconfiguration() -> None:
+    # The logger is bound at each call, not once for all: a new level applies at once
+    stream = io.StringIO()
+    log = get_logger("orchestrator.supervisor")
+    configure_logging(LoggingSettings(level="INFO", format="json"), stream=stream)
+    log_task_events(log, _task_events(), quiet={"big"})
+    configure_logging(LoggingSettings(level="ERROR", format="json"), stream=stream)
+    log_task_events(log, _task_events(), quiet={"big"})
+    assert len(_json_lines(stream)) == 2
