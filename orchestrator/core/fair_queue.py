@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -210,6 +211,13 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
     def queued(self) -> list[tuple[ItemT, int]]:
         """Return each queued item with the priority it is queued at (no order)."""
         return [pair for flow in self._live for pair in flow.queue.queued()]  # type: ignore[misc]
+
+    def count_by_priority(self) -> Counter[int]:
+        """Return how many items are queued at each priority (over every flow)."""
+        counts: Counter[int] = Counter()
+        for flow in self._live:
+            counts.update(flow.queue.count_by_priority())
+        return counts
 
     def pop(self) -> ItemT:
         """Remove and return the first item. Raises `IndexError` when empty."""

@@ -122,9 +122,7 @@ def scheduler_statistics(
 
 
 def _ready_by_priority(pool: PoolRecord) -> dict[str, int]:
-    """Count ``pool``'s queued tasks per priority name (one pass over its queue entries)."""
-    counts: dict[int, int] = {}
-    for queue in (pool.ready, pool.isolated):
-        for _, priority in queue.queued():
-            counts[priority] = counts.get(priority, 0) + 1
-    return {_PRIORITIES[level].name.lower(): n for level, n in sorted(counts.items())}
+    """Count ``pool``'s queued tasks per priority name (counted by the queues)."""
+    counts = pool.ready.count_by_priority()
+    counts.update(pool.isolated.count_by_priority())
+    return {_PRIORITIES[level].name.lower(): n for level, n in sorted(counts.items()) if n}

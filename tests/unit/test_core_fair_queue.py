@@ -310,3 +310,14 @@ def test_waiting_flows_counts_only_flows_with_items_waiting() -> None:
     assert queue.waiting_flows() == 1
     _drain(queue)
     assert queue.waiting_flows() == 0
+
+
+def test_count_by_priority_sums_every_flow() -> None:
+    queue = _queue({"a": FairShare(), "b": FairShare()})
+    _fill(queue, "a", 3, priority=2)
+    _fill(queue, "b", 2, priority=4)
+    queue.reprioritize(("b", 0), 1)
+    _drain(queue, 1)
+    counts = queue.count_by_priority()
+    assert sum(counts.values()) == len(queue) == 4
+    assert counts == Counter(priority for _, priority in queue.queued())

@@ -158,3 +158,15 @@ def test_matches_sorted_under_random_operations(seed: int) -> None:
                 queue.pop()
         assert len(queue) == len(model)
     assert drain(queue) == sorted(model, key=model.__getitem__)
+
+
+def test_count_by_priority_follows_pushes_removals_moves_and_pops() -> None:
+    queue: PriorityTaskQueue[str] = PriorityTaskQueue()
+    for item, priority in [("a", 0), ("b", 2), ("c", 2), ("d", 4), ("e", 4)]:
+        queue.push(item, priority)
+    queue.remove("c")
+    queue.reprioritize("d", 1)
+    queue.push("b", 3)  # queued again: moved, not counted twice
+    assert queue.pop() == "a"
+    assert queue.count_by_priority() == {1: 1, 3: 1, 4: 1}
+    assert sum(queue.count_by_priority().values()) == len(queue)
