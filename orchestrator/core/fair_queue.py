@@ -38,7 +38,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 
 from orchestrator.core.queue import _REMOVED, ItemT, PriorityTaskQueue
@@ -208,9 +208,33 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
         if self._solo is None:
             self._dirty.add(flow)
 
+    def reprioritize_many(self, moves: Sequence[tuple[ItemT, int]]) -> None:
+        """`reprioritize` each (item, priority) of ``moves``, flow by flow at once.
+
+        Raises:
+            KeyError: an item is not queued.
+        """
+        by_flow: dict[_Flow, list[tuple[ItemT, int]]] = {}
+        flows = self._flows
+        share_of = self._share_of
+        for move in moves:
+            flow = flows.get(share_of(move[0]))
+            if flow is None:
+                raise KeyError(move[0])
+            by_flow.setdefault(flow, []).append(move)
+        for flow, flow_moves in by_flow.items():
+            flow.queue.reprioritize_many(flow_moves)
+            if self._solo is None:
+                self._dirty.add(flow)
+
     def queued(self) -> list[tuple[ItemT, int]]:
         """Return each queued item with the priority it is queued at (no order)."""
-        return [pair for flow in self._live for pair in flow.queue.queued()]  # type: ignore[misc]
+        return list(self.levels())
+
+    def levels(self) -> Iterator[tuple[ItemT, int]]:
+        """Yield each queued item with the priority it is queued at (no order, lazily)."""
+        for flow in self._live:
+            yield from flow.queue.levels()  # type: ignore[misc]
 
     def count_by_priority(self) -> Counter[int]:
         """Return how many items are queued at each priority (over every flow)."""

@@ -321,3 +321,18 @@ def test_count_by_priority_sums_every_flow() -> None:
     counts = queue.count_by_priority()
     assert sum(counts.values()) == len(queue) == 4
     assert counts == Counter(priority for _, priority in queue.queued())
+
+
+@pytest.mark.parametrize("count", [3, 120])  # a push each, or a rebuild per flow
+def test_reprioritize_many_orders_as_one_by_one(count: int) -> None:
+    queues = [_queue({"a": FairShare(), "b": FairShare(weight=2)}) for _ in range(2)]
+    for queue in queues:
+        _fill(queue, "a", 150, priority=3)
+        _fill(queue, "b", 150, priority=4)
+    moves = [(("a" if n % 2 else "b", n), n % 3) for n in range(count)]
+    for item, priority in moves:
+        queues[0].reprioritize(item, priority)
+    queues[1].reprioritize_many(moves)
+    assert _drain(queues[1]) == _drain(queues[0])
+    with pytest.raises(KeyError):
+        queues[1].reprioritize_many([(("c", 0), 1)])

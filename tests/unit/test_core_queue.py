@@ -170,3 +170,32 @@ def test_count_by_priority_follows_pushes_removals_moves_and_pops() -> None:
     assert queue.pop() == "a"
     assert queue.count_by_priority() == {1: 1, 3: 1, 4: 1}
     assert sum(queue.count_by_priority().values()) == len(queue)
+
+
+@pytest.mark.parametrize("share", [0.05, 0.5, 1.0])  # a push each, or one rebuild
+@pytest.mark.parametrize("seed", range(3))
+def test_reprioritize_many_orders_as_one_by_one(share: float, seed: int) -> None:
+    rng = random.Random(seed)
+    one_by_one: PriorityTaskQueue[int] = PriorityTaskQueue()
+    at_once: PriorityTaskQueue[int] = PriorityTaskQueue()
+    for item in range(400):
+        priority, deadline, rank = rng.randrange(5), rng.choice([math.inf, 5.0]), rng.random()
+        for queue in (one_by_one, at_once):
+            queue.push(item, priority, deadline, rank)
+    for queue in (one_by_one, at_once):  # stale entries in the heap, as in use
+        queue.remove(7)
+        queue.reprioritize(11, 0)
+    moves = [(item, rng.randrange(5)) for item in rng.sample(range(12, 400), int(388 * share))]
+    for item, priority in moves:
+        one_by_one.reprioritize(item, priority)
+    at_once.reprioritize_many(moves)
+    assert drain(at_once) == drain(one_by_one)
+
+
+def test_reprioritize_many_refuses_an_item_not_queued_and_stays_a_heap() -> None:
+    queue: PriorityTaskQueue[str] = PriorityTaskQueue()
+    for item, priority in [("a", 2), ("b", 3), ("c", 4)]:
+        queue.push(item, priority)
+    with pytest.raises(KeyError):
+        queue.reprioritize_many([("c", 0), ("gone", 0)])
+    assert drain(queue) == ["c", "a", "b"]  # what moved before the refusal did move
