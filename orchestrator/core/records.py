@@ -336,6 +336,18 @@ class InFlight:
     calls: dict[int, CallRecord] = field(default_factory=dict)
 
 
+def move_out(task: TaskRecord, state: TaskState) -> None:
+    """`move` ``task`` to ``state``, counting it out of its state only.
+
+    For a caller that counts many tasks into ``state`` at once (`Lifecycle.cancel_all`).
+    """
+    current = task.state
+    if state not in NEXT_TASK_STATES[current]:
+        raise IllegalTransitionError(task.task_id, current, state)
+    task.workflow.counts[current] -= 1
+    task.state = state
+
+
 def move(task: TaskRecord, state: TaskState) -> None:
     """Move ``task`` to ``state`` and keep its workflow's counts by state.
 

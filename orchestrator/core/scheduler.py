@@ -356,9 +356,7 @@ class Scheduler(SchedulerQueries):
         if workflow is None or workflow.state.is_terminal:
             return
         workflow.cancel_reason = event.reason
-        for task in workflow.tasks.values():
-            if not task.state.is_terminal:
-                self._life.cancel(task, event.reason, out)
+        self._life.cancel_all(workflow, event.reason, out)
 
     def _on_requeue_requested(self, event: DeadLettersRequeueRequested, out: list[Command]) -> None:
         workflow = self._book.require(event.workflow_id)

@@ -377,3 +377,23 @@ def test_a_hung_cancelled_attempt_still_has_its_agent_stopped(driver: Any, spec:
     # Then the hung agent has been stopped
     assert stopped == ["worker#1"]
     assert driver.scheduler.agents() == {}
+
+
+def test_cancelling_a_large_workflow_midway_keeps_every_count(driver: Any, spec: Any) -> None:
+    # Given a 600-task workflow (chains and fan-outs) partly done, partly running and ready
+    tasks = [spec.task(f"t{i}", depends_on=[f"t{i // 2}"] if i else []) for i in range(600)]
+    workflow = spec.workflow(*tasks, agents=[spec.agent("worker", replicas=3)])
+    commands = driver.submit(workflow)
+    for _ in range(20):
+        commands = driver.finish(*commands.orders)
+    done = driver.scheduler.summary("wf").succeeded
+    # When it is cancelled
+    commands = driver.send(WorkflowCancelRequested(workflow_id="wf", reason="enough"))
+    # Then every task not finished is cancelled once, the counts add up, and the pool
+    # has no open task left
+    cancelled = [e.task_id for e in commands.task_events if e.state is S.CANCELLED]
+    assert len(cancelled) == len(set(cancelled)) == 600 - done
+    summary = driver.scheduler.summary("wf")
+    assert (summary.succeeded, summary.cancelled) == (done, 600 - done)
+    assert driver.scheduler.workflow_status("wf").state is WorkflowState.CANCELLED
+    assert all(pool.open_tasks == 0 for pool in driver.scheduler.statistics().pools.values())
