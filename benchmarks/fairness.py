@@ -154,7 +154,8 @@ def run(options: RunOptions) -> BenchmarkResult:
         "Its ten tasks (about 20 ms of work) are less than `scheduler.fair_burst_s` "
         "(0.5 s): a workflow that starts waiting takes that much work ahead of those "
         "waiting, so it runs as if alone, after the calls already sent to the agents when "
-        "it arrives (one running and one pipelined per agent) and their round trips. "
+        "it arrives (one running per agent, and one prefetched behind it in the last "
+        "quarter of a long batch of the big workflow) and their round trips. "
         "With `fair_burst_s = 0` (strict fair queuing) it got every other task: 2.02x "
         "alone at equal weights, 1.68x at weight 3 (the run of 2026-11-29 03:59, load 5). "
         "On a loaded machine the ratios vary from run to run by several tenths.",

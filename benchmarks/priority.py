@@ -137,7 +137,8 @@ def run(options: RunOptions) -> BenchmarkResult:
         "get a queue of its own and start within about one task's time, without any "
         "priority being expressed.",
         "What the orchestrator's probe waits for: nothing already sent. Every agent is "
-        "busy (one task running, one pipelined call behind it), so the probe goes to the "
+        "busy (a batch running, maybe the next one prefetched behind it), so the probe "
+        "goes to the "
         "urgent lane of the least loaded agent (`scheduler.urgent_lane`: one thread "
         "beside the work threads, for CRITICAL tasks only): submit, one round trip to the "
         "supervisor, one call to the agent. The BACKGROUND tasks are not preemptible, so "
