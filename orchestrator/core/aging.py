@@ -18,6 +18,8 @@ not shut out a small one submitted after it.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterable
 
 from orchestrator.core.fair_queue import FairTaskQueue
@@ -29,6 +31,8 @@ from orchestrator.core.specs import Priority
 HIGHEST_AGED = int(Priority.HIGH)
 
 _Queue = FairTaskQueue[TaskRecord] | PriorityTaskQueue[TaskRecord]
+_TASK = operator.itemgetter(0)
+_OWN_PRIORITY = operator.attrgetter("priority")
 
 
 def age(pools: Iterable[PoolRecord], now_s: float, aging_s: float) -> list[PoolRecord]:
@@ -44,7 +48,8 @@ def age(pools: Iterable[PoolRecord], now_s: float, aging_s: float) -> list[PoolR
             continue
         # Passes over the queues without lists of their tasks: with 100,000 waiting, the
         # lists woke the garbage collector and a check held the scheduler up to 0.5 s.
-        urgent = min(task.priority for queue in queues for task, _ in queue.levels())
+        waiting = itertools.chain(queues[0].levels(), queues[1].levels())
+        urgent = min(map(_OWN_PRIORITY, map(_TASK, waiting)))  # a pass in C
         ceiling = max(HIGHEST_AGED, urgent)  # no higher than the most urgent waiting work
         moved = False
         for queue in queues:

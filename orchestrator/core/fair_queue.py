@@ -233,8 +233,8 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
 
     def levels(self) -> Iterator[tuple[ItemT, int]]:
         """Yield each queued item with the priority it is queued at (no order, lazily)."""
-        for flow in self._live:
-            yield from flow.queue.levels()  # type: ignore[misc]
+        levels = (flow.queue.levels() for flow in self._live)
+        return itertools.chain.from_iterable(levels)  # type: ignore[arg-type]
 
     def count_by_priority(self) -> Counter[int]:
         """Return how many items are queued at each priority (over every flow)."""

@@ -113,11 +113,11 @@ class PriorityTaskQueue(Generic[ItemT]):
     def levels(self) -> Iterator[tuple[ItemT, int]]:
         """Yield each queued item with the priority it is queued at (no order).
 
-        Lazily: a pass over a large queue keeps no list of it alive (which would wake
-        the garbage collector). Do not change the queue while iterating.
+        Lazily, iterated in C: a pass over a large queue keeps no list of it alive (which
+        would wake the garbage collector). Do not change the queue while iterating.
         """
-        for item, entry in self._entries.items():
-            yield item, entry[0]  # type: ignore[misc]
+        entries = self._entries  # keys and values iterate in the same order
+        return zip(entries.keys(), map(_PRIORITY_OF, entries.values()), strict=True)
 
     def count_by_priority(self) -> Counter[int]:
         """Return how many items are queued at each priority.
