@@ -223,6 +223,32 @@ def test_max_agent_losses_bound_is_reached_but_not_passed(spec: Any, make_sim: A
     assert sim.ledger.violations == []
 
 
+def run_kinds_to_the_end(
+    sim: Any,
+    spec: Any,
+    workflow: WorkflowSpec,
+    make_behaviour: Any,
+    durations_s: tuple[float, float, float],
+) -> Any:
+    """Run ``workflow`` to the end on 4 CPUs; check the guarantees; return the ledger.
+
+    Task ``tN`` is of kind ``N % 3``, its duration from ``durations_s``; half the dead
+    agents' outcomes arrive late anyway. Checked: every guarantee (`assert_ledger`),
+    every task ended, no attempt id used twice.
+    """
+    kinds = [make_behaviour(duration_s) for duration_s in durations_s]
+    sim.behaviour = lambda order: kinds[int(order.task_id[1:]) % 3]
+    sim.stale_rate = 0.5
+    sim.send(spec.nodes(4))
+    sim.submit(workflow)
+    sim.run()
+    finals = assert_ledger(sim, [workflow])
+    assert sum(finals.values()) == len(workflow.tasks)
+    ledger = sim.ledger
+    assert len({o.attempt_id for _, _, o in ledger.attempts}) == len(ledger.attempts)
+    return ledger
+
+
 @pytest.mark.parametrize("seed", [4, 5])
 def test_ledger_with_prefetched_long_tasks_and_agent_deaths(
     spec: Any, make_sim: Any, make_behaviour: Any, seed: int
@@ -232,23 +258,9 @@ def test_ledger_with_prefetched_long_tasks_and_agent_deaths(
     # deaths often find a prefetched call waiting), and frequent deaths
     rng = random.Random(seed)
     workflow = random_workflow(rng, spec, f"p{seed}", 300)
-    kinds = [make_behaviour(duration_s) for duration_s in (0.1, 0.3, 1.0)]
-    sim = make_sim(
-        SchedulerConfig(prefetch_window_s=0.25),
-        behaviour=lambda order: kinds[int(order.task_id[1:]) % 3],
-        rng=rng,
-        death_rate=0.05,
-        stale_rate=0.5,
-    )
-    sim.send(spec.nodes(4))
-    sim.submit(workflow)
-    # When it runs to the end
-    sim.run()
-    # Then no attempt was handed out twice and none was lost (every guarantee holds)
-    finals = assert_ledger(sim, [workflow])
-    assert sum(finals.values()) == 300
-    ledger = sim.ledger
-    assert len({o.attempt_id for _, _, o in ledger.attempts}) == len(ledger.attempts)
+    sim = make_sim(SchedulerConfig(prefetch_window_s=0.25), rng=rng, death_rate=0.05)
+    # When it runs to the end, no attempt was handed out twice and none was lost
+    ledger = run_kinds_to_the_end(sim, spec, workflow, make_behaviour, (0.1, 0.3, 1.0))
     # And prefetching really happened (one call more than the io agents' 4 slots), and
     # deaths really took prefetched attempts with them
     assert ledger.max_calls_seen == 5
@@ -274,22 +286,9 @@ def test_ledger_with_prefetched_batches_and_agent_deaths(
         tasks.append(spec.task(f"t{index}", agent=pool, **fields))
     agents = [spec.agent(name, replicas=2) for name in ("cpu", "io")]
     workflow = spec.workflow(*tasks, agents=agents, workflow_id=f"b{seed}")
-    kinds = [make_behaviour(duration_s) for duration_s in (0.001, 0.004, 0.008)]
-    sim = make_sim(
-        behaviour=lambda order: kinds[int(order.task_id[1:]) % 3],
-        rng=rng,
-        death_rate=0.04,
-        stale_rate=0.5,
-    )
-    sim.send(spec.nodes(4))
-    sim.submit(workflow)
-    # When it runs to the end
-    sim.run()
-    # Then no attempt was handed out twice and none was lost (every guarantee holds)
-    finals = assert_ledger(sim, [workflow])
-    assert sum(finals.values()) == 1500
-    ledger = sim.ledger
-    assert len({o.attempt_id for _, _, o in ledger.attempts}) == len(ledger.attempts)
+    sim = make_sim(rng=rng, death_rate=0.04)
+    # When it runs to the end, no attempt was handed out twice and none was lost
+    ledger = run_kinds_to_the_end(sim, spec, workflow, make_behaviour, (0.001, 0.004, 0.008))
     # And calls were long batches, at most one more per agent than its slot (the
     # prefetched one), and deaths took batches waiting on their agents with them
     assert max(ledger.batch_sizes) > 4
