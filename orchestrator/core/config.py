@@ -22,9 +22,10 @@ class SchedulerConfig(BaseModel):
             per-call overhead (tasks of ``pipeline_below_s`` or more still go one per
             call). These calls are prefetched
             rather than pipelined (with ``prefetch_window_s`` > 0): an agent gets its next
-            call when a quarter of its running one is left (at most ``prefetch_window_s``
-            before its expected end), so a workflow that comes meanwhile waits for about
-            what is left of one call, not for a whole call queued behind it.
+            call when a quarter of its running one is left (at least 5 ms, at most
+            ``prefetch_window_s`` before its expected end), so a workflow that comes
+            meanwhile waits for about what is left of one call, not for a whole call
+            queued behind it.
         pipeline_below_s: Tasks shorter than this (moving average per pool) are pipelined:
             each agent gets one call more than it can run at once, so it never waits for
             the supervisor. Longer tasks are neither batched nor pipelined, which keeps

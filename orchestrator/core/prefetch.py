@@ -16,11 +16,13 @@ behind) plus its tasks' expected duration (`durations.expected_duration_s` of it
 task, times the attempts it carries: a batch is of one kind of task, mostly; the task's
 ``estimated_duration_s`` checked against what its kind took, else the learned duration
 of its kind, else its pool's moving average). Its lead is ``window_s`` for one attempt; a
-batch's is a quarter of its expected length at most (`BATCH_LEAD`), so that the next
-call is not sent long before it can start. An agent whose call is overdue by more than
-the window (the estimate was wrong) is not prefetched for: its next task would wait
-behind a task of unknown length while another agent may free first. One prefetched call
-per agent at most; the scheduler wakes up when a lead opens (`next_due_s`).
+batch's is a quarter of its expected length (`BATCH_LEAD`), so that the next call is not
+sent long before it can start, but never under a round trip (`MIN_BATCH_LEAD_S`): a
+batch of tiny tasks gets its successor at once, as if pipelined. An agent whose call is
+overdue by more than the window (the estimate was wrong) is not prefetched for: its next
+task would wait behind a task of unknown length while another agent may free first. One
+prefetched call per agent at most; the scheduler wakes up when a lead opens
+(`next_due_s`).
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from orchestrator.core.durations import DurationBook, expected_duration_s
 from orchestrator.core.gates import PoolGates
 from orchestrator.core.records import AgentRecord, CallRecord, PoolRecord, TaskRecord
 
-#: A batch's agent gets its next call when this share of the batch is expected to be left.
+#: A batch's agent gets its next call when this share of the batch is expected to be left,
 BATCH_LEAD = 0.25
+#: but at least this long before (about a round trip through a busy supervisor, so that
+#: short batches still never wait for their successor), and at most the window.
+MIN_BATCH_LEAD_S = 0.005
 
 
 class Prefetch:
@@ -107,7 +112,9 @@ class Prefetch:
         if expected_s is None:
             return None, self.window_s
         length_s = expected_s * attempts
-        lead_s = self.window_s if attempts == 1 else min(self.window_s, length_s * BATCH_LEAD)
+        lead_s = self.window_s
+        if attempts > 1:
+            lead_s = min(lead_s, max(MIN_BATCH_LEAD_S, length_s * BATCH_LEAD))
         if len(agent.calls) < agent.pool.spec.max_concurrency:
             return now_s + length_s, lead_s
         soonest = _soonest_call(agent)

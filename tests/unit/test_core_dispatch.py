@@ -366,3 +366,16 @@ def test_abandon_returns_every_task_waiting_on_the_agent() -> None:
     assert occupying == 3  # the cancelled attempt still occupied the agent
     assert agent.calls == set()
     assert bench.in_flight.tasks == {} and bench.in_flight.calls == {}
+
+
+def test_a_batch_of_tiny_tasks_gets_its_successor_at_once() -> None:
+    # Given a workflow without dependencies of 50-us tasks: a batch of 400 (20 ms) is
+    # longer than max_batch_size allows, so a call of 64 runs about 3.2 ms
+    bench = Bench(cpus=1, independent_batch_s=0.02, prefetch_window_s=0.02)
+    pool = bench.pool("p", max_replicas=1)
+    for index in range(300):
+        bench.ready(pool, f"t{index:03}", estimate_s=0.00005)
+    out = bench.dispatch()
+    # Then the next call goes with it: its lead (5 ms at least, a round trip) reaches
+    # back to now
+    assert [len(tasks) for _, tasks in batches(out)] == [64, 64]
