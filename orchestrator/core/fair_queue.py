@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -227,21 +226,10 @@ class FairTaskQueue(PriorityTaskQueue[ItemT]):
             if self._solo is None:
                 self._dirty.add(flow)
 
-    def queued(self) -> list[tuple[ItemT, int]]:
-        """Return each queued item with the priority it is queued at (no order)."""
-        return list(self.levels())
-
     def levels(self) -> Iterator[tuple[ItemT, int]]:
         """Yield each queued item with the priority it is queued at (no order, lazily)."""
         levels = (flow.queue.levels() for flow in self._live)
         return itertools.chain.from_iterable(levels)  # type: ignore[arg-type]
-
-    def count_by_priority(self) -> Counter[int]:
-        """Return how many items are queued at each priority (over every flow)."""
-        counts: Counter[int] = Counter()
-        for flow in self._live:
-            counts.update(flow.queue.count_by_priority())
-        return counts
 
     def pop(self) -> ItemT:
         """Remove and return the first item. Raises `IndexError` when empty."""
