@@ -319,7 +319,7 @@ class Dispatcher:
                 if len(agent.calls) < max_calls:
                     next_round.append(agent)
             agents = next_round
-        if self._urgent_lane and pool.spec.urgent_lane and critical_waits(pool):
+        if lane and critical_waits(pool):
             self._send_urgent(pool, budget, out)
 
     def _for_the_lane(self, pool: PoolRecord, agent: AgentRecord) -> bool:
