@@ -40,6 +40,7 @@ BENCHMARKS = {
     "many_workflows": "benchmarks.many_workflows",
     "realwork": "benchmarks.real_work",
     "nodes": "benchmarks.many_nodes",
+    "floor": "benchmarks.call_floor",
 }
 
 
