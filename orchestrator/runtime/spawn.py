@@ -8,6 +8,7 @@ its heartbeat actor. The supervisor starts agents itself, as the scheduler asks.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -28,12 +29,18 @@ from orchestrator.telemetry.logging import configure_logging, get_logger
 #: so young ones are collected less often (fewer full scans). `benchmarks/core_sim.py`
 #: applies the same setting.
 SUPERVISOR_GC_THRESHOLD = (50_000, 20, 100)
+#: Ray warns once per async actor process at its first ``ray.get``, wherever it runs. The
+#: supervisor's ``ray.get`` reads results of calls that have finished, already stored, so
+#: it never waits for a task: pages of results on worker threads (`results.read_page`),
+#: values for the result cache on the loop. The warning (seen in ``make demo``) is noise.
+QUIET_BLOCKING_GET_WARNING = {"RAY_WARN_BLOCKING_GET_INSIDE_ASYNC": "0"}
 
 
 def prepare_supervisor_process(settings: Settings) -> None:
-    """Set up the supervisor's process: garbage-collector thresholds and logging."""
+    """Set up the supervisor's process: collector thresholds, logging, Ray's warnings."""
     gc.set_threshold(*SUPERVISOR_GC_THRESHOLD)
     configure_logging(settings.logging)
+    os.environ.update(QUIET_BLOCKING_GET_WARNING)
 
 
 def spawn_heartbeat(settings: Settings) -> Any:
