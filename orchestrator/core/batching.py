@@ -36,6 +36,7 @@ class BatchPolicy:
         "_pipeline_below_s",
         "_pipeline_depth",
         "_prefetched_calls",
+        "hand_back",
         "prefetch_window_s",
         "target_batch_s",
     )
@@ -57,6 +58,8 @@ class BatchPolicy:
         #: A batch stops before its attempts' estimated durations add up past this.
         self.target_batch_s = config.target_batch_s
         self._independent_batch_s = config.independent_batch_s
+        #: Long calls hand back what they have not started when another workflow waits.
+        self.hand_back = config.hand_back_batches
 
     def learn(self, pool: PoolRecord, duration_s: float) -> None:
         """Fold the duration of an attempt that ended into ``pool``'s moving average."""

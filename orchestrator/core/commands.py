@@ -81,16 +81,17 @@ class StopAgent(_Command):
 
 
 class StopAttempts(_Command):
-    """Ask an agent to stop attempts (preempted).
+    """Ask an agent to stop attempts (preempted), or to hand back those not started.
 
     ``ctx.should_stop`` turns true for those running; those not started yet are handed
-    back without running.
+    back without running. ``unstarted_only``: running ones are left alone (`hand_back`).
     """
 
     kind: Literal["stop_attempts"] = "stop_attempts"
     agent_id: str
     attempt_ids: tuple[int, ...]
     reason: str
+    unstarted_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

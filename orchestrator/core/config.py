@@ -25,7 +25,11 @@ class SchedulerConfig(BaseModel):
             call when a quarter of its running one is left (at least 5 ms, at most
             ``prefetch_window_s`` before its expected end), so a workflow that comes
             meanwhile waits for about what is left of one call, not for a whole call
-            queued behind it.
+            queued behind it, and with ``hand_back_batches`` not even that.
+        hand_back_batches: When another workflow starts waiting in a pool, its calls
+            expected to run on for more than ``target_batch_s`` hand back the attempts
+            they have not started (re-queued, not a failure; see `core.hand_back`), so
+            the newcomer waits for one running attempt rather than for a long call.
         pipeline_below_s: Tasks shorter than this (moving average per pool) are pipelined:
             each agent gets one call more than it can run at once, so it never waits for
             the supervisor. Longer tasks are neither batched nor pipelined, which keeps
@@ -82,6 +86,7 @@ class SchedulerConfig(BaseModel):
     max_batch_size: int = Field(default=64, ge=1)
     target_batch_s: float = Field(default=0.005, gt=0)
     independent_batch_s: float = Field(default=0.02, gt=0)
+    hand_back_batches: bool = True
     pipeline_below_s: float = Field(default=0.05, ge=0)
     pipeline_depth: int = Field(default=1, ge=0)
     duration_smoothing: float = Field(default=0.2, gt=0, le=1)

@@ -20,18 +20,18 @@ from orchestrator.core.durations import DurationBook, task_kind
 from orchestrator.core.events import AttemptOutcome
 from orchestrator.core.fleet import AgentFleet
 from orchestrator.core.gates import PoolGates
+from orchestrator.core.hand_back import HandBack
 from orchestrator.core.isolation import isolate
 from orchestrator.core.limits import hold_if_full
-from orchestrator.core.preemption import Preemption, critical_waits, lane_takes_critical
+from orchestrator.core.preemption import (
+    PREEMPTED_ERROR,
+    Preemption,
+    critical_waits,
+    lane_takes_critical,
+)
 from orchestrator.core.prefetch import Prefetch
 from orchestrator.core.queue import PriorityTaskQueue
-from orchestrator.core.records import (
-    AgentRecord,
-    CallRecord,
-    InFlight,
-    PoolRecord,
-    TaskRecord,
-)
+from orchestrator.core.records import AgentRecord, CallRecord, InFlight, PoolRecord, TaskRecord
 from orchestrator.core.records import move as _move
 from orchestrator.core.specs import Priority
 from orchestrator.core.states import TaskState
@@ -90,6 +90,8 @@ class Dispatcher:
         self._urgent_lane = urgent_lane
         #: What is stopped for waiting CRITICAL tasks (`core.preemption`).
         self.preemption = Preemption(in_flight, preemption_grace_s)
+        #: What long calls hand back when another workflow waits (`core.hand_back`).
+        self.hand_back = HandBack(clock, policy.target_batch_s) if policy.hand_back else None
         self._durations = durations
         #: When to send agents their next long task early (None: never).
         self.prefetch = (
@@ -110,6 +112,8 @@ class Dispatcher:
             if pool.host is not None:  # ganged: runs on its host's agents (`gangs`)
                 gangs.assign(pool, fleet, self._gates, functools.partial(self._send_from, out), out)
                 continue
+            if self.hand_back is not None:
+                self.hand_back.watch(pool, out)
             self._assign(pool, out)
             if (
                 pool.has_ready()
@@ -165,7 +169,8 @@ class Dispatcher:
             task.started_s = outcome.started_s
             task.finished_s = outcome.finished_s
             task.run_time_s += duration_s
-            self._policy.learn(task.pool, duration_s)
+            if outcome.error_type != PREEMPTED_ERROR:  # stopped early, or never started
+                self._policy.learn(task.pool, duration_s)
             if self._durations is not None and outcome.ok:
                 self._durations.learn(task.kind or task_kind(task), duration_s, task.estimate_s)
         return task
@@ -228,6 +233,8 @@ class Dispatcher:
         waiting = []
         occupying = 0
         self.preemption.forget_agent(agent)
+        if self.hand_back is not None:
+            self.hand_back.forget_agent(agent)
         agent.urgent_call = None
         for call in agent.calls:
             for attempt_id in call.attempt_ids:

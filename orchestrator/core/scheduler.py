@@ -369,8 +369,10 @@ class Scheduler(SchedulerQueries):
         now = self._clock.now_s()
         close = self._dispatcher.close
         preemption = self._dispatcher.preemption
+        hand_back = self._dispatcher.hand_back
         for outcome in event.outcomes:
             asked_to_stop = bool(preemption.asked) and preemption.took(outcome.attempt_id)
+            handed_back = bool(hand_back and hand_back.asked and hand_back.took(outcome.attempt_id))
             task = close(outcome, now)
             if task is None:
                 continue  # stale: cancelled, timed out or lost before the outcome came
@@ -378,8 +380,9 @@ class Scheduler(SchedulerQueries):
                 self._life.succeed(task, out)
             elif outcome.lost_inputs:
                 recovery.recompute_inputs(self._life, task, outcome.lost_inputs, out)
-            elif asked_to_stop and outcome.error_type == PREEMPTED_ERROR:
-                self._life.make_ready(task, out, "preempted; re-queued (not a failure)")
+            elif (asked_to_stop or handed_back) and outcome.error_type == PREEMPTED_ERROR:
+                why = "preempted" if asked_to_stop else "handed back unstarted (another waits)"
+                self._life.make_ready(task, out, f"{why}; re-queued (not a failure)")
             else:
                 self._life.fail_attempt(task, outcome, out)
 

@@ -90,6 +90,8 @@ class AgentHost:
         self._tasks_done = 0
         # Attempts the supervisor asked to stop (preempted); read by ``ctx.should_stop``.
         self._stop: set[int] = set()
+        # Attempts to hand back if they have not started (another workflow waits).
+        self._hand_back: set[int] = set()
 
     @ray.method(concurrency_group="work")
     def run_batch(self, batch: Sequence[AttemptPayload], refs: Sequence[Any]) -> tuple[Any, ...]:
@@ -106,10 +108,14 @@ class AgentHost:
         return self._run(batch, refs)
 
     @ray.method(concurrency_group="health")
-    def request_stop(self, attempt_ids: Sequence[int]) -> None:
-        """Ask attempts to stop: running ones see ``ctx.should_stop``; others never start."""
+    def request_stop(self, attempt_ids: Sequence[int], unstarted_only: bool = False) -> None:
+        """Ask attempts to stop: running ones see ``ctx.should_stop``; others never start.
+
+        ``unstarted_only``: only those not started yet are handed back (unstarted, as
+        `TaskPreempted`); the running one goes on as if nothing was asked.
+        """
         with self._lock:
-            self._stop.update(attempt_ids)
+            (self._hand_back if unstarted_only else self._stop).update(attempt_ids)
 
     def _run(self, batch: Sequence[AttemptPayload], refs: Sequence[Any]) -> tuple[Any, ...]:
         try:
@@ -181,6 +187,8 @@ class AgentHost:
             self._tasks_done += len(batch)
             if self._stop:
                 self._stop.difference_update(item.attempt_id for item in batch)
+            if self._hand_back:
+                self._hand_back.difference_update(item.attempt_id for item in batch)
         return (tuple(outcomes), *results)
 
     def _not_started(self, item: AttemptPayload, inputs: dict[str, Any]) -> AttemptOutcome | None:
@@ -190,7 +198,7 @@ class AgentHost:
         predicate does not answer True: skipped or failed (`conditions.judge`).
         """
         now = time.time()
-        if item.attempt_id in self._stop:
+        if item.attempt_id in self._stop or item.attempt_id in self._hand_back:
             preempted = TaskPreempted("asked to stop before it started")
             return failed(item.attempt_id, now, now, preempted, retryable=True)
         if item.run_if is not None:

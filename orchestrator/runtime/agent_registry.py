@@ -105,12 +105,15 @@ class AgentRegistry:
             self._log.info("agent.stopped", agent_id=command.agent_id, reason=command.reason)
 
     def stop_attempts(self, command: StopAttempts) -> None:
-        """Ask an agent to stop attempts (preempted); it answers on its health thread."""
+        """Ask an agent to stop attempts (preempted), or to hand back those not started.
+
+        It answers on its health thread.
+        """
         handle = self.handles.get(command.agent_id)
         if handle is not None:
-            handle.request_stop.remote(list(command.attempt_ids))
+            handle.request_stop.remote(list(command.attempt_ids), command.unstarted_only)
             self._log.info(
-                "agent.preempting",
+                "agent.handing_back" if command.unstarted_only else "agent.preempting",
                 agent_id=command.agent_id,
                 attempts=len(command.attempt_ids),
                 reason=command.reason,

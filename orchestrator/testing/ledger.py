@@ -44,6 +44,9 @@ class Ledger:
             because it was asked to stop.
         queued_on_death: Attempts in calls an agent held but had not started (pipelined
             or prefetched) when the simulation killed it.
+        unstarted: ``(workflow, task, attempt number)`` of each attempt whose outcome came
+            back without its handler having run (asked to stop, or handed back, first).
+        hand_back_requests: The attempt ids the scheduler asked to hand back if unstarted.
     """
 
     attempts: list[tuple[float, str, AttemptOrder]] = field(default_factory=list)
@@ -60,6 +63,8 @@ class Ledger:
     max_calls_seen: int = 0
     stop_requests: list[int] = field(default_factory=list)
     preempted: list[tuple[str, str, int]] = field(default_factory=list)
+    unstarted: list[tuple[str, str, int]] = field(default_factory=list)
+    hand_back_requests: list[int] = field(default_factory=list)
     agents_started: list[str] = field(default_factory=list)
     agents_stopped: list[str] = field(default_factory=list)
     agents_killed: list[str] = field(default_factory=list)

@@ -48,7 +48,13 @@ from orchestrator.core.packed import PackedWorkflow
 from orchestrator.core.preemption import PREEMPTED_ERROR
 from orchestrator.testing.driving import Commands, outcome
 from orchestrator.testing.ledger import Ledger
-from orchestrator.testing.sim_agents import Behaviour, BehaviourFn, SimAgent, SimCall
+from orchestrator.testing.sim_agents import (
+    Behaviour,
+    BehaviourFn,
+    SimAgent,
+    SimCall,
+    hand_back_unstarted,
+)
 from orchestrator.testing.sim_checks import SimChecks
 from orchestrator.testing.specs import START_S
 
@@ -340,8 +346,15 @@ class SimRuntime(SimChecks):
         if agent is None:
             return
         asked = set(command.attempt_ids)
+        agent.stop.update(asked)  # those queued never start
+        if command.unstarted_only:  # handed back: the running attempts go on
+            self.ledger.hand_back_requests.extend(command.attempt_ids)
+            for call in list(agent.running.values()):
+                end_s = hand_back_unstarted(call, asked, self.clock.now_s())
+                if end_s is not None:
+                    self.at(end_s, partial(self._deliver, call, version=call.version))
+            return
         self.ledger.stop_requests.extend(command.attempt_ids)
-        agent.stop.update(asked)
         for call in list(agent.running.values()):
             if len(call.orders) != 1 or not (asked & call.cooperative):
                 continue
@@ -450,10 +463,13 @@ class SimRuntime(SimChecks):
         if not alive:
             self.ledger.stale_deliveries += len(call.outcomes)
         for done in call.outcomes:
-            if done.skipped or done.attempt_id in call.never_started:
-                continue  # its run_if answered false, or it was stopped before it started
+            if done.skipped:
+                continue  # its run_if answered false
             order = next(o for o in call.orders if o.attempt_id == done.attempt_id)
             key = (order.workflow_id, order.task_id)
+            if done.attempt_id in call.never_started:  # stopped or handed back first
+                self.ledger.unstarted.append((*key, order.attempt))
+                continue
             self.ledger.effects[(*key, order.attempt)] = done.ok
             if done.error_type == PREEMPTED_ERROR:
                 self.ledger.preempted.append((*key, order.attempt))

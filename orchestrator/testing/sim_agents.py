@@ -71,3 +71,47 @@ class SimAgent:
     # Attempts asked to stop (preempted); those not started yet never run.
     stop: set[int] = field(default_factory=set)
     urgent_running: int = 0
+
+
+def hand_back_unstarted(call: SimCall, asked: set[int], now_s: float) -> float | None:
+    """Make the attempts of running ``call`` in ``asked`` not started by ``now_s`` handed back.
+
+    They come back unstarted (`TaskPreempted`, never run) when the attempt running at
+    ``now_s`` ends, which is when the call now ends. Returns that time, or None when
+    nothing changed (nothing asked is left to start, or the call never ends: a hang or a
+    crash cut its outcomes short).
+    """
+    outcomes = list(call.outcomes)
+    if len(outcomes) != len(call.orders):
+        return None
+    unstarted = [
+        index
+        for index, done in enumerate(outcomes)
+        if done.started_s > now_s and done.attempt_id in asked
+    ]
+    if not unstarted:
+        return None
+    first = unstarted[0]
+    end_s = outcomes[first - 1].finished_s if first else now_s
+    for index in unstarted:
+        outcomes[index] = outcomes[index]._replace(
+            ok=False,
+            started_s=end_s,
+            finished_s=end_s,
+            error_type="TaskPreempted",
+            error_message="handed back before it started",
+            retryable=True,
+        )
+    # Those after the first handed back that were not asked run on, from ``end_s``.
+    time_s = end_s
+    for index in range(first, len(outcomes)):
+        if index in unstarted:
+            continue
+        done = outcomes[index]
+        length_s = done.finished_s - done.started_s
+        outcomes[index] = done._replace(started_s=time_s, finished_s=time_s + length_s)
+        time_s += length_s
+    call.outcomes = tuple(outcomes)
+    call.never_started |= {outcomes[index].attempt_id for index in unstarted}
+    call.version += 1
+    return time_s

@@ -1,0 +1,101 @@
+"""Handing back: a long call gives back what it has not started when another workflow waits.
+
+A workflow without dependencies alone in its pool gets long calls (``independent_batch_s``,
+`batching`), each agent's next one prefetched behind its running one (`prefetch`). A
+workflow that starts waiting in that pool would wait for what is left of the running call
+on an agent and then for the call queued behind it, tens of milliseconds where its own
+tasks may take a few.
+
+Instead, when a pool goes from one workflow waiting to more than one, each of its calls
+expected to run on for more than ``after_s`` (the pool's short-call target) is asked once
+for the attempts it has not started (`StopAttempts` with ``unstarted_only``): the agent
+finishes the attempt it is running, returns the others unstarted at once, and the
+scheduler re-queues them (behind their workflow's waiting tasks of the same priority)
+without counting a failure (like a preempted attempt: its attempt number still goes up).
+With two workflows waiting the batch policy sends short calls, so the newcomer's tasks
+go out at the next free slot and share it by fair queuing. Only the change asks: while
+the pool stays contested its calls are short, and asking again would only send them
+back and forth.
+
+Urgent-lane calls, single attempts and calls without an expected end are never asked.
+Requests whose outcome never comes (the agent died) are forgotten with their agent.
+"""
+
+from __future__ import annotations
+
+from orchestrator.core.clock import Clock
+from orchestrator.core.commands import Command, StopAttempts
+from orchestrator.core.records import AgentRecord, PoolRecord
+
+
+class HandBack:
+    """Asks a contested pool's long calls for their unstarted attempts; see the module doc.
+
+    Args:
+        clock: The scheduler's clock.
+        after_s: A call expected to end more than this from now is asked.
+    """
+
+    __slots__ = ("_after_s", "_clock", "_contested", "asked")
+
+    def __init__(self, clock: Clock, after_s: float) -> None:
+        self._clock = clock
+        self._after_s = after_s
+        #: Attempts asked to be handed back whose outcome has not come yet.
+        self.asked: set[int] = set()
+        # Pools where more than one workflow waited when last looked at.
+        self._contested: set[PoolRecord] = set()
+
+    def watch(self, pool: PoolRecord, out: list[Command]) -> None:
+        """Look at ``pool`` (about to be dispatched); `contest` it if it just became so.
+
+        Only the change asks: while it stays contested, its calls are short (the batch
+        policy's), so asking again would only send them back and forth.
+        """
+        if pool.ready.waiting_flows() > 1:
+            if pool not in self._contested:
+                self._contested.add(pool)
+                self.contest(pool, out)
+        elif self._contested:
+            self._contested.discard(pool)
+
+    def contest(self, pool: PoolRecord, out: list[Command]) -> int:
+        """Ask ``pool``'s long calls for their unstarted attempts; return how many calls.
+
+        A call asked before is not asked again.
+        """
+        horizon_s = self._clock.now_s() + self._after_s
+        asked = self.asked
+        calls = 0
+        for agent in pool.agents.values():
+            for call in agent.calls:
+                if call.urgent or call.open_attempts < 2:
+                    continue
+                end_s = call.expected_end_s
+                if end_s is None or end_s <= horizon_s or call.attempt_ids[-1] in asked:
+                    continue
+                asked.update(call.attempt_ids)
+                calls += 1
+                out.append(
+                    StopAttempts(
+                        agent_id=agent.agent_id,
+                        attempt_ids=call.attempt_ids,
+                        reason="another workflow waits: hand back what has not started",
+                        unstarted_only=True,
+                    )
+                )
+        return calls
+
+    def took(self, attempt_id: int) -> bool:
+        """Return whether ``attempt_id`` was asked to be handed back; forget the request."""
+        asked = self.asked
+        if attempt_id in asked:
+            asked.discard(attempt_id)
+            return True
+        return False
+
+    def forget_agent(self, agent: AgentRecord) -> None:
+        """Drop what was asked of ``agent`` (it is gone; its attempts were dealt with)."""
+        if self.asked:
+            for call in agent.calls:
+                self.asked.difference_update(call.attempt_ids)
