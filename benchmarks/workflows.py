@@ -297,7 +297,12 @@ def _notes(options: RunOptions) -> list[str]:
         "reaches with that mode's knowledge and no runtime overhead. `orch / policy sim` "
         "is then the runtime's share (Ray calls, the supervisor, sleeping past the "
         "deadline); its target is judged on the geomean over instances, the worst instance "
-        "is reported beside it. FIFO sim: exact estimates with `rank_by_critical_path=False`.",
+        "is reported beside it. FIFO sim: exact estimates with `rank_by_critical_path=False`. "
+        "`policy sim / ray` (summary): what the orchestrator would reach against plain Ray "
+        "if its runtime cost nothing at all, so the lead its policy alone can give; the "
+        "`orch / ray` goal (0.93) needs the runtime's share within that much of it, while "
+        "one Ray actor call per task already costs about 1 ms of every slot's time (the "
+        "`floor` benchmark).",
         f"Scale: each run's lower bound is {bound_s:g} s (the one-mode benchmark used 3 s; "
         "lowered so that three modes fit in about 20 minutes). What every engine pays once "
         "per run or per task (the first dispatch, collecting the last result, ~1 ms per "

@@ -42,6 +42,11 @@ def test_every_mode_is_judged_against_the_tighter_bound_and_its_own_simulation()
     assert exact["plain"][1] == pytest.approx(2.75 / 2.0)
     assert exact["plain"][4] == pytest.approx(2.75 / 3.0)  # orch / ray
     assert exact["plain"][7] == pytest.approx(2.75 / 2.7)  # orch / policy sim
+    # The summary says what the policy alone would reach against Ray (no runtime cost):
+    # geomean of 2.5 / 3.0 and 2.7 / 3.0, worst 0.90
+    summary = {row[0]: row for row in result.tables[1].rows}
+    expected = ((2.5 / 3.0) * (2.7 / 3.0)) ** 0.5
+    assert summary["exact"][-1] == f"{expected:.2f} (0.90)"
     # Five targets per mode; plain is over 1.10x its bound, the sim gap is over 2%
     assert len(result.targets) == 5 * len(MODES)
     by_name = {target.name: target for target in result.targets}
