@@ -91,7 +91,9 @@ class Dispatcher:
         #: What is stopped for waiting CRITICAL tasks (`core.preemption`).
         self.preemption = Preemption(in_flight, preemption_grace_s)
         #: What long calls hand back when another workflow waits (`core.hand_back`).
-        self.hand_back = HandBack(clock, policy.target_batch_s) if policy.hand_back else None
+        self.hand_back = HandBack(
+            clock, policy.target_batch_s, in_flight.tasks, enabled=policy.hand_back
+        )
         self._durations = durations
         #: When to send agents their next long task early (None: never).
         self.prefetch = (
@@ -112,8 +114,7 @@ class Dispatcher:
             if pool.host is not None:  # ganged: runs on its host's agents (`gangs`)
                 gangs.assign(pool, fleet, self._gates, functools.partial(self._send_from, out), out)
                 continue
-            if self.hand_back is not None:
-                self.hand_back.watch(pool, out)
+            self.hand_back.watch(pool, out)
             self._assign(pool, out)
             if (
                 pool.has_ready()
@@ -233,8 +234,7 @@ class Dispatcher:
         waiting = []
         occupying = 0
         self.preemption.forget_agent(agent)
-        if self.hand_back is not None:
-            self.hand_back.forget_agent(agent)
+        self.hand_back.forget_agent(agent)
         agent.urgent_call = None
         for call in agent.calls:
             for attempt_id in call.attempt_ids:

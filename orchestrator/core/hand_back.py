@@ -17,15 +17,20 @@ go out at the next free slot and share it by fair queuing. Only the change asks:
 the pool stays contested its calls are short, and asking again would only send them
 back and forth.
 
+Only calls that the task now at the head of the pool's queue would have waited for are
+asked: of another workflow, and no more urgent than that task. A BACKGROUND workflow that
+starts waiting beside HIGH work does not take its place, so nothing is handed back.
 Urgent-lane calls, single attempts and calls without an expected end are never asked.
 Requests whose outcome never comes (the agent died) are forgotten with their agent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, StopAttempts
-from orchestrator.core.records import AgentRecord, PoolRecord
+from orchestrator.core.records import AgentRecord, PoolRecord, TaskRecord
 
 
 class HandBack:
@@ -34,13 +39,19 @@ class HandBack:
     Args:
         clock: The scheduler's clock.
         after_s: A call expected to end more than this from now is asked.
+        running: The task of each attempt in flight (`InFlight.tasks`).
+        enabled: False: nothing is ever asked (``scheduler.hand_back_batches``).
     """
 
-    __slots__ = ("_after_s", "_clock", "_contested", "asked")
+    __slots__ = ("_after_s", "_clock", "_contested", "_running", "asked", "enabled")
 
-    def __init__(self, clock: Clock, after_s: float) -> None:
+    def __init__(
+        self, clock: Clock, after_s: float, running: Mapping[int, TaskRecord], *, enabled: bool
+    ) -> None:
         self._clock = clock
         self._after_s = after_s
+        self._running = running
+        self.enabled = enabled
         #: Attempts asked to be handed back whose outcome has not come yet.
         self.asked: set[int] = set()
         # Pools where more than one workflow waited when last looked at.
@@ -52,6 +63,8 @@ class HandBack:
         Only the change asks: while it stays contested, its calls are short (the batch
         policy's), so asking again would only send them back and forth.
         """
+        if not self.enabled:
+            return
         if pool.ready.waiting_flows() > 1:
             if pool not in self._contested:
                 self._contested.add(pool)
@@ -64,6 +77,9 @@ class HandBack:
 
         A call asked before is not asked again.
         """
+        if not pool.ready:
+            return 0
+        head = pool.ready.peek()
         horizon_s = self._clock.now_s() + self._after_s
         asked = self.asked
         calls = 0
@@ -74,6 +90,9 @@ class HandBack:
                 end_s = call.expected_end_s
                 if end_s is None or end_s <= horizon_s or call.attempt_ids[-1] in asked:
                     continue
+                task = self._running.get(call.attempt_ids[0])
+                if task is None or task.workflow is head.workflow or task.priority < head.priority:
+                    continue  # the head would not have waited for it
                 asked.update(call.attempt_ids)
                 calls += 1
                 out.append(

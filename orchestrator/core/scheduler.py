@@ -372,7 +372,7 @@ class Scheduler(SchedulerQueries):
         hand_back = self._dispatcher.hand_back
         for outcome in event.outcomes:
             asked_to_stop = bool(preemption.asked) and preemption.took(outcome.attempt_id)
-            handed_back = bool(hand_back and hand_back.asked and hand_back.took(outcome.attempt_id))
+            handed_back = bool(hand_back.asked) and hand_back.took(outcome.attempt_id)
             task = close(outcome, now)
             if task is None:
                 continue  # stale: cancelled, timed out or lost before the outcome came

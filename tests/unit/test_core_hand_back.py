@@ -113,6 +113,29 @@ def test_a_third_workflow_on_a_contested_pool_asks_nothing(spec: Any, make_sim: 
     assert sim.ledger.results[("c", "t9")] == 1
 
 
+def test_a_less_urgent_newcomer_takes_nothing_back(spec: Any, make_sim: Any) -> None:
+    # Given HIGH work in long calls, when a BACKGROUND workflow starts waiting beside it
+    sim = make_sim(SchedulerConfig(), duration_s=TASK_S)
+    start_s = sim.clock.now_s()
+    high = spec.workflow(
+        *(spec.task(f"t{index}", priority="high") for index in range(1_000)),
+        workflow_id="high",
+    )
+    sim.submit(high)
+    background = spec.workflow(
+        *(spec.task(f"b{index}", priority="background") for index in range(10)),
+        workflow_id="background",
+    )
+    sim.at(start_s + 1.0, lambda: sim.submit(background))
+    sim.run()
+    # Then the HIGH work keeps its calls: the newcomer would wait for it anyway
+    assert sim.ledger.hand_back_requests == []
+    assert sim.ledger.unstarted == []
+    high_done = max(t for (w, _), t in sim.ledger.success_s.items() if w == "high")
+    ends = [t for (w, _), t in sim.ledger.success_s.items() if w == "background"]
+    assert len(ends) == 10 and min(ends) >= high_done
+
+
 def test_durations_are_not_learned_from_attempts_that_did_not_run(spec: Any, make_sim: Any) -> None:
     sim, _ = _newcomer_wait_s(make_sim, spec, SchedulerConfig())
     assert sim.ledger.unstarted
