@@ -153,9 +153,13 @@ def run(options: RunOptions) -> BenchmarkResult:
         "backlog never ran dry).",
         "Its ten tasks (about 20 ms of work) are less than `scheduler.fair_burst_s` "
         "(0.5 s): a workflow that starts waiting takes that much work ahead of those "
-        "waiting, so it runs as if alone, after the calls already sent to the agents when "
-        "it arrives (one running per agent, and one prefetched behind it in the last "
-        "quarter of a long batch of the big workflow) and their round trips. "
+        "waiting, so it runs as if alone, after the task each agent is running when it "
+        "arrives: the big workflow's long calls (about 20 ms, one prefetched behind the "
+        "running one) hand back what they have not started (`core/hand_back.py`), and "
+        "with two workflows waiting both go in short calls (5 ms), each with its round "
+        "trip. Before handing back (at 3ebeee9) the newcomer also waited for the rest of "
+        "each running call and the call behind it: 2.47x in the run of 2026-11-29 13:26; "
+        "alternating runs by hand gave 1.70 and 2.03 without, 1.56 and 1.63 with. "
         "With `fair_burst_s = 0` (strict fair queuing) it got every other task: 2.02x "
         "alone at equal weights, 1.68x at weight 3 (the run of 2026-11-29 03:59, load 5). "
         "On a loaded machine the ratios vary from run to run by several tenths.",
