@@ -36,6 +36,10 @@ MODE_TITLES = {
 }
 
 
+#: The ratios of each mode, by instance, in the summary's column order.
+RATIOS = ("orch_bound", "ray_bound", "dask_bound", "vs_ray", "vs_dask", "vs_sim", "sim_vs_ray")
+
+
 def geomean(values: Sequence[float]) -> float:
     """Geometric mean of the positive finite values (NaN when there is none)."""
     finite = [v for v in values if v > 0 and math.isfinite(v)]
@@ -75,18 +79,7 @@ def report(
         summary.add(
             mode,
             f"{sum(r <= BOUND_TOLERANCE for r in ratios['orch_bound'])}/{len(instances)}",
-            *[
-                f"{geomean(ratios[key]):.2f} ({_worst(ratios[key]):.2f})"
-                for key in (
-                    "orch_bound",
-                    "ray_bound",
-                    "dask_bound",
-                    "vs_ray",
-                    "vs_dask",
-                    "vs_sim",
-                    "sim_vs_ray",
-                )
-            ],
+            *[f"{geomean(ratios[key]):.2f} ({_worst(ratios[key]):.2f})" for key in RATIOS],
         )
         targets.extend(_mode_targets(mode, instances, ratios))
     tables.insert(1, summary)
@@ -134,18 +127,7 @@ def _mode_ratios(
     policy_s: Mapping[str, float],
     walls: Mapping[str, Mapping[str, Sequence[float]]],
 ) -> dict[str, list[float]]:
-    ratios: dict[str, list[float]] = {
-        key: []
-        for key in (
-            "orch_bound",
-            "ray_bound",
-            "dask_bound",
-            "vs_ray",
-            "vs_dask",
-            "vs_sim",
-            "sim_vs_ray",
-        )
-    }
+    ratios: dict[str, list[float]] = {key: [] for key in RATIOS}
     for inst in instances:
         med = {engine: median(list(walls[inst.label][engine])) for engine in ENGINES}
         ratios["orch_bound"].append(ratio(med[ORCHESTRATOR], inst.judged_bound_s))

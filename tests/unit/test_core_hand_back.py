@@ -16,7 +16,13 @@ from orchestrator.core import AttemptOutcome, SchedulerConfig
 from orchestrator.core.preemption import PREEMPTED_ERROR
 from orchestrator.core.specs import WorkflowSpec
 from orchestrator.testing.sim_agents import SimCall, hand_back_unstarted
-from tests.unit.test_core_ledger import POOLS, RETRY, run_kinds_to_the_end
+from tests.unit.test_core_ledger import (
+    AGENTS_OF_TWO,
+    POOLS,
+    assert_ledger,
+    independent_workflow,
+    run_kinds_to_the_end,
+)
 
 TASK_S = 0.002
 
@@ -190,15 +196,8 @@ def test_ledger_with_hand_backs_and_agent_deaths(
     # Given a workflow without dependencies in long prefetched batches, agents dying
     # during calls, and other workflows arriving now and then (each arrival hands back)
     rng = random.Random(seed)
-    tasks = []
-    for index in range(1500):
-        pool = rng.choice(POOLS)
-        fields: dict[str, Any] = {"retry": RETRY}
-        if pool is None:
-            fields["function"] = "pkg.mod:work"
-        tasks.append(spec.task(f"t{index}", agent=pool, **fields))
-    agents = [spec.agent(name, replicas=2) for name in ("cpu", "io")]
-    workflow = spec.workflow(*tasks, agents=agents, workflow_id=f"h{seed}")
+    workflow = independent_workflow(rng, spec, f"h{seed}", 1500)
+    agents = [spec.agent(name, replicas=2) for name in AGENTS_OF_TWO]
     sim = make_sim(rng=rng, death_rate=0.02)
     newcomers = []
     for arrival in range(6):
@@ -211,8 +210,6 @@ def test_ledger_with_hand_backs_and_agent_deaths(
         sim.at(sim.clock.now_s() + 0.2 * (arrival + 1), lambda small=small: sim.submit(small))
     # When it runs to the end, no attempt was handed out twice and none was lost
     ledger = run_kinds_to_the_end(sim, spec, workflow, make_behaviour, (0.001, 0.004, 0.008))
-    from tests.unit.test_core_ledger import assert_ledger
-
     assert_ledger(sim, newcomers)
     # And hand-backs really happened: asked, and attempts came back unstarted
     assert ledger.hand_back_requests

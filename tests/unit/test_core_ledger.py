@@ -271,6 +271,23 @@ def test_ledger_with_prefetched_long_tasks_and_agent_deaths(
     assert len(ledger.agents_killed) >= 5
 
 
+#: The two agent pools of `independent_workflow` (function tasks use the default pool).
+AGENTS_OF_TWO = ("cpu", "io")
+
+
+def independent_workflow(rng: random.Random, spec: Any, workflow_id: str, size: int) -> Any:
+    """Return a workflow without dependencies of ``size`` tasks spread over `POOLS`."""
+    tasks = []
+    for index in range(size):
+        pool = rng.choice(POOLS)
+        fields: dict[str, Any] = {"retry": RETRY}
+        if pool is None:
+            fields["function"] = "pkg.mod:work"
+        tasks.append(spec.task(f"t{index}", agent=pool, **fields))
+    agents = [spec.agent(name, replicas=2) for name in AGENTS_OF_TWO]
+    return spec.workflow(*tasks, agents=agents, workflow_id=workflow_id)
+
+
 @pytest.mark.parametrize("seed", [9, 10])
 def test_ledger_with_prefetched_batches_and_agent_deaths(
     spec: Any, make_sim: Any, make_behaviour: Any, seed: int
@@ -279,15 +296,7 @@ def test_ledger_with_prefetched_batches_and_agent_deaths(
     # in its pools, its calls are long batches sent to each agent a quarter before its
     # running batch ends (prefetched, not pipelined); and agents that die during calls
     rng = random.Random(seed)
-    tasks = []
-    for index in range(1500):
-        pool = rng.choice(POOLS)
-        fields: dict[str, Any] = {"retry": RETRY}
-        if pool is None:
-            fields["function"] = "pkg.mod:work"
-        tasks.append(spec.task(f"t{index}", agent=pool, **fields))
-    agents = [spec.agent(name, replicas=2) for name in ("cpu", "io")]
-    workflow = spec.workflow(*tasks, agents=agents, workflow_id=f"b{seed}")
+    workflow = independent_workflow(rng, spec, f"b{seed}", 1500)
     sim = make_sim(rng=rng, death_rate=0.04)
     # When it runs to the end, no attempt was handed out twice and none was lost
     ledger = run_kinds_to_the_end(sim, spec, workflow, make_behaviour, (0.001, 0.004, 0.008))
