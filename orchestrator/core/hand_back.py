@@ -7,7 +7,8 @@ on an agent and then for the call queued behind it, tens of milliseconds where i
 tasks may take a few.
 
 Instead, when a pool goes from one workflow waiting to more than one, each of its calls
-expected to run on for more than ``after_s`` (the pool's short-call target) is asked once
+longer than ``after_s`` (the pool's short-call target; attempts times their expected
+duration) is asked once
 for the attempts it has not started (`StopAttempts` with ``unstarted_only``): the agent
 finishes the attempt it is running, returns the others unstarted at once, and the
 scheduler re-queues them (behind their workflow's waiting tasks of the same priority)
@@ -20,7 +21,7 @@ back and forth.
 Only calls that the task now at the head of the pool's queue would have waited for are
 asked: of another workflow, and no more urgent than that task. A BACKGROUND workflow that
 starts waiting beside HIGH work does not take its place, so nothing is handed back.
-Urgent-lane calls, single attempts and calls without an expected end are never asked.
+Urgent-lane calls, single attempts and calls of unknown length are never asked.
 Requests whose outcome never comes (the agent died) are forgotten with their agent.
 """
 
@@ -38,7 +39,7 @@ class HandBack:
 
     Args:
         clock: The scheduler's clock.
-        after_s: A call expected to end more than this from now is asked.
+        after_s: A call longer than this is asked.
         running: The task of each attempt in flight (`InFlight.tasks`).
         enabled: False: nothing is ever asked (``scheduler.hand_back_batches``).
     """
@@ -80,19 +81,20 @@ class HandBack:
         if not pool.ready:
             return 0
         head = pool.ready.peek()
-        horizon_s = self._clock.now_s() + self._after_s
         asked = self.asked
         calls = 0
         for agent in pool.agents.values():
             for call in agent.calls:
-                if call.urgent or call.open_attempts < 2:
-                    continue
-                end_s = call.expected_end_s
-                if end_s is None or end_s <= horizon_s or call.attempt_ids[-1] in asked:
+                if call.urgent or call.open_attempts < 2 or call.attempt_ids[-1] in asked:
                     continue
                 task = self._running.get(call.attempt_ids[0])
                 if task is None or task.workflow is head.workflow or task.priority < head.priority:
                     continue  # the head would not have waited for it
+                # Its length, not its expected end: on a busy machine calls run late, and
+                # one expected to be nearly done may not have started half its attempts.
+                each_s = task.estimate_s or task.pool.ewma_task_s
+                if each_s is None or each_s * len(call.attempt_ids) <= self._after_s:
+                    continue  # a short call: it ends about as soon as a hand-back would
                 asked.update(call.attempt_ids)
                 calls += 1
                 out.append(

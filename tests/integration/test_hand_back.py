@@ -20,7 +20,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def orchestrator() -> Iterator[Orchestrator]:
-    with Orchestrator(settings=fast_settings()) as orch:
+    # Calls of at least 0.2 s: long even when a busy machine (the whole suite running)
+    # stretches the 2-ms tasks, so the newcomer always finds unstarted attempts to take.
+    settings = fast_settings()
+    scheduler = settings.scheduler.model_copy(update={"independent_batch_s": 0.2})
+    with Orchestrator(settings=settings.model_copy(update={"scheduler": scheduler})) as orch:
         yield orch
 
 
