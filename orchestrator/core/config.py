@@ -27,7 +27,7 @@ class SchedulerConfig(BaseModel):
             meanwhile waits for about what is left of one call, not for a whole call
             queued behind it, and with ``hand_back_batches`` not even that.
         hand_back_batches: When another workflow starts waiting in a pool, its calls
-            expected to run on for more than ``target_batch_s`` hand back the attempts
+            longer than ``target_batch_s`` (expected) hand back the attempts
             they have not started (re-queued, not a failure; see `core.hand_back`), so
             the newcomer waits for one running attempt rather than for a long call.
         pipeline_below_s: Tasks shorter than this (moving average per pool) are pipelined:
