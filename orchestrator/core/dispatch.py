@@ -91,9 +91,7 @@ class Dispatcher:
         #: What is stopped for waiting CRITICAL tasks (`core.preemption`).
         self.preemption = Preemption(in_flight, preemption_grace_s)
         #: What long calls hand back when another workflow waits (`core.hand_back`).
-        self.hand_back = HandBack(
-            clock, policy.target_batch_s, in_flight.tasks, enabled=policy.hand_back
-        )
+        self.hand_back = HandBack(policy.target_batch_s, in_flight.tasks, enabled=policy.hand_back)
         self._durations = durations
         #: When to send agents their next long task early (None: never).
         self.prefetch = (

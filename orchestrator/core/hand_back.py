@@ -8,11 +8,11 @@ tasks may take a few.
 
 Instead, when a pool goes from one workflow waiting to more than one, each of its calls
 longer than ``after_s`` (the pool's short-call target; attempts times their expected
-duration) is asked once
-for the attempts it has not started (`StopAttempts` with ``unstarted_only``): the agent
-finishes the attempt it is running, returns the others unstarted at once, and the
-scheduler re-queues them (behind their workflow's waiting tasks of the same priority)
-without counting a failure (like a preempted attempt: its attempt number still goes up).
+duration) is asked once for the attempts it has not started (`StopAttempts` with
+``unstarted_only``): the agent finishes the attempt it is running, returns the others
+unstarted at once, and the scheduler re-queues them (behind their workflow's waiting
+tasks of the same priority) without counting a failure (like a preempted attempt: its
+attempt number still goes up).
 With two workflows waiting the batch policy sends short calls, so the newcomer's tasks
 go out at the next free slot and share it by fair queuing. Only the change asks: while
 the pool stays contested its calls are short, and asking again would only send them
@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from orchestrator.core.clock import Clock
 from orchestrator.core.commands import Command, StopAttempts
+from orchestrator.core.preemption import take_request
 from orchestrator.core.records import AgentRecord, PoolRecord, TaskRecord
 
 
@@ -38,18 +38,14 @@ class HandBack:
     """Asks a contested pool's long calls for their unstarted attempts; see the module doc.
 
     Args:
-        clock: The scheduler's clock.
         after_s: A call longer than this is asked.
         running: The task of each attempt in flight (`InFlight.tasks`).
         enabled: False: nothing is ever asked (``scheduler.hand_back_batches``).
     """
 
-    __slots__ = ("_after_s", "_clock", "_contested", "_running", "asked", "enabled")
+    __slots__ = ("_after_s", "_contested", "_running", "asked", "enabled")
 
-    def __init__(
-        self, clock: Clock, after_s: float, running: Mapping[int, TaskRecord], *, enabled: bool
-    ) -> None:
-        self._clock = clock
+    def __init__(self, after_s: float, running: Mapping[int, TaskRecord], *, enabled: bool) -> None:
         self._after_s = after_s
         self._running = running
         self.enabled = enabled
@@ -73,16 +69,12 @@ class HandBack:
         elif self._contested:
             self._contested.discard(pool)
 
-    def contest(self, pool: PoolRecord, out: list[Command]) -> int:
-        """Ask ``pool``'s long calls for their unstarted attempts; return how many calls.
-
-        A call asked before is not asked again.
-        """
+    def contest(self, pool: PoolRecord, out: list[Command]) -> None:
+        """Ask ``pool``'s long calls for their unstarted attempts (those not asked before)."""
         if not pool.ready:
-            return 0
+            return
         head = pool.ready.peek()
         asked = self.asked
-        calls = 0
         for agent in pool.agents.values():
             for call in agent.calls:
                 if call.urgent or call.open_attempts < 2 or call.attempt_ids[-1] in asked:
@@ -96,7 +88,6 @@ class HandBack:
                 if each_s is None or each_s * len(call.attempt_ids) <= self._after_s:
                     continue  # a short call: it ends about as soon as a hand-back would
                 asked.update(call.attempt_ids)
-                calls += 1
                 out.append(
                     StopAttempts(
                         agent_id=agent.agent_id,
@@ -105,15 +96,10 @@ class HandBack:
                         unstarted_only=True,
                     )
                 )
-        return calls
 
     def took(self, attempt_id: int) -> bool:
         """Return whether ``attempt_id`` was asked to be handed back; forget the request."""
-        asked = self.asked
-        if attempt_id in asked:
-            asked.discard(attempt_id)
-            return True
-        return False
+        return take_request(self.asked, attempt_id)
 
     def forget_agent(self, agent: AgentRecord) -> None:
         """Drop what was asked of ``agent`` (it is gone; its attempts were dealt with)."""

@@ -39,6 +39,14 @@ PREEMPTED_ERROR = "TaskPreempted"
 _CRITICAL = int(Priority.CRITICAL)
 
 
+def take_request(asked: set[int], attempt_id: int) -> bool:
+    """Return whether ``attempt_id`` is in ``asked`` (its outcome came); drop it from there."""
+    if attempt_id in asked:
+        asked.discard(attempt_id)
+        return True
+    return False
+
+
 def critical_waits(pool: PoolRecord) -> bool:
     """Return whether a CRITICAL task waits at the head of ``pool``'s ready queue.
 
@@ -84,11 +92,7 @@ class Preemption:
 
     def took(self, attempt_id: int) -> bool:
         """Return whether attempt ``attempt_id`` was asked to stop; forget the request."""
-        asked = self.asked
-        if attempt_id in asked:
-            asked.discard(attempt_id)
-            return True
-        return False
+        return take_request(self.asked, attempt_id)
 
     def clear_for_urgent(self, agent: AgentRecord, task_id: str, out: list[Command]) -> None:
         """Ask ``agent``'s preemptible attempts to stop: a CRITICAL one runs in its lane."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from orchestrator.core import AgentPoolSpec, AttemptOrder, AttemptOutcome
+from orchestrator.core.preemption import PREEMPTED_ERROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ def hand_back_unstarted(call: SimCall, asked: set[int], now_s: float) -> float |
             ok=False,
             started_s=end_s,
             finished_s=end_s,
-            error_type="TaskPreempted",
+            error_type=PREEMPTED_ERROR,
             error_message="handed back before it started",
             retryable=True,
         )
